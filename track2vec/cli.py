@@ -1,0 +1,124 @@
+"""``track2vec``: train one configuration, or complete playlists with an export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from track2vec.config import TrainConfig
+from track2vec.errors import Track2VecError
+from track2vec.model import ARCHITECTURES, OPTIMIZERS
+
+DEFAULTS = TrainConfig()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="track2vec", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train one configuration and export its embeddings",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("--data", default="builtin",
+                       help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:small|deezer]")
+    train.add_argument("--architecture", choices=ARCHITECTURES, default=DEFAULTS.architecture,
+                       help="sgns: separate target/context vectors (word2vec); tied-cosine: the notebook's model")
+    train.add_argument("--dim", type=int, default=DEFAULTS.dim, help="embedding dimension")
+    train.add_argument("--window", type=int, default=DEFAULTS.window, help="context window on each side")
+    train.add_argument("--negatives", type=int, default=DEFAULTS.negatives, help="negative samples per positive pair")
+    train.add_argument("--alpha", type=float, default=DEFAULTS.alpha,
+                       help="negative-sampling exponent: negatives drawn from counts**alpha (0 = uniform)")
+    train.add_argument("--subsample", type=float, default=DEFAULTS.subsample,
+                       help="subsampling threshold t for frequent items (0 disables)")
+    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="positive pairs per training step")
+    train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="Keras optimizer")
+    train.add_argument("--min-count", type=int, default=2, help="keep items seen at least this often in training")
+    train.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training playlists")
+    train.add_argument("--seed", type=int, default=0, help="seed of every random choice (split, sampling, init)")
+    train.add_argument("--validation-pairs", type=int, default=10_000, help="size of the validation sample")
+    train.add_argument("--test-pairs", type=int, default=10_000, help="size of the held-out test sample")
+    train.add_argument("--threads", type=int, default=None, help="TensorFlow threads (default: all cores)")
+    train.add_argument("--out", type=Path, default=None, help="export directory (default: no export)")
+    train.add_argument("--force", action="store_true", help="replace an existing export in --out")
+    train.add_argument("--json", action="store_true", help="end with one JSON line of the final metrics")
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> dict:
+    from track2vec.corpus import build_corpus
+    from track2vec.data.loaders import load_playlists
+    from track2vec.errors import ConfigError
+
+    config = TrainConfig(
+        architecture=args.architecture, dim=args.dim, window=args.window, negatives=args.negatives,
+        alpha=args.alpha, subsample=args.subsample, batch_size=args.batch_size, learning_rate=args.lr,
+        optimizer=args.optimizer, epochs=args.epochs, seed=args.seed,
+    )
+    if args.out is not None and args.out.exists() and not args.force:
+        raise ConfigError(f"{args.out} already exists; pass --force to replace it")
+    corpus = build_corpus(load_playlists(args.data, args.seed), args.min_count, args.validation_pairs,
+                          args.test_pairs, args.seed)
+    print(f"corpus: {corpus.stats['playlists']:,} playlists, {corpus.stats['training_tokens']:,} training items, "
+          f"vocabulary {len(corpus.vocabulary):,}, {len(corpus.validation_pairs):,} validation / "
+          f"{len(corpus.test_pairs):,} test pairs", flush=True)
+
+    from track2vec.runtime import configure_tensorflow
+
+    configure_tensorflow(args.threads)
+    from track2vec.evaluation import popularity_baseline
+    from track2vec.export import write_export
+    from track2vec.training import EpochPrinter, Trainer
+
+    started = time.perf_counter()
+    trainer = Trainer(corpus, config)
+    history = trainer.fit(callbacks=[EpochPrinter(config.epochs, config.k)])
+    seconds = time.perf_counter() - started
+    logs = {key: values[-1] for key, values in history.history.items()}
+    k = config.k
+    baseline = popularity_baseline(corpus.counts, corpus.validation_pairs, k)
+    result = {
+        f"val_ndcg_at_{k}": logs[f"val_ndcg_at_{k}"],
+        f"val_hr_at_{k}": logs[f"val_hr_at_{k}"],
+        "loss": logs["loss"],
+        "accuracy": logs["accuracy"],
+        "epochs": config.epochs,
+        "seconds": seconds,
+        f"popularity_val_ndcg_at_{k}": baseline.ndcg,
+        f"popularity_val_hr_at_{k}": baseline.hit_rate,
+    }
+    if corpus.oracle:
+        result["oracle_ndcg_at_10"] = corpus.oracle["ndcg_at_10"]
+    print(f"popularity baseline: val NDCG@{k} {baseline.ndcg:.4f}  HR@{k} {baseline.hit_rate:.4f}"
+          + (f"; generator oracle NDCG@10 {corpus.oracle['ndcg_at_10']:.4f}" if corpus.oracle else ""))
+    if args.out is not None:
+        info = {
+            "hyperparameters": config.as_dict(), "seed": config.seed, "min_count": args.min_count,
+            "data": {"source": args.data, "fingerprint": corpus.fingerprint, "stats": corpus.stats},
+            "metrics": result,
+        }
+        path = write_export(args.out, trainer.embeddings(), corpus.vocabulary, info, force=args.force)
+        print(f"exported to {path}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            result = run_train(args)
+            if args.json:
+                print(json.dumps(result))
+        return 0
+    except Track2VecError as error:
+        print(f"track2vec: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("track2vec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

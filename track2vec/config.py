@@ -1,0 +1,52 @@
+"""Hyperparameters of one training run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from track2vec.errors import ConfigError
+from track2vec.model import ARCHITECTURES, OPTIMIZERS
+
+
+@dataclass
+class TrainConfig:
+    """One word2vec configuration. Defaults: gensim's skip-gram where the paper is silent."""
+
+    architecture: str = "sgns"
+    dim: int = 50
+    window: int = 3
+    negatives: int = 5
+    alpha: float = 0.75  # exponent of the negative-sampling distribution counts**alpha
+    subsample: float = 1e-3  # frequent-item subsampling threshold t (0 disables)
+    batch_size: int = 1024  # positive pairs per step (each with its negatives)
+    learning_rate: float = 0.01
+    optimizer: str = "adam"
+    epochs: int = 10
+    seed: int = 0
+    k: int = 10  # cut-off of NDCG@k and HR@k
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.architecture in ARCHITECTURES, f"architecture must be one of {', '.join(ARCHITECTURES)}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.dim >= 1, "dim must be >= 1"),
+            (self.window >= 1, "window must be >= 1"),
+            (self.negatives >= 1, "negatives must be >= 1"),
+            (self.subsample >= 0, "subsample must be >= 0"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.learning_rate > 0, "learning_rate must be > 0"),
+            (self.epochs >= 1, "epochs must be >= 1"),
+            (self.k >= 1, "k must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Build from a dict, ignoring keys that are not hyperparameters of one run."""
+        names = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in names})

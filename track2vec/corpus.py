@@ -1,0 +1,96 @@
+"""The encoded corpus: flat token arrays for training, held-out pairs for evaluation.
+
+Every playlist loses its last item for training. Validation and test pairs are
+(next-to-last, last) items of disjoint random samples of playlists, drawn
+without replacement. The vocabulary is counted on the training part only, so
+no held-out item leaks into the counts that drive sampling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from track2vec.data.loaders import Playlists
+from track2vec.errors import DataError
+from track2vec.vocabulary import Vocabulary, build_vocabulary
+
+
+@dataclass
+class Corpus:
+    """Everything a training run needs, in a form that Ray's object store shares zero-copy."""
+
+    vocabulary: Vocabulary
+    tokens: np.ndarray  # int32, training playlists concatenated
+    offsets: np.ndarray  # int64 [n_playlists + 1]; playlist i is tokens[offsets[i]:offsets[i+1]]
+    validation_pairs: np.ndarray  # int32 [n, 2]: (next-to-last, last)
+    test_pairs: np.ndarray  # int32 [m, 2]
+    seed: int
+    fingerprint: str = ""
+    stats: dict[str, int] = field(default_factory=dict)
+    oracle: dict[str, float] | None = None
+
+    @property
+    def n_playlists(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.vocabulary.counts
+
+
+def build_corpus(
+    playlists: Playlists,
+    min_count: int = 2,
+    n_validation: int = 10_000,
+    n_test: int = 10_000,
+    seed: int = 0,
+) -> Corpus:
+    """Encode ``playlists`` and split off validation and test pairs (seeded)."""
+    lengths = np.fromiter((len(p) for p in playlists.items), dtype=np.int64, count=len(playlists.items))
+    flat = np.array([item for playlist in playlists.items for item in playlist], dtype=str)
+    ends = np.cumsum(lengths)
+    is_last = np.zeros(len(flat), dtype=bool)
+    is_last[ends - 1] = True
+
+    vocabulary = build_vocabulary(flat[~is_last], min_count, playlists.artists)
+    ids = vocabulary.encode(flat)
+
+    train_ids = ids[~is_last]
+    train_playlist = np.repeat(np.arange(len(lengths)), lengths - 1)
+    in_vocabulary = train_ids >= 0
+    tokens = train_ids[in_vocabulary]
+    per_playlist = np.bincount(train_playlist[in_vocabulary], minlength=len(lengths))
+    offsets = np.concatenate([[0], np.cumsum(per_playlist)]).astype(np.int64)
+
+    eligible = lengths >= 3  # the training part keeps at least two items
+    pairs = np.stack([ids[ends - 2], ids[ends - 1]], axis=1)[eligible]
+    known = (pairs >= 0).all(axis=1)
+    repeated = known & (pairs[:, 0] == pairs[:, 1])
+    usable = pairs[known & ~repeated]
+    rng = np.random.default_rng(seed)
+    usable = usable[rng.permutation(len(usable))]
+    if len(usable) < n_validation + n_test:
+        n_validation = min(n_validation, (len(usable) + 1) // 2)
+        n_test = min(n_test, len(usable) - n_validation)
+    validation_pairs = usable[:n_validation].astype(np.int32)
+    test_pairs = usable[n_validation : n_validation + n_test].astype(np.int32)
+    if len(validation_pairs) == 0:
+        raise DataError(
+            f"{playlists.source}: the validation set is empty: no playlist of 3 or more items "
+            "has its last two items in the vocabulary"
+        )
+    stats = {
+        "playlists": len(lengths),
+        "playlists_too_short": int(playlists.dropped_short),
+        "training_tokens": len(tokens),
+        "training_tokens_out_of_vocabulary": int((~in_vocabulary).sum()),
+        "vocabulary_size": len(vocabulary),
+        "pairs_out_of_vocabulary": int((~known).sum()),
+        "pairs_repeating_an_item": int(repeated.sum()),
+        "validation_pairs": len(validation_pairs),
+        "test_pairs": len(test_pairs),
+    }
+    return Corpus(vocabulary, tokens.astype(np.int32), offsets, validation_pairs, test_pairs,
+                  seed, playlists.fingerprint, stats, playlists.oracle)

@@ -1,0 +1,110 @@
+"""Write and read exported embeddings: ``embeddings.npy``, ``vocabulary.tsv``, ``model.json``.
+
+An export directory is written in a temporary sibling and renamed into place, so a
+reader sees either the previous export or the new one, never half of one. An
+existing export is replaced only with ``force=True``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from track2vec.errors import DataError, ExportExistsError
+from track2vec.vocabulary import Vocabulary
+
+FORMAT_VERSION = 1
+EMBEDDINGS_FILE = "embeddings.npy"
+VOCABULARY_FILE = "vocabulary.tsv"
+INFO_FILE = "model.json"
+
+
+@dataclass
+class Export:
+    embeddings: np.ndarray
+    vocabulary: Vocabulary
+    info: dict
+
+
+def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, info: dict, force: bool = False) -> Path:
+    """Atomically write an export to ``out_dir``; ``info`` holds hyperparameters, seed, data fingerprint, metrics."""
+    out_dir = Path(out_dir).absolute()
+    if out_dir.exists() and not force:
+        raise ExportExistsError(f"{out_dir} already exists; pass --force to replace it")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        np.save(staging / EMBEDDINGS_FILE, np.asarray(embeddings, dtype=np.float32), allow_pickle=False)
+        _write_vocabulary(staging / VOCABULARY_FILE, vocabulary)
+        (staging / INFO_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, **info}, indent=2, default=_json_default))
+        for path in staging.iterdir():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        _replace_directory(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _replace_directory(new: Path, target: Path) -> None:
+    if not target.exists():
+        os.rename(new, target)
+        return
+    backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.rmdir(backup)
+    os.rename(target, backup)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(backup, target)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _write_vocabulary(path: Path, vocabulary: Vocabulary) -> None:
+    artists = vocabulary.artists if vocabulary.artists is not None else [""] * len(vocabulary)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(["index", "item", "count", "artist"])
+        for index, (item, count, artist) in enumerate(zip(vocabulary.items.tolist(), vocabulary.counts.tolist(), artists)):
+            writer.writerow([index, item, count, artist])
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_export(path: Path) -> Export:
+    """Read an export directory written by :func:`write_export` (no pickle involved)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(f"{path}: no such export directory")
+    missing = [name for name in (EMBEDDINGS_FILE, VOCABULARY_FILE, INFO_FILE) if not (path / name).is_file()]
+    if missing:
+        raise DataError(f"{path}: not an export (missing {', '.join(missing)})")
+    try:
+        embeddings = np.load(path / EMBEDDINGS_FILE, allow_pickle=False)
+        info = json.loads((path / INFO_FILE).read_text())
+        with open(path / VOCABULARY_FILE, newline="") as handle:
+            rows = list(csv.reader(handle, delimiter="\t"))[1:]
+    except (ValueError, OSError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: unreadable export ({error})") from None
+    if len(rows) != len(embeddings):
+        raise DataError(f"{path}: {len(rows)} vocabulary rows but {len(embeddings)} embeddings")
+    items = np.array([row[1] for row in rows], dtype=str)
+    counts = np.array([int(row[2]) for row in rows], dtype=np.int64)
+    artists = np.array([row[3] if len(row) > 3 else "" for row in rows], dtype=str)
+    has_artists = bool(len(artists)) and any(artists)
+    return Export(embeddings, Vocabulary(items, counts, artists if has_artists else None), info)

@@ -1,0 +1,121 @@
+"""Skip-gram pairs with negative sampling, vectorised and streamed in bounded chunks.
+
+Semantics follow the notebook (Keras ``skipgrams`` with a fixed window, negatives
+drawn from counts**alpha), with three deliberate differences:
+
+* frequent items are subsampled per token *before* windows are formed, as in
+  word2vec and gensim (keep probability ``sqrt(t/f) + t/f``); the notebook applied
+  the same formula to each pair's target after windowing;
+* item id 0 (the most frequent item) is trained like any other: Keras
+  ``skipgrams`` treats id 0 as padding, so the notebook silently never trained it;
+* the k negatives of a positive pair share its target and travel in one row
+  ``contexts[i] = [positive, negative_1, ..., negative_k]`` instead of k extra rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from track2vec.errors import ConfigError
+
+
+@dataclass
+class SkipGramBatch:
+    targets: np.ndarray  # int32 [n]
+    contexts: np.ndarray  # int32 [n, 1 + negatives]; column 0 is the true context
+
+
+def negative_distribution(counts: np.ndarray, alpha: float) -> np.ndarray:
+    """Cumulative distribution of counts**alpha (alpha may be negative; 0 is uniform)."""
+    weights = np.power(counts.astype(np.float64), alpha)
+    cdf = np.cumsum(weights)
+    return cdf / cdf[-1]
+
+
+def keep_probability(counts: np.ndarray, threshold: float) -> np.ndarray:
+    """word2vec's subsampling: probability of keeping each occurrence of an item."""
+    if threshold <= 0:
+        return np.ones(len(counts))
+    frequency = counts / counts.sum()
+    ratio = threshold / frequency
+    return np.minimum(1.0, np.sqrt(ratio) + ratio)
+
+
+class SkipGramSampler:
+    """Generates the training pairs of one epoch, ``chunk_playlists`` playlists at a time."""
+
+    def __init__(
+        self,
+        tokens: np.ndarray,
+        offsets: np.ndarray,
+        counts: np.ndarray,
+        window: int,
+        negatives: int,
+        alpha: float,
+        subsample: float,
+        seed: int,
+        chunk_playlists: int = 4096,
+    ) -> None:
+        if window < 1:
+            raise ConfigError(f"window must be >= 1, got {window}")
+        if negatives < 0:
+            raise ConfigError(f"negatives must be >= 0, got {negatives}")
+        self.tokens = tokens
+        self.offsets = offsets
+        self.window = window
+        self.negatives = negatives
+        self.seed = seed
+        self.chunk_playlists = chunk_playlists
+        self.vocabulary_size = len(counts)
+        self.negative_cdf = negative_distribution(counts, alpha)
+        self.keep = keep_probability(counts, subsample)
+        self.lengths = np.diff(offsets)
+
+    def rng(self, epoch: int) -> np.random.Generator:
+        """The generator of one epoch: derived from (seed, epoch), so any epoch can be replayed."""
+        return np.random.default_rng([self.seed, epoch])
+
+    def epoch(self, epoch: int) -> Iterator[SkipGramBatch]:
+        """All pairs of one pass over the training playlists, in shuffled chunks."""
+        rng = self.rng(epoch)
+        order = rng.permutation(len(self.lengths))
+        for start in range(0, len(order), self.chunk_playlists):
+            chunk = self._chunk(order[start : start + self.chunk_playlists], rng)
+            if len(chunk.targets):
+                yield chunk
+
+    def _chunk(self, playlists: np.ndarray, rng: np.random.Generator) -> SkipGramBatch:
+        lengths = self.lengths[playlists]
+        starts = self.offsets[playlists]
+        # Gather the chunk's tokens and the playlist each came from.
+        owner = np.repeat(np.arange(len(playlists)), lengths)
+        position = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        tokens = self.tokens[starts[owner] + position]
+        kept = rng.random(len(tokens)) < self.keep[tokens]
+        tokens, owner = tokens[kept], owner[kept]
+
+        targets, contexts = [], []
+        for distance in range(1, self.window + 1):
+            same = owner[distance:] == owner[:-distance]
+            left, right = tokens[:-distance][same], tokens[distance:][same]
+            targets += [left, right]
+            contexts += [right, left]
+        targets = np.concatenate(targets)
+        positives = np.concatenate(contexts)
+        shuffle = rng.permutation(len(targets))
+        targets, positives = targets[shuffle], positives[shuffle]
+        negatives = np.searchsorted(self.negative_cdf, rng.random((len(targets), self.negatives)), side="right")
+        negatives = np.minimum(negatives, self.vocabulary_size - 1)
+        contexts = np.concatenate([positives[:, None], negatives.astype(np.int32)], axis=1)
+        return SkipGramBatch(targets.astype(np.int32), contexts.astype(np.int32))
+
+    def pairs_per_epoch_estimate(self) -> int:
+        """Expected positive pairs in one epoch (before the randomness of subsampling)."""
+        total = 0.0
+        mean_keep = float(np.mean(self.keep[self.tokens])) if len(self.tokens) else 0.0
+        for distance in range(1, self.window + 1):
+            total += 2 * np.clip(self.lengths * mean_keep - distance, 0, None).sum()
+        return int(total)

@@ -1,0 +1,116 @@
+"""Train one configuration: a tf.data stream of sampled pairs into ``keras.Model.fit``.
+
+Pair generation runs in tf.data's background thread and is prefetched, so NumPy
+sampling overlaps with the training steps. One epoch is one full pass over the
+training playlists; the sampler's randomness for epoch ``e`` depends only on
+(seed, e), so a run restored at epoch ``e`` continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from track2vec.config import TrainConfig
+from track2vec.corpus import Corpus
+from track2vec.evaluation import Metrics, evaluate
+from track2vec.model import build_model, item_embeddings
+from track2vec.sampling import SkipGramSampler
+
+
+class Trainer:
+    """Holds the sampler and the Keras model of one run."""
+
+    def __init__(self, corpus: Corpus, config: TrainConfig, model: keras.Model | None = None) -> None:
+        self.corpus = corpus
+        self.config = config
+        self.sampler = SkipGramSampler(
+            corpus.tokens, corpus.offsets, corpus.counts, config.window, config.negatives,
+            config.alpha, config.subsample, config.seed,
+        )
+        keras.utils.set_random_seed(config.seed)
+        self.model = model or build_model(
+            config.architecture, len(corpus.vocabulary), config.dim, config.negatives,
+            config.learning_rate, config.optimizer, config.seed,
+        )
+        self.next_epoch = 0
+        self.pairs_in_epoch = 0
+
+    def _batches(self):
+        epoch, self.next_epoch = self.next_epoch, self.next_epoch + 1
+        self.pairs_in_epoch = 0
+        size = self.config.batch_size
+        labels = np.zeros((size, 1 + self.config.negatives), dtype=np.float32)
+        labels[:, 0] = 1.0
+        for chunk in self.sampler.epoch(epoch):
+            self.pairs_in_epoch += len(chunk.targets)
+            for start in range(0, len(chunk.targets), size):
+                targets = chunk.targets[start : start + size, None]
+                yield (targets, chunk.contexts[start : start + size]), labels[: len(targets)]
+
+    def dataset(self) -> tf.data.Dataset:
+        width = 1 + self.config.negatives
+        signature = (
+            (tf.TensorSpec((None, 1), tf.int32), tf.TensorSpec((None, width), tf.int32)),
+            tf.TensorSpec((None, width), tf.float32),
+        )
+        return tf.data.Dataset.from_generator(self._batches, output_signature=signature).prefetch(tf.data.AUTOTUNE)
+
+    def fit(self, epochs: int | None = None, initial_epoch: int = 0, callbacks: list | None = None) -> keras.callbacks.History:
+        """Train up to epoch ``epochs`` (default: the config's), starting after ``initial_epoch`` done."""
+        self.next_epoch = initial_epoch
+        callbacks = [ValidationMetrics(self), *(callbacks or [])]
+        return self.model.fit(
+            self.dataset(), epochs=epochs or self.config.epochs, initial_epoch=initial_epoch,
+            callbacks=callbacks, verbose=0,
+        )
+
+    def embeddings(self) -> np.ndarray:
+        return item_embeddings(self.model)
+
+    def evaluate(self, pairs: np.ndarray) -> Metrics:
+        return evaluate(self.embeddings(), pairs, self.config.k)
+
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """Adds validation NDCG@k / HR@k, pairs per second and epoch time to each epoch's logs."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        super().__init__()
+        self.trainer = trainer
+        self.started = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        k = self.trainer.config.k
+        metrics = self.trainer.evaluate(self.trainer.corpus.validation_pairs)
+        logs[f"val_ndcg_at_{k}"] = metrics.ndcg
+        logs[f"val_hr_at_{k}"] = metrics.hit_rate
+        logs["train_seconds"] = seconds
+        logs["pairs_per_second"] = self.trainer.pairs_in_epoch / seconds if seconds > 0 else 0.0
+        logs["epoch"] = epoch + 1
+
+
+class EpochPrinter(keras.callbacks.Callback):
+    """One line per epoch: loss, accuracy, validation metrics, throughput."""
+
+    def __init__(self, total_epochs: int, k: int = 10, stream=None) -> None:
+        super().__init__()
+        self.total_epochs = total_epochs
+        self.k = k
+        self.stream = stream
+
+    def on_epoch_end(self, epoch, logs=None):
+        print(
+            f"epoch {epoch + 1}/{self.total_epochs}  loss {logs['loss']:.4f}  accuracy {logs['accuracy']:.4f}  "
+            f"val NDCG@{self.k} {logs[f'val_ndcg_at_{self.k}']:.4f}  val HR@{self.k} {logs[f'val_hr_at_{self.k}']:.4f}  "
+            f"{logs['pairs_per_second']:,.0f} pairs/s  {logs['train_seconds']:.1f} s",
+            file=self.stream, flush=True,
+        )
