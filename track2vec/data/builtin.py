@@ -48,6 +48,12 @@ from operator import itemgetter
 import numpy as np
 
 SIZES: dict[str, dict] = {
+    # For tests: a study of a few trials in well under a minute.
+    "tiny": dict(
+        n_playlists=600, mean_length=15, n_tracks=600, n_artists=60, n_genres=6,
+        zipf_exponent=1.0, zipf_offset=10.0,
+        p_artist=0.3, p_genre=0.4, p_drift=0.2, p_random=0.1,
+    ),
     # ~5 minutes for a 12-trial study on 2 cores; nearly every track occurs several times.
     "small": dict(
         n_playlists=3_000, mean_length=20, n_tracks=4_000, n_artists=400, n_genres=20,
