@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from track2vec.data.loaders import Playlists
-from track2vec.errors import DataError
+from track2vec.errors import ConfigError, DataError
 from track2vec.vocabulary import Vocabulary, build_vocabulary
 
 
@@ -47,7 +47,15 @@ def build_corpus(
     n_test: int = 10_000,
     seed: int = 0,
 ) -> Corpus:
-    """Encode ``playlists`` and split off validation and test pairs (seeded)."""
+    """Encode ``playlists`` and split off validation and test pairs (seeded).
+
+    With fewer usable pairs than requested, a sample that asks for less than half
+    gets all it asks for and the other gets the rest; otherwise they share them.
+    """
+    if n_validation < 1:
+        raise ConfigError(f"the number of validation pairs must be >= 1, got {n_validation}")
+    if n_test < 0:
+        raise ConfigError(f"the number of test pairs must be >= 0, got {n_test}")
     lengths = np.fromiter((len(p) for p in playlists.items), dtype=np.int64, count=len(playlists.items))
     flat = np.array([item for playlist in playlists.items for item in playlist], dtype=str)
     ends = np.cumsum(lengths)
@@ -72,7 +80,7 @@ def build_corpus(
     rng = np.random.default_rng(seed)
     usable = usable[rng.permutation(len(usable))]
     if len(usable) < n_validation + n_test:
-        n_validation = min(n_validation, (len(usable) + 1) // 2)
+        n_validation = min(n_validation, max((len(usable) + 1) // 2, len(usable) - n_test))
         n_test = min(n_test, len(usable) - n_validation)
     validation_pairs = usable[:n_validation].astype(np.int32)
     test_pairs = usable[n_validation : n_validation + n_test].astype(np.int32)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from track2vec.errors import DataError, ExportExistsError
+from track2vec.errors import DataError, ExportExistsError, Track2VecError
 from track2vec.vocabulary import Vocabulary
 
 FORMAT_VERSION = 1
@@ -38,8 +38,11 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not force:
         raise ExportExistsError(f"{out_dir} already exists; pass --force to replace it")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    except OSError as error:
+        raise Track2VecError(f"{out_dir}: cannot create the export ({error.strerror or error})") from None
     try:
         np.save(staging / EMBEDDINGS_FILE, np.asarray(embeddings, dtype=np.float32), allow_pickle=False)
         _write_vocabulary(staging / VOCABULARY_FILE, vocabulary)
@@ -48,6 +51,9 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
         _replace_directory(staging, out_dir)
+    except OSError as error:  # disk full, permissions: the user's to fix, not a crash
+        shutil.rmtree(staging, ignore_errors=True)
+        raise Track2VecError(f"{out_dir}: cannot write the export ({error.strerror or error})") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -99,12 +105,15 @@ def read_export(path: Path) -> Export:
         info = json.loads((path / INFO_FILE).read_text())
         with open(path / VOCABULARY_FILE, newline="") as handle:
             rows = list(csv.reader(handle, delimiter="\t"))[1:]
-    except (ValueError, OSError, json.JSONDecodeError) as error:
+    except (ValueError, OSError, csv.Error) as error:  # JSONDecodeError is a ValueError
         raise DataError(f"{path}: unreadable export ({error})") from None
     if len(rows) != len(embeddings):
         raise DataError(f"{path}: {len(rows)} vocabulary rows but {len(embeddings)} embeddings")
-    items = np.array([row[1] for row in rows], dtype=str)
-    counts = np.array([int(row[2]) for row in rows], dtype=np.int64)
+    try:
+        items = np.array([row[1] for row in rows], dtype=str)
+        counts = np.array([int(row[2]) for row in rows], dtype=np.int64)
+    except (IndexError, ValueError):
+        raise DataError(f"{path}: {VOCABULARY_FILE} is not a vocabulary (expected index, item, count, artist columns)") from None
     artists = np.array([row[3] if len(row) > 3 else "" for row in rows], dtype=str)
     has_artists = bool(len(artists)) and any(artists)
     return Export(embeddings, Vocabulary(items, counts, artists if has_artists else None), info)

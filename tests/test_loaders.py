@@ -1,0 +1,329 @@
+"""Loading playlists: Deezer/e-commerce .npy, text, built-in; malicious and broken files are refused."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from track2vec.data.builtin import SIZES
+from track2vec.data.loaders import load_playlists
+from track2vec.errors import DataError
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def object_array(playlists: list[list]) -> np.ndarray:
+    """A 1-D object array of lists, as the Deezer and e-commerce dumps are."""
+    array = np.empty(len(playlists), dtype=object)
+    for index, playlist in enumerate(playlists):
+        array[index] = list(playlist)
+    return array
+
+
+def save_object_npy(path, playlists: list[list]):
+    np.save(path, object_array(playlists), allow_pickle=True)
+    return path
+
+
+class Reducer:
+    """Pickles as ``function(*args)``: what a crafted .npy uses to run code on load."""
+
+    def __init__(self, function, *args) -> None:
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return (self.function, self.args)
+
+
+DEEZER = [
+    ["track_1", "artist_10", "track_2", "artist_20", "track_3", "artist_10"],
+    ["track_2", "artist_20", "track_4", "artist_40"],
+    ["track_3", "artist_10", "track_1", "artist_10", "track_5", "artist_50", "track_2", "artist_20"],
+    ["track_9", "artist_90"],  # a single track: too short to use
+]
+
+# --- Deezer-format .npy ----------------------------------------------------------------------------
+
+
+def test_deezer_npy_keeps_tracks_in_order_and_maps_each_track_to_its_artist(tmp_path):
+    path = save_object_npy(tmp_path / "deezer.npy", DEEZER)
+    playlists = load_playlists(str(path))
+    assert playlists.items == [
+        ["track_1", "track_2", "track_3"],
+        ["track_2", "track_4"],
+        ["track_3", "track_1", "track_5", "track_2"],
+    ]
+    kept = {track for playlist in playlists.items for track in playlist}
+    assert {track: playlists.artists[track] for track in kept} == {
+        "track_1": "artist_10", "track_2": "artist_20", "track_3": "artist_10",
+        "track_4": "artist_40", "track_5": "artist_50",
+    }
+    assert playlists.dropped_short == 1
+    assert playlists.source == str(path.resolve())
+    assert playlists.fingerprint == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert playlists.oracle is None
+
+
+def test_fingerprint_identifies_the_content(tmp_path):
+    first = load_playlists(str(save_object_npy(tmp_path / "a.npy", DEEZER)))
+    same = load_playlists(str(save_object_npy(tmp_path / "b.npy", DEEZER)))
+    other = load_playlists(str(save_object_npy(tmp_path / "c.npy", DEEZER[::-1])))
+    assert first.fingerprint == same.fingerprint != other.fingerprint
+
+
+def test_object_npy_with_numpy_integers_and_bytes_tokens_loads(tmp_path):
+    # numpy integers are pickled through numpy's ``scalar``; bytes (protocol 2) through ``_codecs.encode``.
+    array = object_array([[np.int64(11), 12, np.int32(13)], [b"x\xc3\xa9", "y", b"z"]])
+    path = tmp_path / "mixed.npy"
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, np.lib.format.header_data_from_array_1_0(array))
+        pickle.dump(array, handle, protocol=2)
+    assert load_playlists(str(path)).items == [["11", "12", "13"], ["x\u00e9", "y", "z"]]
+
+
+def test_npy_with_non_token_entries_is_refused(tmp_path):
+    path = save_object_npy(tmp_path / "floats_inside.npy", [["a", 1.5], ["b", "c"]])
+    with pytest.raises(DataError, match="playlist 0 holds a float"):
+        load_playlists(str(path))
+    strings = np.empty(2, dtype=object)
+    strings[:] = ["a b", "c d"]
+    np.save(tmp_path / "strings.npy", strings, allow_pickle=True)
+    with pytest.raises(DataError, match="playlist 0 is a str"):
+        load_playlists(str(tmp_path / "strings.npy"))
+
+
+# --- real files ------------------------------------------------------------------------------------
+
+
+def test_ecommerce_sessions_keep_product_codes_and_drop_the_useless_tokens(ecommerce_npy):
+    playlists = load_playlists(str(ecommerce_npy))
+    reference = np.load(ecommerce_npy, allow_pickle=True)  # a trusted file: the plain loader is the reference
+    assert len(reference) == 4234
+    expected = [list(session[0::2]) for session in reference]
+    expected = [session for session in expected if len(session) >= 2]
+    assert playlists.items == expected
+    assert playlists.dropped_short == len(reference) - len(expected)
+    assert not any(token == "useless" for session in playlists.items for token in session)
+    assert playlists.artists == {}
+
+
+def test_kosarak_text_one_session_per_line(kosarak_txt):
+    playlists = load_playlists(str(kosarak_txt))
+    lines = [line.split() for line in kosarak_txt.read_text().splitlines()]
+    assert playlists.items == [tokens for tokens in lines if len(tokens) >= 2]
+    assert playlists.dropped_short == sum(1 for tokens in lines if 0 < len(tokens) < 2)
+
+
+# --- text files ------------------------------------------------------------------------------------
+
+
+def test_text_file_one_playlist_per_line(tmp_path):
+    path = tmp_path / "playlists.txt"
+    path.write_text("a b c\n\n  d\te  a \nlonely\nb b\n", encoding="utf-8")
+    playlists = load_playlists(str(path))
+    assert playlists.items == [["a", "b", "c"], ["d", "e", "a"], ["b", "b"]]
+    assert playlists.dropped_short == 1
+    assert playlists.artists == {}
+
+
+def test_text_file_in_deezer_token_format_is_split_into_tracks_and_artists(tmp_path):
+    path = tmp_path / "deezer.txt"
+    path.write_text("\n".join(" ".join(playlist) for playlist in DEEZER) + "\n")
+    playlists = load_playlists(str(path))
+    assert playlists.items[0] == ["track_1", "track_2", "track_3"]
+    assert playlists.artists["track_4"] == "artist_40"
+
+
+def test_text_file_with_utf8_tokens(tmp_path):
+    path = tmp_path / "unicode.txt"
+    path.write_text("café naïve 東京\nü ß\n", encoding="utf-8")
+    assert load_playlists(str(path)).items == [["café", "naïve", "東京"], ["ü", "ß"]]
+
+
+# --- built-in --------------------------------------------------------------------------------------
+
+
+def test_builtin_tiny_is_deezer_like_with_an_oracle_and_seeded():
+    playlists = load_playlists("builtin:tiny", seed=0)
+    assert len(playlists.items) == SIZES["tiny"]["n_playlists"]
+    assert all(len(p) >= 2 and all(t.startswith("track_") for t in p) for p in playlists.items)
+    tracks = {t for p in playlists.items for t in p}
+    assert tracks <= set(playlists.artists) and all(a.startswith("artist_") for a in playlists.artists.values())
+    assert 0 < playlists.oracle["ndcg_at_10"] <= playlists.oracle["hr_at_10"] <= 1
+    assert playlists.source == "builtin:tiny"
+    assert load_playlists("builtin:tiny", seed=0).items == playlists.items
+    other = load_playlists("builtin:tiny", seed=1)
+    assert other.items != playlists.items and other.fingerprint != playlists.fingerprint
+
+
+def test_unknown_builtin_size_is_a_data_error():
+    with pytest.raises(DataError, match="unknown built-in size"):
+        load_playlists("builtin:huge")
+
+
+# --- malicious .npy --------------------------------------------------------------------------------
+
+
+def test_crafted_npy_would_run_code_with_plain_numpy_but_is_refused(malicious_npy):
+    path, sentinel = malicious_npy
+    with pytest.raises(DataError, match=r"builtins\.open") as raised:
+        load_playlists(str(path))
+    assert str(path) in str(raised.value)
+    assert not sentinel.exists()
+    # Positive control: the same file really does create the file under np.load(allow_pickle=True).
+    handle = np.load(path, allow_pickle=True)
+    handle.close()
+    assert sentinel.exists()
+
+
+def test_crafted_npy_calling_os_system_is_refused_before_running(tmp_path, write_object_npy):
+    sentinel = tmp_path / "system_ran"
+    payload = pickle.dumps(Reducer(os.system, f"touch '{sentinel}'"), protocol=2)
+    path = write_object_npy(tmp_path / "evil.npy", payload)
+    with pytest.raises(DataError, match=rf"{os.system.__module__}\.system"):
+        load_playlists(str(path))
+    assert not sentinel.exists()
+    pickle.loads(payload)  # positive control
+    assert sentinel.exists()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda target: (np.save, (str(target), np.arange(3))), id="numpy.save"),
+        pytest.param(  # exec() of a string, reachable from numpy's own namespace
+            lambda target: (getattr(np.testing._private.utils, "runstring", None),
+                            (f"open({str(target)!r}, 'w').close()", {})),
+            id="numpy.testing.runstring",
+        ),
+    ],
+)
+def test_crafted_npy_using_other_numpy_globals_is_refused(tmp_path, write_object_npy, make):
+    sentinel = tmp_path / "numpy_wrote.npy"
+    function, args = make(sentinel)
+    if function is None:
+        pytest.skip("this NumPy has no numpy.testing._private.utils.runstring")
+    payload = pickle.dumps(Reducer(function, *args), protocol=4)
+    path = write_object_npy(tmp_path / "evil.npy", payload)
+    with pytest.raises(DataError, match=rf"refusing to load.*{function.__module__}\.{function.__name__}"):
+        load_playlists(str(path))
+    assert not sentinel.exists()
+    pickle.loads(payload)  # positive control: the payload does write the file
+    assert sentinel.exists()
+
+
+def test_malicious_global_nested_inside_a_valid_looking_array_is_refused(tmp_path, write_object_npy):
+    sentinel = tmp_path / "nested"
+    array = object_array([["track_1", "artist_1", "track_2", "artist_2"], ["a", "b"]])
+    array[1] = ["track_3", Reducer(open, str(sentinel), "w")]
+    path = write_object_npy(tmp_path / "nested.npy", pickle.dumps(array, protocol=4), shape=(2,))
+    with pytest.raises(DataError, match=rf"{open.__module__}\.open"):
+        load_playlists(str(path))
+    assert not sentinel.exists()
+
+
+# --- broken inputs ---------------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_playlists(str(tmp_path / "absent.npy"))
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\n\t \n"], ids=["empty", "blank"])
+def test_empty_file(tmp_path, content):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="is empty"):
+        load_playlists(str(path))
+
+
+def test_directory(tmp_path):
+    with pytest.raises(DataError, match="is a directory"):
+        load_playlists(str(tmp_path))
+
+
+def test_truncated_object_npy(tmp_path):
+    full = save_object_npy(tmp_path / "full.npy", DEEZER * 20).read_bytes()
+    truncated = tmp_path / "truncated.npy"
+    truncated.write_bytes(full[: len(full) // 2])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        load_playlists(str(truncated))
+
+
+def test_truncated_numeric_npy(tmp_path):
+    np.save(tmp_path / "numbers.npy", np.arange(1000, dtype=np.int64))
+    full = (tmp_path / "numbers.npy").read_bytes()
+    (tmp_path / "numbers.npy").write_bytes(full[:-100])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        load_playlists(str(tmp_path / "numbers.npy"))
+
+
+def test_npy_cut_inside_its_header(tmp_path):
+    full = save_object_npy(tmp_path / "full.npy", DEEZER).read_bytes()
+    (tmp_path / "cut.npy").write_bytes(full[:30])
+    with pytest.raises(DataError, match="not a valid .npy file"):
+        load_playlists(str(tmp_path / "cut.npy"))
+
+
+@pytest.mark.parametrize(
+    "array",
+    [np.random.default_rng(0).random(50), np.zeros((4, 3)), np.array(["a b", "c d"])],
+    ids=["floats", "2d-floats", "unicode"],
+)
+def test_npy_that_is_not_an_object_array_of_playlists(tmp_path, array):
+    np.save(tmp_path / "numbers.npy", array)
+    with pytest.raises(DataError, match="expected a 1-D object array of playlists"):
+        load_playlists(str(tmp_path / "numbers.npy"))
+
+
+def test_npy_suffix_without_numpy_header(tmp_path):
+    (tmp_path / "fake.npy").write_text("a b c\n")
+    with pytest.raises(DataError, match="no NumPy header"):
+        load_playlists(str(tmp_path / "fake.npy"))
+
+
+def test_text_with_nul_bytes(tmp_path):
+    garbage = bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8)) + b"\x00"
+    (tmp_path / "garbage.bin").write_bytes(garbage)
+    with pytest.raises(DataError, match="NUL bytes"):
+        load_playlists(str(tmp_path / "garbage.bin"))
+
+
+def test_text_with_invalid_utf8(tmp_path):
+    (tmp_path / "latin1.txt").write_bytes("caf\u00e9 cr\u00e8me\nb c\n".encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8 text"):
+        load_playlists(str(tmp_path / "latin1.txt"))
+
+
+def test_every_playlist_shorter_than_two_items(tmp_path):
+    (tmp_path / "singles.txt").write_text("a\nb\n\nc\n")
+    with pytest.raises(DataError, match="no playlist has 2 or more items"):
+        load_playlists(str(tmp_path / "singles.txt"))
+    save_object_npy(tmp_path / "singles.npy", [["track_1", "artist_1"], ["track_2", "artist_2"], []])
+    with pytest.raises(DataError, match="no playlist has 2 or more items"):
+        load_playlists(str(tmp_path / "singles.npy"))
+
+
+def test_empty_object_array(tmp_path):
+    np.save(tmp_path / "none.npy", np.empty(0, dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="holds no playlists"):
+        load_playlists(str(tmp_path / "none.npy"))
+
+
+def test_counter_of_loaded_tokens_matches_source(tmp_path):
+    """No token is lost or invented when loading a larger random Deezer file."""
+    rng = np.random.default_rng(5)
+    raw, expected = [], Counter()
+    for _ in range(300):
+        tracks = rng.integers(0, 500, rng.integers(2, 30))
+        raw.append([token for t in tracks for token in (f"track_{t}", f"artist_{t % 37}")])
+        expected.update(f"track_{t}" for t in tracks)
+    playlists = load_playlists(str(save_object_npy(tmp_path / "random.npy", raw)))
+    assert Counter(t for p in playlists.items for t in p) == expected
+    assert all(playlists.artists[f"track_{t}"] == f"artist_{t % 37}" for t in range(500) if f"track_{t}" in expected)

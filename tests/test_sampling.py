@@ -1,0 +1,162 @@
+"""Skip-gram sampling: windows inside playlists, seeded epochs, negatives from counts**alpha, subsampling."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from track2vec.errors import ConfigError
+from track2vec.sampling import SkipGramBatch, SkipGramSampler
+
+
+def flatten(playlists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    tokens = np.array([t for p in playlists for t in p], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in playlists])]).astype(np.int64)
+    return tokens, offsets
+
+
+def sampler_for(playlists, counts=None, window=2, negatives=3, alpha=0.75, subsample=0.0, seed=0, chunk=4096):
+    tokens, offsets = flatten(playlists)
+    if counts is None:
+        counts = np.bincount(tokens, minlength=tokens.max() + 1).clip(1)
+    return SkipGramSampler(tokens, offsets, np.asarray(counts), window, negatives, alpha, subsample, seed, chunk)
+
+
+def one_epoch(sampler: SkipGramSampler, epoch: int = 0) -> SkipGramBatch:
+    batches = list(sampler.epoch(epoch))
+    return SkipGramBatch(
+        np.concatenate([b.targets for b in batches]), np.concatenate([b.contexts for b in batches])
+    )
+
+
+def reference_pairs(playlists, window: int) -> Counter:
+    """Brute force: every (target, context) at distance 1..window inside one playlist."""
+    pairs = Counter()
+    for playlist in playlists:
+        for i, target in enumerate(playlist):
+            for j, context in enumerate(playlist):
+                if 0 < abs(i - j) <= window:
+                    pairs[(target, context)] += 1
+    return pairs
+
+
+TINY = [[0, 1, 2, 3, 4], [5], [], [2, 2, 6], [7, 8], [1, 0, 1, 0, 1, 0, 9, 3], [4, 6, 8, 6, 4]]
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 10])
+@pytest.mark.parametrize("chunk", [1, 3, 4096])
+def test_positive_pairs_equal_the_brute_force_windows(window, chunk):
+    batch = one_epoch(sampler_for(TINY, window=window, chunk=chunk))
+    assert Counter(zip(batch.targets.tolist(), batch.contexts[:, 0].tolist())) == reference_pairs(TINY, window)
+
+
+def test_random_corpus_pairs_equal_the_brute_force_windows():
+    rng = np.random.default_rng(3)
+    playlists = [rng.integers(0, 50, rng.integers(0, 25)).tolist() for _ in range(300)]
+    batch = one_epoch(sampler_for(playlists, window=3, chunk=37, seed=9))
+    assert Counter(zip(batch.targets.tolist(), batch.contexts[:, 0].tolist())) == reference_pairs(playlists, 3)
+
+
+def test_pairs_never_cross_playlists_even_with_subsampling():
+    # Item ids are unique to a playlist, so the owner of every id is known.
+    rng = np.random.default_rng(4)
+    playlists, owner, next_id = [], {}, 0
+    for index in range(200):
+        length = int(rng.integers(1, 15))
+        playlists.append(list(range(next_id, next_id + length)))
+        owner.update({i: index for i in playlists[-1]})
+        next_id += length
+    counts = rng.integers(1, 1000, next_id)  # makes some items frequent enough to be subsampled
+    sampler = sampler_for(playlists, counts=counts, window=4, subsample=1e-5, chunk=16)
+    assert sampler.keep.min() < 0.5
+    batch = one_epoch(sampler)
+    assert len(batch.targets) > 0
+    assert all(owner[t] == owner[c] for t, c in zip(batch.targets.tolist(), batch.contexts[:, 0].tolist()))
+
+
+def test_contexts_hold_the_positive_then_k_negatives_as_int32_ids():
+    counts = np.arange(1, 11)
+    sampler = sampler_for(TINY, counts=counts, window=2, negatives=7)
+    for batch in sampler.epoch(0):
+        assert batch.targets.dtype == np.int32 and batch.contexts.dtype == np.int32
+        assert batch.targets.shape == (len(batch.targets),)
+        assert batch.contexts.shape == (len(batch.targets), 1 + 7)
+        assert batch.contexts.min() >= 0 and batch.contexts.max() < len(counts)
+
+
+def test_same_seed_same_batches_other_epoch_or_seed_different():
+    rng = np.random.default_rng(0)
+    playlists = [rng.integers(0, 30, rng.integers(2, 20)).tolist() for _ in range(100)]
+    make = lambda seed: sampler_for(playlists, window=3, negatives=4, subsample=1e-2, seed=seed, chunk=32)  # noqa: E731
+    first, again, other_seed = make(5), make(5), make(6)
+    for epoch in (0, 3):
+        a, b = list(first.epoch(epoch)), list(again.epoch(epoch))
+        assert len(a) == len(b) > 1
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x.targets, y.targets)
+            np.testing.assert_array_equal(x.contexts, y.contexts)
+    epoch0, epoch1 = one_epoch(first, 0), one_epoch(first, 1)
+    assert not np.array_equal(epoch0.contexts[:100], epoch1.contexts[:100])
+    assert not np.array_equal(epoch0.contexts[:100], one_epoch(other_seed, 0).contexts[:100])
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.75, 0.0, -0.5])
+def test_negatives_follow_counts_to_the_power_alpha(alpha):
+    counts = np.array([400, 100, 30, 10, 3, 1, 1, 60])
+    rng = np.random.default_rng(1)
+    playlists = [rng.integers(0, len(counts), 20).tolist() for _ in range(1500)]
+    batch = one_epoch(sampler_for(playlists, counts=counts, window=2, negatives=5, alpha=alpha, seed=2))
+    negatives = batch.contexts[:, 1:].ravel()
+    observed = np.bincount(negatives, minlength=len(counts))
+    expected_share = counts.astype(float) ** alpha / (counts.astype(float) ** alpha).sum()
+    assert len(negatives) > 300_000
+    _, p_value = stats.chisquare(observed, expected_share * len(negatives))
+    assert p_value > 1e-4, (observed / len(negatives), expected_share)
+    assert np.allclose(observed / len(negatives), expected_share, rtol=0.05, atol=1e-4)
+
+
+def word2vec_keep_probability(counts: np.ndarray, t: float) -> np.ndarray:
+    """word2vec.c: keep with probability (sqrt(f / (t * total)) + 1) * (t * total) / f."""
+    f = counts / counts.sum()
+    return np.minimum(1.0, (np.sqrt(f / t) + 1) * t / f)
+
+
+def test_subsampling_keeps_each_occurrence_with_word2vecs_probability():
+    # Item 5 (rare by its count) is an anchor always kept: each playlist (x, anchor) yields
+    # the pair (x, anchor) exactly when the occurrence of x was kept.
+    counts = np.array([100_000, 20_000, 4_000, 1_000, 100, 10])
+    t = 0.01
+    per_item = 4000
+    playlists = [[x, 5] for x in range(5) for _ in range(per_item)]
+    batch = one_epoch(sampler_for(playlists, counts=counts, window=1, negatives=1, subsample=t, seed=3))
+    is_anchor_context = batch.contexts[:, 0] == 5
+    kept = np.bincount(batch.targets[is_anchor_context], minlength=6)[:5]
+    expected = word2vec_keep_probability(counts, t)[:5]
+    assert expected[0] < 0.2 and expected[-1] == 1.0
+    sigma = np.sqrt(per_item * expected * (1 - expected)) + 1e-9
+    assert (np.abs(kept - per_item * expected) < 5 * sigma + 1).all(), (kept / per_item, expected)
+    assert (np.diff(kept) >= 0).all()  # the more frequent, the more dropped
+
+
+def test_windows_are_formed_after_subsampling():
+    # Item 1 is almost always dropped, so 0 and 2 become neighbours (as in word2vec and gensim).
+    counts = np.array([1, 10**9, 1])
+    playlists = [[0, 1, 2]] * 200
+    batch = one_epoch(sampler_for(playlists, counts=counts, window=1, subsample=1e-9))
+    pairs = Counter(zip(batch.targets.tolist(), batch.contexts[:, 0].tolist()))
+    assert pairs[(0, 2)] > 190 and pairs[(2, 0)] > 190
+
+
+def test_subsample_zero_keeps_everything():
+    counts = np.array([10**6, 1, 1])
+    sampler = sampler_for([[0, 1, 2, 0]], counts=counts, subsample=0.0)
+    np.testing.assert_array_equal(sampler.keep, 1.0)
+
+
+@pytest.mark.parametrize("window, negatives", [(0, 5), (-1, 5), (2, -1)])
+def test_invalid_window_or_negatives(window, negatives):
+    with pytest.raises(ConfigError):
+        sampler_for(TINY, window=window, negatives=negatives)
