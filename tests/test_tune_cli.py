@@ -1,0 +1,121 @@
+"""User errors of ``track2vec-tune``: one line on stderr, exit code 2, nothing written or overwritten.
+
+None of these starts Ray: every check happens before ``ray.init``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tune.cli import main
+from tune.study import Study, resolve_storage
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("track2vec-tune: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the socket closes
+
+
+def test_trials_zero_is_refused(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "run", "--trials", "0", "--storage", str(tmp_path))
+    assert_one_line_error(code, err, "--trials", "at least 1")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--max-epochs", "2", "--grace-period", "3"], "--grace-period"),
+    (["--reduction-factor", "1"], "--reduction-factor"),
+    (["--cpus-per-trial", "-1"], "--cpus-per-trial"),
+    (["--name", "a/b"], "--name"),
+    (["--data", "/no/such/file.npy"], "no such file"),
+])
+def test_bad_run_options_are_refused(capsys, tmp_path, argv, fragment):
+    code, _, err = run_cli(capsys, "run", "--storage", str(tmp_path), "--name", "s", *argv)
+    assert_one_line_error(code, err, fragment)
+    assert not (tmp_path / "s").exists()
+
+
+def test_bad_config_file_is_refused_before_anything_starts(capsys, tmp_path):
+    config = tmp_path / "space.toml"
+    config.write_text("window = -1\n")
+    storage = tmp_path / "studies"
+    code, _, err = run_cli(capsys, "run", "--data", "builtin:tiny", "--config", str(config),
+                           "--storage", str(storage), "--name", "s")
+    assert_one_line_error(code, err, "window", "must be >= 1")
+    assert not storage.exists()
+
+
+def test_unreachable_address_is_refused(capsys, tmp_path):
+    port = closed_port()
+    code, _, err = run_cli(capsys, "run", "--data", "builtin:tiny", "--address", f"127.0.0.1:{port}",
+                           "--storage", str(tmp_path), "--name", "s")
+    assert_one_line_error(code, err, f"127.0.0.1:{port}")
+    assert not (tmp_path / "s").exists()
+    code, _, err = run_cli(capsys, "run", "--data", "builtin:tiny", "--address", f"ray://127.0.0.1:{port}",
+                           "--storage", str(tmp_path), "--name", "s")
+    assert_one_line_error(code, err, "cannot reach")
+
+
+@pytest.mark.parametrize("command", ["resume", "export", "status"])
+def test_unknown_study_name_is_refused(capsys, tmp_path, command):
+    code, _, err = run_cli(capsys, command, "--name", "ghost", "--storage", str(tmp_path))
+    assert_one_line_error(code, err, "no study named 'ghost'", str(tmp_path))
+
+
+def test_existing_study_is_not_overwritten(capsys, tmp_path):
+    study = Study(str(tmp_path), "taken")
+    study.create()
+    study.save_spec({"name": "taken", "marker": 1})
+    before = (tmp_path / "taken" / "study.json").read_text()
+    code, _, err = run_cli(capsys, "run", "--data", "builtin:tiny", "--storage", str(tmp_path), "--name", "taken")
+    assert_one_line_error(code, err, "already exists", "resume --name taken")
+    assert (tmp_path / "taken" / "study.json").read_text() == before
+
+
+def test_relative_storage_is_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_storage("studies") == str(tmp_path / "studies")
+    assert resolve_storage("file:///srv/studies") == "/srv/studies"
+    assert resolve_storage("s3://bucket/studies/") == "s3://bucket/studies"
+    monkeypatch.setenv("TRACK2VEC_STORAGE", str(tmp_path / "env"))
+    assert resolve_storage(None) == str(tmp_path / "env")
+
+
+def test_status_lists_studies_without_a_cluster(capsys, tmp_path):
+    Study(str(tmp_path), "one").create()
+    Study(str(tmp_path), "one").save_spec({"name": "one"})
+    code, out, _ = run_cli(capsys, "status", "--storage", str(tmp_path))
+    assert code == 0 and "one" in out
+
+
+def test_console_script_reports_one_line_and_exit_2(tmp_path):
+    script = Path(sys.executable).parent / "track2vec-tune"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "tune.cli"]
+    done = subprocess.run([*command, "export", "--name", "ghost", "--storage", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "RAY_ADDRESS": ""})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"track2vec-tune: error: no study named 'ghost' in {tmp_path}"]

@@ -1,0 +1,96 @@
+"""The search space: paper/notebook defaults, TOML overrides, clear refusals."""
+
+from __future__ import annotations
+
+import optuna.distributions as od
+import pytest
+
+from track2vec.config import TrainConfig
+from track2vec.errors import ConfigError
+from tune.search_space import PARAMS, build_space, load_overrides
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "space.toml"
+    path.write_text(text)
+    return path
+
+
+def test_default_space_follows_the_paper_and_covers_every_parameter():
+    space = build_space()
+    assert set(space.distributions) | set(space.fixed) == set(PARAMS)
+    alpha, subsample = space.distributions["alpha"], space.distributions["subsample"]
+    assert (alpha.low, alpha.high, alpha.log) == (-1.4, 1.4, False)
+    assert (subsample.low, subsample.high, subsample.log) == (1e-5, 1e-1, True)
+    assert space.distributions["batch_size"].log and space.distributions["learning_rate"].log
+    assert set(space.distributions["architecture"].choices) == {"sgns", "tied-cosine"}
+    assert space.fixed == {"optimizer": "adam"}
+
+
+def test_default_choices_are_names_the_library_accepts():
+    from track2vec.model import ARCHITECTURES, OPTIMIZERS
+
+    from tune import search_space
+
+    assert set(search_space.DEFAULT_ARCHITECTURES) <= set(ARCHITECTURES)
+    assert search_space.DEFAULT_OPTIMIZER in OPTIMIZERS
+
+
+def test_every_point_of_the_space_is_a_valid_train_config():
+    space = build_space()
+    lows = {name: (d.choices[0] if isinstance(d, od.CategoricalDistribution) else d.low)
+            for name, d in space.distributions.items()}
+    highs = {name: (d.choices[-1] if isinstance(d, od.CategoricalDistribution) else d.high)
+             for name, d in space.distributions.items()}
+    for point in (lows, highs):
+        TrainConfig.from_dict({**point, **space.fixed})
+
+
+def test_toml_fixes_values_and_overrides_ranges(tmp_path):
+    overrides, text = load_overrides(write(tmp_path, """
+architecture = "sgns"
+dim = { min = 32, max = 64 }
+alpha = { min = -1.0, max = 1.0 }
+optimizer = { choices = ["adam", "adagrad"] }
+window = { min = 5, max = 5 }
+learning_rate = { min = 0.001, max = 0.01, log = false }
+"""))
+    assert "sgns" in text
+    space = build_space(overrides)
+    assert space.fixed["architecture"] == "sgns" and space.fixed["window"] == 5
+    dim = space.distributions["dim"]
+    assert (dim.low, dim.high, dim.log) == (32, 64, True)  # log scale kept from the default
+    assert space.distributions["alpha"].low == -1.0
+    assert space.distributions["optimizer"].choices == ("adam", "adagrad")
+    assert space.distributions["learning_rate"].log is False
+
+
+@pytest.mark.parametrize("text, message", [
+    ("colour = 3", "unknown parameter 'colour'"),
+    ("window = -2", "window: must be >= 1"),
+    ("window = { min = 0, max = 3 }", "window.min: must be >= 1"),
+    ("dim = { min = 64, max = 32 }", "min (64) is greater than max (32)"),
+    ("dim = 'big'", "dim: expected a number"),
+    ("dim = 12.5", "expected an integer"),
+    ("alpha = true", "expected a number"),
+    ("architecture = 'cbow'", "'cbow' is not one of"),
+    ("architecture = { min = 1, max = 2 }", "categorical parameter"),
+    ("learning_rate = 0", "must be > 0"),
+    ("subsample = { min = 0, max = 0.1 }", "log-scale range needs min > 0"),
+    ("dim = { low = 1 }", "unknown key(s) low"),
+    ("optimizer = { choices = [] }", "non-empty list"),
+    ("min_count = 5", "per-study setting"),
+    ("epochs = 5", "--max-epochs"),
+    ("window = [", "invalid TOML"),
+])
+def test_invalid_files_are_refused_with_one_clear_line(tmp_path, text, message):
+    with pytest.raises(ConfigError) as error:
+        load_overrides(write(tmp_path, text))
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+    assert str(tmp_path / "space.toml") in str(error.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_overrides(tmp_path / "nope.toml")

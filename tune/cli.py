@@ -1,0 +1,362 @@
+"""``track2vec-tune``: distributed hyperparameter search for track2vec (Ray Tune + Optuna + ASHA).
+
+Commands: ``run`` a new study, ``resume`` an interrupted one, ``export`` the winner and
+the evaluation table, ``status`` of a study (read from storage, works while it runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from track2vec.errors import ConfigError, ExportExistsError, Track2VecError
+
+# track2vec.config imports Keras, hence TensorFlow, in the driver too: keep its C++ logs quiet.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROG = "track2vec-tune"
+TABLE_ROWS = 12
+
+# Defaults sized so that `run --data builtin --trials 12` takes about 5 minutes on 2 cores
+# and ASHA stops several trials (rungs at epochs 1 and 3 of 6).
+DEFAULT_TRIALS = 12
+DEFAULT_MAX_EPOCHS = 6
+DEFAULT_GRACE_PERIOD = 1
+DEFAULT_REDUCTION_FACTOR = 3.0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line, like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+
+    def location(sub: argparse.ArgumentParser, name_required: bool) -> None:
+        sub.add_argument("--storage", default=None,
+                         help="directory (absolute, or made absolute) or URI (s3://...) holding the studies; "
+                              "default $TRACK2VEC_STORAGE or ~/track2vec-studies")
+        sub.add_argument("--name", required=name_required, default=None, help="the study's name")
+
+    def cluster(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--address", default=None,
+                         help="existing Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default $RAY_ADDRESS, "
+                              "else a local cluster is started)")
+        sub.add_argument("--dashboard-host", default="127.0.0.1", help="interface of a local cluster's dashboard")
+        sub.add_argument("--dashboard-port", type=int, default=8265, help="port of a local cluster's dashboard")
+
+    run = commands.add_parser("run", help="start a new study", formatter_class=defaults)
+    run.add_argument("--data", default="builtin",
+                     help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:tiny|small|deezer]")
+    run.add_argument("--config", type=Path, default=None, help="TOML file overriding search ranges or fixing values")
+    run.add_argument("--trials", type=_positive_int, default=DEFAULT_TRIALS, help="number of trials")
+    run.add_argument("--max-epochs", type=_positive_int, default=DEFAULT_MAX_EPOCHS, help="epochs of a full trial")
+    run.add_argument("--grace-period", type=_positive_int, default=DEFAULT_GRACE_PERIOD,
+                     help="epochs before ASHA may stop a trial")
+    run.add_argument("--reduction-factor", type=float, default=DEFAULT_REDUCTION_FACTOR,
+                     help="ASHA keeps 1/factor of the trials at each rung")
+    run.add_argument("--cpus-per-trial", type=_non_negative_float, default=1.0, help="CPUs per trial")
+    run.add_argument("--gpus-per-trial", type=_non_negative_float, default=0.0,
+                     help="GPUs per trial (fractions share a GPU)")
+    run.add_argument("--seed", type=int, default=0, help="seed of the split, the sampler, the models and TPE")
+    run.add_argument("--min-count", type=_positive_int, default=2,
+                     help="keep items seen this often (per study: it changes the validation pairs)")
+    run.add_argument("--validation-pairs", type=_positive_int, default=10_000, help="size of the validation sample")
+    run.add_argument("--test-pairs", type=_positive_int, default=10_000, help="size of the held-out test sample")
+    run.add_argument("--optuna-storage", default=None,
+                     help="Optuna storage URL (default: SQLite optuna.db in the study directory; "
+                          "in memory, saved with Ray's state, for a URI --storage)")
+    run.add_argument("--resume", action="store_true", help="if the study exists, resume it instead of refusing")
+    location(run, name_required=False)
+    cluster(run)
+
+    resume = commands.add_parser("resume", help="continue an interrupted study", formatter_class=defaults)
+    location(resume, name_required=True)
+    cluster(resume)
+
+    export = commands.add_parser("export", help="export the winner and the evaluation table", formatter_class=defaults)
+    location(export, name_required=True)
+    export.add_argument("--force", action="store_true", help="replace an existing export")
+
+    status = commands.add_parser("status", help="trials done, running, pruned, errored; best so far",
+                                 formatter_class=defaults)
+    location(status, name_required=False)
+    status.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def _study(args: argparse.Namespace, name: str | None = None):
+    from tune.study import Study, check_name, resolve_storage
+
+    return Study(resolve_storage(args.storage), check_name(name or args.name))
+
+
+def _new_spec(args: argparse.Namespace, study, corpus, config_text: str | None, overrides: dict) -> dict[str, Any]:
+    return {
+        "name": study.name, "storage": study.storage, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "data": args.data if args.data.startswith("builtin") else str(Path(args.data).absolute()),
+        "data_fingerprint": corpus.fingerprint, "corpus_stats": corpus.stats,
+        "config_file": str(args.config.absolute()) if args.config else None, "config_text": config_text,
+        "overrides": overrides, "trials": args.trials, "max_epochs": args.max_epochs,
+        "grace_period": args.grace_period, "reduction_factor": args.reduction_factor,
+        "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
+        "seed": args.seed, "min_count": args.min_count,
+        "validation_pairs": args.validation_pairs, "test_pairs": args.test_pairs,
+        "optuna_storage": args.optuna_storage, "metric": "val_ndcg_at_10 (validation NDCG@10)",
+        "command": [PROG, *sys.argv[1:]],
+    }
+
+
+def _check_run_args(args: argparse.Namespace) -> None:
+    if args.grace_period > args.max_epochs:
+        raise ConfigError(f"--grace-period ({args.grace_period}) must not exceed --max-epochs ({args.max_epochs})")
+    if not args.reduction_factor > 1:
+        raise ConfigError(f"--reduction-factor must be > 1, got {args.reduction_factor}")
+    if args.cpus_per_trial <= 0 and args.gpus_per_trial <= 0:
+        raise ConfigError("--cpus-per-trial must be > 0")
+    if args.gpus_per_trial > 1 and not float(args.gpus_per_trial).is_integer():
+        raise ConfigError(f"--gpus-per-trial above 1 must be a whole number, got {args.gpus_per_trial}")
+
+
+def _check_resources(spec: dict[str, Any]) -> None:
+    """A trial that no node can host would wait forever: refuse it now."""
+    import ray
+
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    for key, wanted, option in (("CPU", spec["cpus_per_trial"], "--cpus-per-trial"),
+                                ("GPU", spec["gpus_per_trial"], "--gpus-per-trial")):
+        if wanted > 0 and not any(node.get(key, 0) >= wanted for node in nodes):
+            largest = max((node.get(key, 0) for node in nodes), default=0)
+            raise ConfigError(f"{option} {wanted:g}: no node of the cluster has that many {key}s (largest: {largest:g})")
+
+
+def _print_header(study, spec: dict[str, Any], corpus, dashboard_url: str) -> None:
+    from tune.driver import print_connection, space_of
+
+    stats = corpus.stats
+    _say(f"{PROG}: study {study.name!r} in {study.path}")
+    _say(f"corpus: {spec['data']}: {stats['playlists']:,} playlists, vocabulary {stats['vocabulary_size']:,}, "
+         f"{stats['validation_pairs']:,} validation / {stats['test_pairs']:,} test pairs (min_count {spec['min_count']})")
+    _say(f"{spec['trials']} trials of at most {spec['max_epochs']} epochs; ASHA grace period {spec['grace_period']}, "
+         f"reduction factor {spec['reduction_factor']:g}; {spec['cpus_per_trial']:g} CPU / "
+         f"{spec['gpus_per_trial']:g} GPU per trial; seed {spec['seed']}")
+    _say("search space: " + "; ".join(space_of(spec).describe()))
+    print_connection(dashboard_url)
+    url = study.optuna_url(spec.get("optuna_storage"))
+    if url:
+        _say(f"Optuna: optuna-dashboard {url}")
+    _say(f"TensorBoard: tensorboard --logdir {study.path}")
+    _say()
+
+
+def _finish(study, spec: dict[str, Any], corpus, outcome, force_export: bool) -> int:
+    from tune.table import evaluate_study, export_study, summary_lines, to_markdown
+
+    if outcome.interrupted:
+        _say()
+        _say(f"{PROG}: study {study.name!r} interrupted after {outcome.seconds:.0f} s; its state is saved.")
+        _say(f"  continue it with: {PROG} resume --name {study.name} --storage {study.storage}")
+        _say(f"  table so far:     {PROG} export --name {study.name} --storage {study.storage}")
+        return 130
+    evaluation = evaluate_study(study, spec, corpus)
+    path = export_study(evaluation, corpus, force=force_export)
+    _say()
+    _say(f"{PROG}: study {study.name!r} finished in {outcome.seconds:.0f} s")
+    for line in summary_lines(evaluation):
+        _say(line)
+    _say()
+    _say(to_markdown(evaluation, limit=TABLE_ROWS, compact=True))
+    if len(evaluation.rows) > TABLE_ROWS:
+        _say(f"... {len(evaluation.rows) - TABLE_ROWS} more in trials.md")
+    _say()
+    _say(f"exported the winner to {path} (embeddings.npy, vocabulary.tsv, model.json)")
+    _say(f"evaluation table: {path}/trials.csv and {path}/trials.md")
+    _say(f"study directory (Ray state, trial logs and checkpoints, study.json): {study.path}")
+    return 0
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from tune.search_space import build_space, load_overrides
+    from tune.study import default_name
+
+    _check_run_args(args)
+    study = _study(args, args.name or default_name())
+    if study.exists():
+        if args.resume:
+            return _resume(study, args, expected=vars(args))
+        study.create()  # raises the "already exists" error
+    overrides, config_text = load_overrides(args.config) if args.config else ({}, None)
+    build_space(overrides)
+    from tune import driver
+
+    corpus = driver.load_corpus({"data": args.data, "seed": args.seed, "min_count": args.min_count,
+                                 "validation_pairs": args.validation_pairs, "test_pairs": args.test_pairs})
+    spec = _new_spec(args, study, corpus, config_text, overrides)
+    dashboard_url = driver.connect(args.address, args.dashboard_host, args.dashboard_port)
+    try:
+        _check_resources(spec)
+        study.create()
+        study.save_spec(spec)
+        _print_header(study, spec, corpus, dashboard_url)
+        outcome = driver.fit(driver.build_tuner(study, spec, corpus), study, spec)
+        return _finish(study, spec, corpus, outcome, force_export=False)
+    finally:
+        _shutdown()
+
+
+def _resume(study, args: argparse.Namespace, expected: dict[str, Any] | None = None) -> int:
+    from tune import driver
+
+    spec = study.load_spec()
+    if expected is not None:  # `run --resume`: the options must describe the same study
+        for key in ("trials", "max_epochs", "seed", "min_count", "grace_period", "reduction_factor"):
+            if expected.get(key) != spec[key]:
+                raise ConfigError(f"study {study.name!r} was started with --{key.replace('_', '-')} {spec[key]}, "
+                                  f"not {expected[key]}; use `{PROG} resume --name {study.name}`")
+    corpus = driver.load_corpus(spec)
+    dashboard_url = driver.connect(args.address, args.dashboard_host, args.dashboard_port)
+    try:
+        _check_resources(spec)
+        _print_header(study, spec, corpus, dashboard_url)
+        if study.has_file("tuner.pkl") and study.has_experiment_state():
+            tuner = driver.restore_tuner(study, spec, corpus)
+        else:  # interrupted before Ray saved anything: start the trials afresh
+            tuner = driver.build_tuner(study, spec, corpus)
+        outcome = driver.fit(tuner, study, spec)
+        return _finish(study, spec, corpus, outcome, force_export=True)
+    finally:
+        _shutdown()
+
+
+def command_resume(args: argparse.Namespace) -> int:
+    return _resume(_study(args), args)
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from tune import driver
+    from tune.table import evaluate_study, export_study, summary_lines
+
+    study = _study(args)
+    spec = study.load_spec()
+    if study.has_file("export/model.json") and not args.force:
+        raise ExportExistsError(f"{study.export_path} already exists; pass --force to replace it")
+    corpus = driver.load_corpus(spec)
+    evaluation = evaluate_study(study, spec, corpus)
+    path = export_study(evaluation, corpus, force=args.force)
+    for line in summary_lines(evaluation):
+        _say(line)
+    _say(f"exported the winner to {path}; evaluation table in {path}/trials.csv and trials.md")
+    return 0
+
+
+def command_status(args: argparse.Namespace) -> int:
+    from tune.study import STUDY_FILE, resolve_storage
+    from tune.table import dumps, evaluate_study, status_report, to_markdown
+
+    if args.name is None:  # list the studies of the storage
+        storage = resolve_storage(args.storage)
+        root = Path(storage)
+        names = sorted(p.name for p in root.iterdir() if (p / STUDY_FILE).is_file()) if root.is_dir() else []
+        _say(f"studies in {storage}: " + (", ".join(names) if names else "none"))
+        return 0
+    study = _study(args)
+    spec = study.load_spec()
+    evaluation = evaluate_study(study, spec, corpus=None)
+    report = status_report(evaluation)
+    report["optuna"] = _optuna_counts(study, spec)
+    if args.json:
+        _say(dumps(report))
+        return 0
+    _say(f"study {study.name!r} in {study.path}: {len(evaluation.rows)} of {spec['trials']} trials started")
+    _say("  " + ", ".join(f"{count} {state}" for state, count in evaluation.counts().items()))
+    if report["optuna"]:
+        _say("  Optuna: " + ", ".join(f"{count} {state.lower()}" for state, count in report["optuna"].items()))
+    if report["best"]:
+        best = report["best"]
+        _say(f"  best so far: trial {best['trial_id']} ({best['status']}, {best['epochs']} epochs): "
+             f"validation NDCG@10 {best['best_val_ndcg_at_10']:.4f}")
+    if evaluation.rows:
+        _say()
+        _say(to_markdown(evaluation, limit=TABLE_ROWS, compact=True))
+    return 0
+
+
+def _optuna_counts(study, spec: dict[str, Any]) -> dict[str, int]:
+    url = study.optuna_url(spec.get("optuna_storage"))
+    if url is None:
+        return {}
+    try:
+        import optuna
+
+        from tune.searcher import make_storage, optuna_summary
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        return optuna_summary(optuna.load_study(study_name=study.name, storage=make_storage(url)))
+    except Exception:
+        return {}
+
+
+def _shutdown() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+COMMANDS = {"run": command_run, "resume": command_resume, "export": command_export, "status": command_status}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help, or a usage error already printed as one line
+        return int(exit.code or 0)
+    try:
+        return COMMANDS[args.command](args)
+    except Track2VecError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Run and resume a study: connect to Ray, build the Tuner, fit.
+
+The driver builds the corpus once; ``tune.with_parameters`` puts it into Ray's object
+store once and every trial reads its NumPy arrays zero-copy from there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from track2vec.corpus import Corpus, build_corpus
+from track2vec.data.loaders import load_playlists
+from track2vec.errors import ConfigError, DataError
+
+from tune.search_space import PARAMS, SearchSpace, build_space
+from tune.study import Study
+from tune.trainable import METRIC, OBJECTIVE, TIME_ATTR, TrialSettings, train_trial
+
+# Ray snapshots its experiment state at most this often (its "auto" default is >= 10 s);
+# a short period keeps what `resume` sees after a killed driver close to what happened.
+EXPERIMENT_SNAPSHOT_SECONDS = "2"
+KEEP_CHECKPOINTS = 2
+
+
+@dataclass
+class Outcome:
+    """How ``fit`` ended: ``interrupted`` when some trials are left to run."""
+
+    interrupted: bool
+    seconds: float
+
+
+def load_corpus(spec: dict[str, Any]) -> Corpus:
+    """The study's corpus, rebuilt from ``study.json``; refuses changed data."""
+    corpus = build_corpus(
+        load_playlists(spec["data"], spec["seed"]), spec["min_count"],
+        spec["validation_pairs"], spec["test_pairs"], spec["seed"],
+    )
+    expected = spec.get("data_fingerprint")
+    if expected and corpus.fingerprint != expected:
+        raise DataError(f"{spec['data']}: the data changed since the study started "
+                        f"(fingerprint {corpus.fingerprint}, study has {expected})")
+    return corpus
+
+
+def space_of(spec: dict[str, Any]) -> SearchSpace:
+    return build_space(spec.get("overrides") or {}, source=spec.get("config_file") or "config")
+
+
+# ---------------------------------------------------------------------------------------
+# Ray connection
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast with one line on an address nobody listens on (ray.init retries for long)."""
+    if address in ("auto", "local"):
+        return
+    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    if not parsed.hostname or not parsed.port:
+        raise ConfigError(f"--address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((parsed.hostname, parsed.port), timeout=5).close()
+    except OSError as error:
+        raise ConfigError(f"cannot reach a Ray cluster at {address} ({error.strerror or error})") from None
+
+
+def connect(address: str | None, dashboard_host: str, dashboard_port: int) -> str:
+    """``ray.init`` a local cluster or connect to ``address``; returns the dashboard URL."""
+    import ray
+
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        _check_reachable(address)
+    try:
+        if address:
+            context = ray.init(address=address, log_to_driver=False)
+        else:
+            context = ray.init(include_dashboard=True, dashboard_host=dashboard_host,
+                               dashboard_port=dashboard_port, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise ConfigError(f"cannot connect to Ray{' at ' + address if address else ''}: "
+                          f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
+    url = getattr(context, "dashboard_url", None) or ""
+    return f"http://{url}" if url and "://" not in url else url
+
+
+def token_auth_enabled() -> bool:
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        return True
+    try:
+        from ray._private.authentication.authentication_utils import is_token_auth_enabled
+
+        return bool(is_token_auth_enabled())
+    except Exception:
+        return False
+
+
+def print_connection(dashboard_url: str, stream=sys.stdout) -> None:
+    import ray
+
+    resources = ray.cluster_resources()
+    nodes = [node for node in ray.nodes() if node.get("Alive")]
+    print(f"Ray cluster: {len(nodes)} node(s), {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs",
+          file=stream, flush=True)
+    if dashboard_url:
+        print(f"Ray dashboard: {dashboard_url}", file=stream, flush=True)
+    if token_auth_enabled():
+        print("  token authentication is on: the dashboard asks for the token that "
+              "`ray get-auth-token` prints", file=stream, flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Tuner
+
+
+def trial_name(trial) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def _settings(spec: dict[str, Any]) -> TrialSettings:
+    return TrialSettings(spec["max_epochs"], spec["seed"], spec["cpus_per_trial"], spec["gpus_per_trial"])
+
+
+def _trainable(spec: dict[str, Any], corpus: Corpus):
+    from ray import tune
+
+    resources = {"cpu": spec["cpus_per_trial"], "gpu": spec["gpus_per_trial"]}
+    return tune.with_resources(
+        tune.with_parameters(train_trial, corpus=corpus, settings=_settings(spec)), resources,
+    )
+
+
+def _reporter(spec: dict[str, Any], space: SearchSpace):
+    from ray.tune import CLIReporter
+
+    searched = [name for name in PARAMS if name in space.distributions]
+    return CLIReporter(
+        metric_columns={TIME_ATTR: "epoch", METRIC: "val NDCG@10", OBJECTIVE: "best", "val_hr_at_10": "HR@10",
+                        "loss": "loss", "pairs_per_second": "pairs/s"},
+        parameter_columns=searched,
+        metric=OBJECTIVE, mode="max", sort_by_metric=True, max_report_frequency=20, max_progress_rows=15,
+    )
+
+
+def _environment() -> None:
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", EXPERIMENT_SNAPSHOT_SECONDS)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic CLIReporter table
+
+
+def build_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
+    """A new Tuner for a study whose directory and ``study.json`` exist."""
+    from ray import tune
+
+    from tune.scheduler import ResumableASHA
+    from tune.searcher import PruningOptunaSearch, make_sampler, make_storage
+
+    _environment()
+    space = space_of(spec)
+    searcher = PruningOptunaSearch(
+        space.distributions, metric=METRIC, objective=OBJECTIVE, step_attr=TIME_ATTR,
+        max_steps=spec["max_epochs"], sampler=make_sampler(spec["seed"], spec["trials"]),
+        study_name=study.name, storage=make_storage(study.optuna_url(spec.get("optuna_storage"))),
+    )
+    scheduler = ResumableASHA(
+        searcher, time_attr=TIME_ATTR, metric=METRIC, mode="max", max_t=spec["max_epochs"],
+        grace_period=spec["grace_period"], reduction_factor=spec["reduction_factor"],
+    )
+    return tune.Tuner(
+        _trainable(spec, corpus),
+        param_space=dict(space.fixed),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher, scheduler=scheduler, num_samples=spec["trials"],
+            trial_name_creator=trial_name, trial_dirname_creator=trial_name,
+        ),
+        run_config=tune.RunConfig(
+            name=study.name, storage_path=study.storage,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
+            failure_config=tune.FailureConfig(max_failures=0),
+            progress_reporter=_reporter(spec, space), verbose=1,
+        ),
+    )
+
+
+def restore_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
+    """The Tuner of an interrupted study: finished trials kept, the others continue."""
+    from ray import tune
+
+    _environment()
+    return tune.Tuner.restore(
+        study.path, trainable=_trainable(spec, corpus), param_space=dict(space_of(spec).fixed),
+        # restart_errored crashes with OptunaSearch in Ray 2.60; resume_errored continues
+        # errored trials from their last checkpoint instead.
+        resume_unfinished=True, resume_errored=True,
+    )
+
+
+def fit(tuner, study: Study, spec: dict[str, Any]) -> Outcome:
+    """Run the Tuner; Ctrl-C or SIGTERM stop it gracefully (Ray saves its state first)."""
+    from ray.tune import ExperimentAnalysis
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:
+        previous = signal.getsignal(signal.SIGTERM)
+        # Tune handles SIGINT and SIGUSR1 by snapshotting its state and stopping: treat SIGTERM alike.
+        signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGUSR1))
+    started = time.perf_counter()
+    try:
+        tuner.fit()
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    seconds = time.perf_counter() - started
+    # Read the saved snapshot: after an interruption Ray's in-memory trials are already cleaned up.
+    trials = ExperimentAnalysis(study.path).trials
+    unfinished = [trial for trial in trials if trial.status not in ("TERMINATED", "ERROR")]
+    return Outcome(interrupted=bool(unfinished) or len(trials) < spec["trials"], seconds=seconds)

@@ -1,0 +1,212 @@
+"""The hyperparameter search space: defaults, TOML overrides, Optuna distributions.
+
+Default ranges follow Caselles-Dupré et al., "Word2vec applied to recommendation:
+hyperparameters matter" (RecSys 2018) and the original tuning notebook: the
+negative-sampling exponent ``alpha`` spans [-1.4, 1.4] and the subsampling threshold
+[1e-5, 1e-1] (log), as in the paper; window, negatives and dimension bracket the
+notebook's (3, 5, 30) and gensim's (5, 5, 100) values.
+
+A TOML file (``--config``) overrides any of them. A scalar fixes a parameter, a
+table sets a range or a list of choices::
+
+    architecture = "sgns"               # fixed
+    dim = { min = 32, max = 96 }        # integer range (log scale kept from the default)
+    alpha = { min = -1.0, max = 1.0, log = false }
+    optimizer = { choices = ["adam", "adagrad"] }
+
+``min_count`` is deliberately not a search dimension: it changes the vocabulary, and
+with it the validation and test pairs (a pair is held out only if both its items are
+in the vocabulary), so NDCG@10 values from different ``min_count`` would not be
+comparable. It is a per-study setting (``--min-count``).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna.distributions as od
+
+from track2vec.errors import ConfigError
+
+# Default choices. The names a user may give are checked against track2vec.model's lists,
+# imported only then: track2vec.model imports Keras, which the driver otherwise never needs.
+DEFAULT_ARCHITECTURES = ("sgns", "tied-cosine")
+DEFAULT_OPTIMIZER = "adam"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searchable hyperparameter of ``track2vec.config.TrainConfig``."""
+
+    kind: type  # int, float or str
+    default: Any  # an (low, high) pair for numbers, a tuple of choices, or a fixed value
+    log: bool = False
+    lowest: float | None = None  # smallest valid value
+    strictly_positive: bool = False
+    names: str = ""  # for strings: the list in track2vec.model that holds the valid names
+
+
+PARAMS: dict[str, Param] = {
+    "architecture": Param(str, DEFAULT_ARCHITECTURES, names="ARCHITECTURES"),
+    "dim": Param(int, (16, 128), log=True, lowest=1),
+    "window": Param(int, (1, 10), lowest=1),
+    "negatives": Param(int, (1, 20), lowest=1),
+    "batch_size": Param(int, (256, 16384), log=True, lowest=1),
+    "alpha": Param(float, (-1.4, 1.4)),
+    "subsample": Param(float, (1e-5, 1e-1), log=True, lowest=0.0),
+    "learning_rate": Param(float, (1e-4, 1e-1), log=True, strictly_positive=True),
+    "optimizer": Param(str, DEFAULT_OPTIMIZER, names="OPTIMIZERS"),
+}
+
+# Keys a user may try that belong elsewhere: say where.
+_NOT_SEARCHED = {
+    "min_count": "min_count is a per-study setting (it changes the vocabulary and so the "
+                 "validation pairs); use --min-count",
+    "epochs": "the number of epochs is set by --max-epochs (ASHA stops trials earlier)",
+    "seed": "the seed is a per-study setting; use --seed",
+    "k": "the metric is fixed to NDCG@10",
+}
+_RANGE_KEYS = {"min", "max", "log", "choices"}
+
+
+@dataclass
+class SearchSpace:
+    """Optuna distributions of the searched parameters and the values of the fixed ones."""
+
+    distributions: dict[str, od.BaseDistribution]
+    fixed: dict[str, Any]
+
+    def describe(self) -> list[str]:
+        """One human-readable line per parameter."""
+        lines = []
+        for name in PARAMS:
+            if name in self.fixed:
+                lines.append(f"{name} = {self.fixed[name]!r} (fixed)")
+                continue
+            dist = self.distributions[name]
+            if isinstance(dist, od.CategoricalDistribution):
+                lines.append(f"{name} in {list(dist.choices)}")
+            else:
+                lines.append(f"{name} in [{dist.low:g}, {dist.high:g}]{' (log)' if dist.log else ''}")
+        return lines
+
+
+def load_overrides(path: Path) -> tuple[dict[str, Any], str]:
+    """Read a TOML file of overrides: (parsed dict, raw text). Invalid files raise ConfigError."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config file ({error})") from None
+    try:
+        overrides = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML ({error})") from None
+    build_space(overrides, source=str(path))  # validate now, before anything starts
+    return overrides, text
+
+
+def build_space(overrides: dict[str, Any] | None = None, source: str = "config") -> SearchSpace:
+    """The default space with ``overrides`` applied; any invalid entry raises ConfigError."""
+    overrides = overrides or {}
+    for name in overrides:
+        if name in _NOT_SEARCHED:
+            raise ConfigError(f"{source}: {_NOT_SEARCHED[name]}")
+        if name not in PARAMS:
+            raise ConfigError(f"{source}: unknown parameter {name!r} (known: {', '.join(PARAMS)})")
+    distributions: dict[str, od.BaseDistribution] = {}
+    fixed: dict[str, Any] = {}
+    for name, param in PARAMS.items():
+        value = overrides.get(name, param.default)
+        where = f"{source}: {name}"
+        if isinstance(value, dict):
+            _parse_table(name, param, value, where, distributions, fixed)
+        elif isinstance(value, tuple):  # a default range or choice list
+            if param.kind is str:
+                distributions[name] = od.CategoricalDistribution(value)
+            else:
+                distributions[name] = _range(param, value[0], value[1], param.log)
+        elif name in overrides:
+            fixed[name] = _check_value(param, value, where)
+        else:
+            fixed[name] = value
+    return SearchSpace(distributions, fixed)
+
+
+def _parse_table(name: str, param: Param, table: dict, where: str, distributions: dict, fixed: dict) -> None:
+    unknown = set(table) - _RANGE_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (use min, max, log or choices)")
+    if "choices" in table:
+        if set(table) - {"choices"}:
+            raise ConfigError(f"{where}: give either choices or min/max, not both")
+        choices = table["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise ConfigError(f"{where}: choices must be a non-empty list")
+        values = tuple(dict.fromkeys(_check_value(param, choice, where) for choice in choices))
+        if len(values) == 1:
+            fixed[name] = values[0]
+        else:
+            distributions[name] = od.CategoricalDistribution(values)
+        return
+    if param.kind is str:
+        raise ConfigError(f"{where}: a categorical parameter takes a value or choices = [...], not min/max")
+    default_low, default_high = param.default
+    low = _check_value(param, table.get("min", default_low), where + ".min")
+    high = _check_value(param, table.get("max", default_high), where + ".max")
+    log = table.get("log", param.log)
+    if not isinstance(log, bool):
+        raise ConfigError(f"{where}.log: expected true or false, got {log!r}")
+    if low > high:
+        raise ConfigError(f"{where}: min ({low}) is greater than max ({high})")
+    if low == high:
+        fixed[name] = low
+        return
+    distributions[name] = _range(param, low, high, log, where)
+
+
+def _range(param: Param, low, high, log: bool, where: str = "") -> od.BaseDistribution:
+    if log and low <= 0:
+        raise ConfigError(f"{where}: a log-scale range needs min > 0 (got {low}); set log = false")
+    if param.kind is int:
+        return od.IntDistribution(int(low), int(high), log=log)
+    return od.FloatDistribution(float(low), float(high), log=log)
+
+
+def _check_value(param: Param, value: Any, where: str) -> Any:
+    """Type- and bounds-check one value (a fixed value, a bound or a choice)."""
+    if param.kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        allowed = library_names(param.names)
+        if value not in allowed:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(allowed)}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if param.kind is int:
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            value = int(value)
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    if param.lowest is not None and value < param.lowest:
+        raise ConfigError(f"{where}: must be >= {param.lowest:g}, got {value!r}")
+    if param.strictly_positive and value <= 0:
+        raise ConfigError(f"{where}: must be > 0, got {value!r}")
+    return value
+
+
+def library_names(attribute: str) -> tuple[str, ...]:
+    """``track2vec.model.ARCHITECTURES`` or ``.OPTIMIZERS`` (imports Keras)."""
+    from track2vec import model
+
+    return tuple(getattr(model, attribute))

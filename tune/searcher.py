@@ -1,0 +1,151 @@
+"""OptunaSearch that tells Optuna the truth about early-stopped trials.
+
+Ray's ``OptunaSearch`` reports a trial that ASHA stopped as COMPLETE with its last
+value, so TPE treats a half-trained model as a finished one. Here a trial that ended
+without error before ``max_epochs`` is told as PRUNED (Optuna then records its last
+intermediate value, and TPE ranks it below complete trials), one that reached
+``max_epochs`` as COMPLETE with the best validation NDCG@10 it reached (the value of
+the embeddings that would be exported), and an errored one as FAIL. The decision
+depends only on the final result, so it survives ``Tuner.restore``.
+
+Intermediate values are reported per epoch (``step = epoch``, not Tune's iteration
+counter), so they stay correct across checkpoint restores.
+
+Optuna's storage (SQLite) is written at once, whereas Ray snapshots its experiment
+state every few seconds; after a driver is killed the two can disagree. On restore
+this searcher tells FAIL for Optuna trials Tune never recorded (asked after the last
+snapshot), ignores results for trials Optuna already finished, and reports those
+trials so that the scheduler does not run them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune.search.optuna import OptunaSearch
+
+logger = logging.getLogger(__name__)
+
+RAY_TRIAL_ID = "ray_trial_id"  # Optuna user attribute: the Tune trial it belongs to
+
+
+class PruningOptunaSearch(OptunaSearch):
+    """OptunaSearch with PRUNED for early-stopped trials and epoch-indexed intermediate values."""
+
+    def __init__(
+        self,
+        space: dict[str, optuna.distributions.BaseDistribution],
+        *,
+        metric: str,
+        objective: str,
+        step_attr: str,
+        max_steps: int,
+        sampler: optuna.samplers.BaseSampler,
+        study_name: str,
+        storage: optuna.storages.BaseStorage | None,
+    ) -> None:
+        super().__init__(space=space, metric=metric, mode="max", sampler=sampler,
+                         study_name=study_name, storage=storage)
+        self._objective = objective
+        self._step_attr = step_attr
+        self._max_steps = max_steps
+
+    @property
+    def study(self) -> optuna.Study:
+        return self._ot_study
+
+    def suggest(self, trial_id: str) -> dict | None:
+        new = trial_id not in self._ot_trials
+        config = super().suggest(trial_id)
+        if new and trial_id in self._ot_trials:
+            self._ot_trials[trial_id].set_user_attr(RAY_TRIAL_ID, trial_id)
+        return config
+
+    def _finished_in_storage(self, trial_id: str) -> bool:
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is None:
+            return True
+        state = self._ot_study._storage.get_trial(ot_trial._trial_id).state
+        return state.is_finished()
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self._completed_trials or self._step_attr not in result or self.metric not in result:
+            return
+        if self._finished_in_storage(trial_id):
+            return
+        value = result[self.metric]
+        if value is not None and math.isfinite(value):
+            # Re-reporting a step (a trial restored from an older checkpoint) only warns.
+            self._ot_trials[trial_id].report(float(value), int(result[self._step_attr]))
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        self._completed_trials.add(trial_id)
+        ot_trial = self._ot_trials[trial_id]
+        value = (result or {}).get(self._objective)
+        steps = (result or {}).get(self._step_attr, 0) or 0
+        if error:
+            state, value = TrialState.FAIL, None
+        elif value is None or not math.isfinite(value):
+            state, value = (TrialState.PRUNED if steps else TrialState.FAIL), None
+        elif steps < self._max_steps:
+            state, value = TrialState.PRUNED, None  # Optuna keeps its last intermediate value
+        else:
+            state = TrialState.COMPLETE
+        try:
+            self._ot_study.tell(ot_trial, value, state=state, skip_if_finished=True)
+        except Exception as exc:  # a broken storage must not take the whole study down
+            logger.warning("could not tell Optuna trial %s: %s", ot_trial.number, exc)
+
+    def restore(self, checkpoint_path: str) -> None:
+        super().restore(checkpoint_path)
+        known = {ot_trial.number for ot_trial in self._ot_trials.values()}
+        for frozen in self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if frozen.number not in known:
+                logger.info("Optuna trial %s was never recorded by Tune; marking it FAIL", frozen.number)
+                self._ot_study.tell(frozen.number, state=TrialState.FAIL, skip_if_finished=True)
+
+    def finished_trial_ids(self) -> set[str]:
+        """Tune trial ids whose Optuna trial is COMPLETE or PRUNED (never to be run again)."""
+        done = (TrialState.COMPLETE, TrialState.PRUNED)
+        return {
+            frozen.user_attrs[RAY_TRIAL_ID]
+            for frozen in self._ot_study.get_trials(deepcopy=False, states=done)
+            if RAY_TRIAL_ID in frozen.user_attrs
+        }
+
+    def intermediate_values(self) -> dict[str, dict[int, float]]:
+        """Per Tune trial id, the metric at each reported epoch (to rebuild ASHA's rungs)."""
+        return {
+            frozen.user_attrs[RAY_TRIAL_ID]: dict(frozen.intermediate_values)
+            for frozen in self._ot_study.get_trials(deepcopy=False)
+            if RAY_TRIAL_ID in frozen.user_attrs
+        }
+
+
+def make_sampler(seed: int, n_trials: int) -> optuna.samplers.TPESampler:
+    """Seeded TPE; random start scaled to the study, constant liar for parallel trials."""
+    return optuna.samplers.TPESampler(
+        seed=seed, n_startup_trials=min(10, max(3, n_trials // 3)), constant_liar=True,
+    )
+
+
+def make_storage(url: str | None) -> optuna.storages.BaseStorage | None:
+    if url is None:
+        return None
+    if url.startswith("sqlite:"):
+        # SQLite waits for optuna-dashboard's readers instead of failing at once.
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    return optuna.storages.RDBStorage(url)
+
+
+def optuna_summary(study: optuna.Study) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for frozen in study.get_trials(deepcopy=False):
+        counts[frozen.state.name] = counts.get(frozen.state.name, 0) + 1
+    return counts

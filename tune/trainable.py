@@ -1,0 +1,133 @@
+"""The Ray Tune function trainable: one Keras model per trial, a checkpoint per epoch.
+
+A checkpoint holds
+
+* ``model.keras``: the model saved by Keras, optimizer state included (Adam's moments
+  and step count), so training continues exactly;
+* ``best_embeddings.npy``: the item vectors of the best epoch so far (by validation
+  NDCG@10), so the winner stays exportable although only the last checkpoints are kept;
+* ``state.json``: epochs done (the sampler's randomness is derived from (seed, epoch),
+  so the epoch number is the sampler's whole state), best epoch and its metrics,
+  accumulated wall time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from ray import tune
+
+from track2vec.corpus import Corpus
+from track2vec.runtime import configure_tensorflow
+
+METRIC = "val_ndcg_at_10"  # reported every epoch; ASHA and the intermediate values use it
+OBJECTIVE = "best_val_ndcg_at_10"  # best epoch so far: what export ranks trials by
+TIME_ATTR = "epoch"
+MODEL_FILE = "model.keras"
+BEST_EMBEDDINGS_FILE = "best_embeddings.npy"
+STATE_FILE = "state.json"
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """Per-study settings every trial needs (hyperparameters come in ``config``)."""
+
+    max_epochs: int
+    seed: int
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+
+
+@dataclass
+class TrialProgress:
+    epoch: int = 0
+    best_epoch: int = 0
+    best_val_ndcg_at_10: float = float("-inf")
+    best_val_hr_at_10: float = 0.0
+    wall_seconds: float = 0.0
+
+
+def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
+    """Train one configuration, reporting (and checkpointing) after every epoch."""
+    # Before TensorFlow initialises: its thread pools and visible devices are fixed then.
+    configure_tensorflow(threads=max(1, int(settings.cpus_per_trial)), use_gpu=settings.gpus_per_trial > 0)
+    import keras
+
+    from track2vec.config import TrainConfig  # imports Keras: only after configure_tensorflow
+    from track2vec.training import Trainer
+
+    train_config = TrainConfig.from_dict({**config, "epochs": settings.max_epochs, "seed": settings.seed})
+    progress, model, best_embeddings = TrialProgress(), None, None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            progress = TrialProgress(**json.loads((Path(directory) / STATE_FILE).read_text()))
+            model = keras.saving.load_model(Path(directory) / MODEL_FILE)
+            best_embeddings = np.load(Path(directory) / BEST_EMBEDDINGS_FILE, allow_pickle=False)
+    if progress.epoch >= settings.max_epochs:
+        return  # finished just before an interruption: nothing left to do
+    trainer = Trainer(corpus, train_config, model=model)
+    reporter = _epoch_reporter(trainer, progress, best_embeddings, restored_from=progress.epoch)
+    trainer.fit(epochs=settings.max_epochs, initial_epoch=progress.epoch, callbacks=[reporter])
+
+
+def _where() -> dict:
+    import ray
+
+    return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(), "pid": os.getpid()}
+
+
+def _epoch_reporter(trainer, progress: TrialProgress, best_embeddings, restored_from: int):
+    """A Keras callback that checkpoints and reports each epoch (Keras is imported only in the trial)."""
+    import keras
+
+    where = _where()
+    zero_copy = not trainer.corpus.tokens.flags.writeable  # arrays from Ray's object store are read-only
+    started = [0.0]
+
+    class EpochReporter(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            started[0] = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            nonlocal best_embeddings
+            ndcg = float(logs[METRIC])
+            progress.epoch = int(logs["epoch"])
+            if ndcg > progress.best_val_ndcg_at_10 or best_embeddings is None:
+                progress.best_epoch = progress.epoch
+                progress.best_val_ndcg_at_10 = ndcg
+                progress.best_val_hr_at_10 = float(logs["val_hr_at_10"])
+                best_embeddings = trainer.embeddings()
+            with tempfile.TemporaryDirectory(prefix="track2vec-ckpt-") as directory:
+                self.model.save(Path(directory) / MODEL_FILE)
+                np.save(Path(directory) / BEST_EMBEDDINGS_FILE, best_embeddings, allow_pickle=False)
+                seconds = time.perf_counter() - started[0]
+                progress.wall_seconds += seconds
+                (Path(directory) / STATE_FILE).write_text(json.dumps(asdict(progress)))
+                metrics = {
+                    TIME_ATTR: progress.epoch,
+                    METRIC: ndcg,
+                    "val_hr_at_10": float(logs["val_hr_at_10"]),
+                    "loss": float(logs["loss"]),
+                    "accuracy": float(logs["accuracy"]),
+                    "pairs_per_second": float(logs["pairs_per_second"]),
+                    "train_seconds": float(logs["train_seconds"]),
+                    "epoch_seconds": seconds,
+                    "wall_seconds": progress.wall_seconds,
+                    OBJECTIVE: progress.best_val_ndcg_at_10,
+                    "best_val_hr_at_10": progress.best_val_hr_at_10,
+                    "best_epoch": progress.best_epoch,
+                    "restored_from_epoch": restored_from,
+                    "corpus_zero_copy": zero_copy,
+                    **where,
+                }
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+
+    return EpochReporter()
