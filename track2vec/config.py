@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from track2vec.errors import ConfigError
-from track2vec.model import ARCHITECTURES, OPTIMIZERS
+
+ARCHITECTURES = ("sgns", "tied-cosine")
+OPTIMIZERS = ("adam", "lazy-adam", "sgd", "adagrad")
 
 
 @dataclass

@@ -38,6 +38,8 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not force:
         raise ExportExistsError(f"{out_dir} already exists; pass --force to replace it")
+    if out_dir.exists() and not is_export(out_dir) and any(out_dir.iterdir()):
+        raise ExportExistsError(f"{out_dir} is a non-empty directory that is not an export; refusing to replace it")
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
@@ -90,6 +92,11 @@ def _json_default(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def is_export(path: Path) -> bool:
+    """Whether ``path`` holds an export (``--force`` replaces only those, or empty directories)."""
+    return (Path(path) / INFO_FILE).is_file() and (Path(path) / EMBEDDINGS_FILE).is_file()
 
 
 def read_export(path: Path) -> Export:

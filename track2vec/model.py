@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import keras
 
+from track2vec.config import ARCHITECTURES, OPTIMIZERS
 from track2vec.errors import ConfigError
+from track2vec.optimizers import LazyAdam
 
-ARCHITECTURES = ("sgns", "tied-cosine")
-OPTIMIZERS = ("adam", "sgd", "adagrad")
 EMBEDDING_LAYER = "embedding"
 
 
@@ -29,8 +29,13 @@ def build_model(
     learning_rate: float,
     optimizer: str = "adam",
     seed: int = 0,
+    jit_compile: bool = True,
+    batch_size: int = 1024,
 ) -> keras.Model:
-    """A compiled skip-gram model; its item embeddings are the layer named ``embedding``."""
+    """A compiled skip-gram model; its item embeddings are the layer named ``embedding``.
+
+    ``batch_size`` (positive pairs per step) only scales the ``sgd`` learning rate.
+    """
     if architecture not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {architecture!r} (choose from {', '.join(ARCHITECTURES)})")
     if dim < 1:
@@ -38,6 +43,7 @@ def build_model(
     if learning_rate <= 0:
         raise ConfigError(f"learning rate must be > 0, got {learning_rate}")
     width = 1 + negatives
+    pairs_per_step = batch_size * width
     target = keras.Input((1,), dtype="int32", name="target")
     contexts = keras.Input((width,), dtype="int32", name="contexts")
     if architecture == "sgns":
@@ -53,19 +59,30 @@ def build_model(
     logits = keras.layers.Reshape((width,), name="logits")(scores)
     model = keras.Model([target, contexts], logits, name=f"track2vec_{architecture.replace('-', '_')}")
     model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate),
+        optimizer=make_optimizer(optimizer, learning_rate, pairs_per_step),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
+        jit_compile=jit_compile,
     )
     return model
 
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    """Keras optimizer by name. ``sgd`` and ``adagrad`` keep embedding updates sparse; ``adam`` densifies them."""
+def make_optimizer(name: str, learning_rate: float, pairs_per_step: int = 1) -> keras.optimizers.Optimizer:
+    """Keras optimizer by name.
+
+    ``lazy-adam`` is Adam restricted to the embedding rows a step touches (sparse).
+    ``sgd`` also updates only the embedding rows a step touches (sparse), and its
+    learning rate is word2vec's per-pair rate (gensim's ``alpha``, e.g. 0.025):
+    Keras averages the loss over the ``pairs_per_step`` (target, context) pairs of
+    a step, so the rate is scaled back up by that number. ``adam`` and ``adagrad``
+    update every row at every step (dense), which costs time on large vocabularies.
+    """
+    if name == "lazy-adam":
+        return LazyAdam(learning_rate)
     if name == "adam":
         return keras.optimizers.Adam(learning_rate)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate)
+        return keras.optimizers.SGD(learning_rate * pairs_per_step)
     if name == "adagrad":
         return keras.optimizers.Adagrad(learning_rate)
     raise ConfigError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")

@@ -9,6 +9,7 @@ training playlists; the sampler's randomness for epoch ``e`` depends only on
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import keras
@@ -35,28 +36,44 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         self.model = model or build_model(
             config.architecture, len(corpus.vocabulary), config.dim, config.negatives,
-            config.learning_rate, config.optimizer, config.seed,
+            config.learning_rate, config.optimizer, config.seed, batch_size=config.batch_size,
         )
         self.next_epoch = 0
         self.pairs_in_epoch = 0
 
     def _batches(self):
+        """Fixed-size batches of one epoch (one XLA compilation serves every step).
+
+        Pairs left over at the end of a chunk go to the next chunk's first batch;
+        the epoch's last, partial batch is topped up by repeating its own pairs.
+        """
         epoch, self.next_epoch = self.next_epoch, self.next_epoch + 1
         self.pairs_in_epoch = 0
         size = self.config.batch_size
         labels = np.zeros((size, 1 + self.config.negatives), dtype=np.float32)
         labels[:, 0] = 1.0
+        targets = np.empty(0, dtype=np.int32)
+        contexts = np.empty((0, 1 + self.config.negatives), dtype=np.int32)
         for chunk in self.sampler.epoch(epoch):
             self.pairs_in_epoch += len(chunk.targets)
-            for start in range(0, len(chunk.targets), size):
-                targets = chunk.targets[start : start + size, None]
-                yield (targets, chunk.contexts[start : start + size]), labels[: len(targets)]
+            if len(targets):
+                targets = np.concatenate([targets, chunk.targets])
+                contexts = np.concatenate([contexts, chunk.contexts])
+            else:
+                targets, contexts = chunk.targets, chunk.contexts
+            full = len(targets) - len(targets) % size
+            for start in range(0, full, size):
+                yield (targets[start : start + size, None], contexts[start : start + size]), labels
+            targets, contexts = targets[full:], contexts[full:]
+        if len(targets):
+            fill = np.resize(np.arange(len(targets)), size)
+            yield (targets[fill, None], contexts[fill]), labels
 
     def dataset(self) -> tf.data.Dataset:
-        width = 1 + self.config.negatives
+        width, size = 1 + self.config.negatives, self.config.batch_size
         signature = (
-            (tf.TensorSpec((None, 1), tf.int32), tf.TensorSpec((None, width), tf.int32)),
-            tf.TensorSpec((None, width), tf.float32),
+            (tf.TensorSpec((size, 1), tf.int32), tf.TensorSpec((size, width), tf.int32)),
+            tf.TensorSpec((size, width), tf.float32),
         )
         return tf.data.Dataset.from_generator(self._batches, output_signature=signature).prefetch(tf.data.AUTOTUNE)
 
@@ -64,10 +81,13 @@ class Trainer:
         """Train up to epoch ``epochs`` (default: the config's), starting after ``initial_epoch`` done."""
         self.next_epoch = initial_epoch
         callbacks = [ValidationMetrics(self), *(callbacks or [])]
-        return self.model.fit(
-            self.dataset(), epochs=epochs or self.config.epochs, initial_epoch=initial_epoch,
-            callbacks=callbacks, verbose=0,
-        )
+        with warnings.catch_warnings():
+            # The epoch's length is only known once its pairs are drawn; Keras warns about that.
+            warnings.filterwarnings("ignore", message=".*ran out of data.*")
+            return self.model.fit(
+                self.dataset(), epochs=epochs or self.config.epochs, initial_epoch=initial_epoch,
+                callbacks=callbacks, verbose=0, shuffle=False,
+            )
 
     def embeddings(self) -> np.ndarray:
         return item_embeddings(self.model)

@@ -1,0 +1,57 @@
+"""The Keras models and the sparse optimizer."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+from track2vec.model import build_model, item_embeddings
+from track2vec.optimizers import LazyAdam
+
+
+@pytest.mark.parametrize("architecture", ["sgns", "tied-cosine"])
+def test_model_scores_each_context_and_learns_a_separable_task(architecture):
+    vocabulary, negatives, batch = 20, 3, 64
+    model = build_model(architecture, vocabulary, 8, negatives, 0.05, "adam", seed=1, batch_size=batch)
+    rng = np.random.default_rng(0)
+    # Items 0-9 co-occur with themselves +10; everything else is noise.
+    targets = rng.integers(0, 10, size=(batch * 20, 1)).astype(np.int32)
+    positives = targets + 10
+    contexts = np.concatenate([positives, rng.integers(0, vocabulary, size=(len(targets), negatives))], axis=1).astype(np.int32)
+    labels = np.zeros(contexts.shape, np.float32)
+    labels[:, 0] = 1
+    assert model.predict((targets[:batch], contexts[:batch]), verbose=0).shape == (batch, 1 + negatives)
+    history = model.fit((targets, contexts), labels, batch_size=batch, epochs=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    vectors = item_embeddings(model)
+    assert vectors.shape == (vocabulary, 8)
+
+
+def test_tied_cosine_shares_one_embedding_and_sgns_has_two():
+    tied = build_model("tied-cosine", 30, 4, 2, 0.01)
+    sgns = build_model("sgns", 30, 4, 2, 0.01)
+    count = lambda model: sum(isinstance(layer, keras.layers.Embedding) for layer in model.layers)
+    assert count(tied) == 1 and count(sgns) == 2
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_lazy_adam_matches_adam_on_touched_rows_and_leaves_the_rest(jit):
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(10, 3)).astype(np.float32)
+    dense, lazy = keras.Variable(start.copy()), keras.Variable(start.copy())
+    adam, lazy_adam = keras.optimizers.Adam(0.1), LazyAdam(0.1)
+    adam.build([dense])
+    lazy_adam.build([lazy])
+    indices = tf.constant([3, 1, 3, 7, 1, 1])  # repeated ids must be summed, as a dense gradient does
+    gradient = tf.IndexedSlices(tf.constant(rng.normal(size=(6, 3)).astype(np.float32)), indices, tf.constant([10, 3]))
+
+    @tf.function(jit_compile=jit)
+    def lazy_step():
+        lazy_adam.apply([gradient], [lazy])
+
+    for _ in range(3):
+        adam.apply([tf.convert_to_tensor(gradient)], [dense])
+        lazy_step()
+    touched, untouched = [1, 3, 7], [0, 2, 4, 5, 6, 8, 9]
+    np.testing.assert_allclose(lazy.numpy()[touched], dense.numpy()[touched], atol=1e-5)
+    np.testing.assert_array_equal(lazy.numpy()[untouched], start[untouched])
