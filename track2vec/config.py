@@ -20,8 +20,8 @@ class TrainConfig:
     negatives: int = 5
     alpha: float = 0.75  # exponent of the negative-sampling distribution counts**alpha
     subsample: float = 1e-3  # frequent-item subsampling threshold t (0 disables)
-    batch_size: int = 1024  # positive pairs per step (each with its negatives)
-    learning_rate: float = 0.01
+    batch_size: int = 4096  # positive pairs per step (each with its negatives)
+    learning_rate: float = 0.02
     optimizer: str = "adam"
     epochs: int = 10
     seed: int = 0
