@@ -83,7 +83,8 @@ def connect(address: str | None, dashboard_host: str, dashboard_port: int) -> st
         if address:
             context = ray.init(address=address, log_to_driver=False)
         else:
-            context = ray.init(include_dashboard=True, dashboard_host=dashboard_host,
+            # "local": a new cluster even when another one runs on this machine.
+            context = ray.init(address="local", include_dashboard=True, dashboard_host=dashboard_host,
                                dashboard_port=dashboard_port, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise ConfigError(f"cannot connect to Ray{' at ' + address if address else ''}: "
@@ -103,9 +104,10 @@ def token_auth_enabled() -> bool:
         return False
 
 
-def print_connection(dashboard_url: str, stream=sys.stdout) -> None:
+def print_connection(dashboard_url: str, stream=None) -> None:
     import ray
 
+    stream = stream or sys.stdout
     resources = ray.cluster_resources()
     nodes = [node for node in ray.nodes() if node.get("Alive")]
     print(f"Ray cluster: {len(nodes)} node(s), {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs",
@@ -152,6 +154,8 @@ def _reporter(spec: dict[str, Any], space: SearchSpace):
 
 def _environment() -> None:
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", EXPERIMENT_SNAPSHOT_SECONDS)
+    # Frequent snapshots are deliberate (see above): no warning about them.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic CLIReporter table
 
 

@@ -32,8 +32,8 @@ import optuna.distributions as od
 
 from track2vec.errors import ConfigError
 
-# Default choices. The names a user may give are checked against track2vec.model's lists,
-# imported only then: track2vec.model imports Keras, which the driver otherwise never needs.
+# Default choices. The names a user may give are checked against the library's lists, imported
+# only then: they live beside Keras code, and the driver otherwise never needs TensorFlow.
 DEFAULT_ARCHITECTURES = ("sgns", "tied-cosine")
 DEFAULT_OPTIMIZER = "adam"
 
@@ -206,7 +206,12 @@ def _check_value(param: Param, value: Any, where: str) -> Any:
 
 
 def library_names(attribute: str) -> tuple[str, ...]:
-    """``track2vec.model.ARCHITECTURES`` or ``.OPTIMIZERS`` (imports Keras)."""
-    from track2vec import model
+    """The library's ``ARCHITECTURES`` or ``OPTIMIZERS`` (from track2vec.config, or .model: Keras)."""
+    from track2vec import config
 
-    return tuple(getattr(model, attribute))
+    names = getattr(config, attribute, None)
+    if names is None:
+        from track2vec import model
+
+        names = getattr(model, attribute)
+    return tuple(names)

@@ -65,28 +65,34 @@ class PruningOptunaSearch(OptunaSearch):
             self._ot_trials[trial_id].set_user_attr(RAY_TRIAL_ID, trial_id)
         return config
 
-    def _finished_in_storage(self, trial_id: str) -> bool:
-        ot_trial = self._ot_trials.get(trial_id)
-        if ot_trial is None:
+    def _report(self, trial_id: str, result: dict | None) -> bool:
+        """Report ``result``'s metric at its epoch; False if Optuna already finished the trial."""
+        ot_trial = self._ot_trials[trial_id]
+        frozen = self._ot_study._storage.get_trial(ot_trial._trial_id)
+        if frozen.state.is_finished():
+            return False
+        if not result or self._step_attr not in result or self.metric not in result:
             return True
-        state = self._ot_study._storage.get_trial(ot_trial._trial_id).state
-        return state.is_finished()
+        value, step = result[self.metric], int(result[self._step_attr])
+        # A trial restored from an older checkpoint repeats steps: keep the first value.
+        if value is not None and math.isfinite(value) and step not in frozen.intermediate_values:
+            ot_trial.report(float(value), step)
+        return True
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self._completed_trials or self._step_attr not in result or self.metric not in result:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
-        if self._finished_in_storage(trial_id):
-            return
-        value = result[self.metric]
-        if value is not None and math.isfinite(value):
-            # Re-reporting a step (a trial restored from an older checkpoint) only warns.
-            self._ot_trials[trial_id].report(float(value), int(result[self._step_attr]))
+        self._report(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
         self._completed_trials.add(trial_id)
         ot_trial = self._ot_trials[trial_id]
+        # Tune does not pass the result that made the scheduler stop a trial to
+        # on_trial_result: report it here, or Optuna's last value would be an epoch early.
+        if not self._report(trial_id, result):
+            return  # already finished in Optuna's storage (a restored, killed study)
         value = (result or {}).get(self._objective)
         steps = (result or {}).get(self._step_attr, 0) or 0
         if error:

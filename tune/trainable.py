@@ -58,9 +58,7 @@ def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
     """Train one configuration, reporting (and checkpointing) after every epoch."""
     # Before TensorFlow initialises: its thread pools and visible devices are fixed then.
     configure_tensorflow(threads=max(1, int(settings.cpus_per_trial)), use_gpu=settings.gpus_per_trial > 0)
-    import keras
-
-    from track2vec.config import TrainConfig  # imports Keras: only after configure_tensorflow
+    from track2vec.config import TrainConfig  # may import Keras: only after configure_tensorflow
     from track2vec.training import Trainer
 
     train_config = TrainConfig.from_dict({**config, "epochs": settings.max_epochs, "seed": settings.seed})
@@ -68,14 +66,33 @@ def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
-            progress = TrialProgress(**json.loads((Path(directory) / STATE_FILE).read_text()))
-            model = keras.saving.load_model(Path(directory) / MODEL_FILE)
-            best_embeddings = np.load(Path(directory) / BEST_EMBEDDINGS_FILE, allow_pickle=False)
+            progress, model, best_embeddings = load_checkpoint(Path(directory))
     if progress.epoch >= settings.max_epochs:
         return  # finished just before an interruption: nothing left to do
     trainer = Trainer(corpus, train_config, model=model)
     reporter = _epoch_reporter(trainer, progress, best_embeddings, restored_from=progress.epoch)
     trainer.fit(epochs=settings.max_epochs, initial_epoch=progress.epoch, callbacks=[reporter])
+
+
+def save_checkpoint(directory: Path, model, best_embeddings: np.ndarray, progress: TrialProgress,
+                    epoch_started: float) -> float:
+    """Write a checkpoint; adds the epoch's seconds (save included) to ``progress``, returns them."""
+    model.save(directory / MODEL_FILE)
+    np.save(directory / BEST_EMBEDDINGS_FILE, best_embeddings, allow_pickle=False)
+    seconds = time.perf_counter() - epoch_started
+    progress.wall_seconds += seconds
+    (directory / STATE_FILE).write_text(json.dumps(asdict(progress)))
+    return seconds
+
+
+def load_checkpoint(directory: Path):
+    """(progress, Keras model with its optimizer state, best embeddings so far)."""
+    import keras
+
+    progress = TrialProgress(**json.loads((directory / STATE_FILE).read_text()))
+    model = keras.saving.load_model(directory / MODEL_FILE)
+    best_embeddings = np.load(directory / BEST_EMBEDDINGS_FILE, allow_pickle=False)
+    return progress, model, best_embeddings
 
 
 def _where() -> dict:
@@ -106,11 +123,7 @@ def _epoch_reporter(trainer, progress: TrialProgress, best_embeddings, restored_
                 progress.best_val_hr_at_10 = float(logs["val_hr_at_10"])
                 best_embeddings = trainer.embeddings()
             with tempfile.TemporaryDirectory(prefix="track2vec-ckpt-") as directory:
-                self.model.save(Path(directory) / MODEL_FILE)
-                np.save(Path(directory) / BEST_EMBEDDINGS_FILE, best_embeddings, allow_pickle=False)
-                seconds = time.perf_counter() - started[0]
-                progress.wall_seconds += seconds
-                (Path(directory) / STATE_FILE).write_text(json.dumps(asdict(progress)))
+                seconds = save_checkpoint(Path(directory), self.model, best_embeddings, progress, started[0])
                 metrics = {
                     TIME_ATTR: progress.epoch,
                     METRIC: ndcg,

@@ -1,0 +1,116 @@
+"""End to end: a real study (Ray Tune, Optuna, ASHA, Keras) on the built-in tiny corpus."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from track2vec.evaluation import evaluate
+from track2vec.export import read_export
+from tune import driver
+from tune.cli import main
+from tune.study import Study
+from tune.testing import FAST_SPACE_TOML, free_port, optuna_trials, results, trial_dirs
+
+TRIALS, MAX_EPOCHS = 6, 3
+
+
+@pytest.fixture
+def no_ray_left():
+    yield
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+@pytest.mark.slow
+def test_study_end_to_end(tmp_path, capsys, no_ray_left):
+    config = tmp_path / "space.toml"
+    config.write_text(FAST_SPACE_TOML)
+    storage = tmp_path / "studies"
+    code = main(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", str(TRIALS),
+                 "--max-epochs", str(MAX_EPOCHS), "--grace-period", "1", "--reduction-factor", "2",
+                 "--storage", str(storage), "--name", "e2e", "--dashboard-port", str(free_port())])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    study_dir = storage / "e2e"
+    export_dir = study_dir / "export"
+
+    # run printed the dashboard, the top of the table and where everything went
+    assert "Ray dashboard: http://127.0.0.1:" in out
+    assert "| trial | status |" in out and str(export_dir) in out
+
+    # one row per trial, every hyperparameter, statuses of both kinds
+    with open(export_dir / "trials.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == TRIALS == len(trial_dirs(study_dir))
+    assert {"dim", "window", "negatives", "batch_size", "alpha", "subsample", "learning_rate",
+            "architecture", "best_val_ndcg_at_10", "last_val_hr_at_10", "loss", "accuracy", "wall_seconds"} <= set(rows[0])
+    statuses = {row["trial_id"]: row["status"] for row in rows}
+    stopped = {trial for trial, status in statuses.items() if status == "stopped early"}
+    completed = {trial for trial, status in statuses.items() if status == "completed"}
+    assert stopped and completed and stopped | completed == set(statuses)
+    for row in rows:
+        epochs = int(row["epochs"])
+        assert (epochs == MAX_EPOCHS) == (row["trial_id"] in completed)
+
+    # ASHA-stopped trials are PRUNED in the Optuna storage, finished ones COMPLETE
+    states = {frozen.user_attrs["ray_trial_id"]: frozen for frozen in optuna_trials(study_dir, "e2e")}
+    assert set(states) == set(statuses)
+    for trial in stopped:
+        assert states[trial].state.name == "PRUNED"
+    for trial in completed:
+        assert states[trial].state.name == "COMPLETE"
+        assert states[trial].value == pytest.approx(float(next(r for r in rows if r["trial_id"] == trial)
+                                                          ["best_val_ndcg_at_10"]))
+    for trial, frozen in states.items():  # one intermediate value per epoch, indexed by epoch
+        assert sorted(frozen.intermediate_values) == list(range(1, int(
+            next(r for r in rows if r["trial_id"] == trial)["epochs"]) + 1))
+
+    # at most two checkpoints per trial
+    for path in trial_dirs(study_dir).values():
+        assert len(list(path.glob("checkpoint_*"))) <= 2
+
+    # the exported embeddings are the winner's: re-evaluating them gives the table's number
+    exported = read_export(export_dir)
+    winner = rows[0]
+    assert winner["trial_id"] == max(rows, key=lambda row: float(row["best_val_ndcg_at_10"]))["trial_id"]
+    assert exported.info["trial_id"] == winner["trial_id"]
+    spec = Study(str(storage), "e2e").load_spec()
+    corpus = driver.load_corpus(spec)
+    again = evaluate(exported.embeddings, corpus.validation_pairs, 10)
+    assert again.ndcg == pytest.approx(float(winner["best_val_ndcg_at_10"]), abs=1e-9)
+    assert list(exported.vocabulary.items) == list(corpus.vocabulary.items)
+    assert exported.info["hyperparameters"]["dim"] == int(winner["dim"]) == exported.embeddings.shape[1]
+
+    # test metrics of the winner only, with the baselines and the oracle beside them
+    assert float(winner["test_ndcg_at_10"]) == pytest.approx(
+        evaluate(exported.embeddings, corpus.test_pairs, 10).ndcg)
+    assert all(row["test_ndcg_at_10"] == "" for row in rows[1:])
+    metrics = exported.info["metrics"]
+    for key in ("winner_test_ndcg_at_10", "winner_test_hr_at_10", "popularity_val_ndcg_at_10",
+                "popularity_test_ndcg_at_10", "oracle_ndcg_at_10"):
+        assert key in metrics
+    markdown = (export_dir / "trials.md").read_text()
+    assert "held-out test" in markdown and "Popularity baseline" in markdown and "oracle" in markdown
+
+    # trials read the corpus zero-copy from the object store
+    for path in trial_dirs(study_dir).values():
+        assert all(result["corpus_zero_copy"] for result in results(path))
+
+    # study.json holds what resume and export need
+    assert spec["trials"] == TRIALS and spec["max_epochs"] == MAX_EPOCHS and spec["config_text"] == FAST_SPACE_TOML
+
+    # status reads the storage only; export refuses to overwrite without --force
+    assert main(["status", "--name", "e2e", "--storage", str(storage), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["completed"] == len(completed) and status["stopped_early"] == len(stopped)
+    assert status["best"]["trial_id"] == winner["trial_id"]
+    assert main(["export", "--name", "e2e", "--storage", str(storage)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["export", "--name", "e2e", "--storage", str(storage), "--force"]) == 0
+    assert read_export(export_dir).info["trial_id"] == winner["trial_id"]

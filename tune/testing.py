@@ -1,0 +1,76 @@
+"""Helpers for the tune test suite (as ``optuna.testing``): read a study back, talk to Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+# Search ranges that keep epochs on builtin:tiny short, so that a study takes seconds.
+FAST_SPACE_TOML = """\
+dim = { min = 8, max = 32 }
+window = { min = 1, max = 4 }
+negatives = { min = 1, max = 5 }
+batch_size = { min = 512, max = 2048 }
+subsample = { min = 1e-3, max = 1e-1 }
+learning_rate = { min = 1e-3, max = 1e-1 }
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def results(trial_dir: Path) -> list[dict]:
+    """The results a trial reported, from its ``result.json``."""
+    path = Path(trial_dir) / "result.json"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def trial_dirs(study_dir: Path) -> dict[str, Path]:
+    return {path.name.removeprefix("trial_"): path for path in Path(study_dir).glob("trial_*") if path.is_dir()}
+
+
+def optuna_trials(study_dir: Path, name: str):
+    """The Optuna study's trials, from the study's SQLite file."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{Path(study_dir) / 'optuna.db'}",
+                                         engine_kwargs={"connect_args": {"timeout": 30}})
+    return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
+
+
+def wait_for(condition: Callable[[], object], timeout: float, interval: float = 0.3, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def auth_token() -> str | None:
+    """The token Ray's token authentication expects (``ray get-auth-token`` prints the same)."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return os.environ["RAY_AUTH_TOKEN"]
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    return path.read_text().strip() if path.exists() else None
+
+
+def http_get_json(url: str, timeout: float = 10) -> dict:
+    headers = {}
+    token = auth_token()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as response:
+        return json.loads(response.read())
