@@ -44,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, default=None, help="export directory (default: no export)")
     train.add_argument("--force", action="store_true", help="replace an existing export in --out")
     train.add_argument("--json", action="store_true", help="end with one JSON line of the final metrics")
+
+    from track2vec.recommend import add_recommend_arguments
+
+    add_recommend_arguments(commands.add_parser(
+        "recommend", help="suggest the next tracks of a playlist with an export",
+        description="Suggest the next tracks of playlists with an exported model (NumPy only).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    ))
     return parser
 
 
@@ -111,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             result = run_train(args)
             if args.json:
                 print(json.dumps(result))
+        elif args.command == "recommend":
+            from track2vec.recommend import run_recommend
+
+            return run_recommend(args)
         return 0
     except Track2VecError as error:
         print(f"track2vec: error: {error}", file=sys.stderr)
