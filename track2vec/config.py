@@ -12,9 +12,14 @@ OPTIMIZERS = ("adam", "lazy-adam", "sgd", "adagrad")
 
 @dataclass
 class TrainConfig:
-    """One word2vec configuration. Defaults: gensim's skip-gram where the paper is silent."""
+    """One word2vec configuration.
 
-    architecture: str = "sgns"
+    Defaults: ``tied-cosine`` measured best (validation NDCG@10 after 1-5 epochs on
+    the e-commerce and built-in corpora, see the README); the rest follow gensim's
+    skip-gram where the paper is silent.
+    """
+
+    architecture: str = "tied-cosine"
     dim: int = 50
     window: int = 3
     negatives: int = 5
