@@ -8,9 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from track2vec.config import TrainConfig
+from track2vec.config import ARCHITECTURES, OPTIMIZERS, TrainConfig
 from track2vec.errors import Track2VecError
-from track2vec.model import ARCHITECTURES, OPTIMIZERS
 
 DEFAULTS = TrainConfig()
 
@@ -22,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train one configuration and export its embeddings",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     train.add_argument("--data", default="builtin",
-                       help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:small|deezer]")
+                       help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:tiny|small|deezer]")
     train.add_argument("--architecture", choices=ARCHITECTURES, default=DEFAULTS.architecture,
                        help="sgns: separate target/context vectors (word2vec); tied-cosine: the notebook's model")
     train.add_argument("--dim", type=int, default=DEFAULTS.dim, help="embedding dimension")
