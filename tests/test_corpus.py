@@ -189,3 +189,16 @@ def test_invalid_sample_sizes_are_refused(random_items, n_validation, n_test):
     # A negative size must not slice from the end (``pairs[:-1]``) and silently use almost every pair.
     with pytest.raises(Track2VecError, match="validation|test"):
         build_corpus(playlists_of(random_items), min_count=1, n_validation=n_validation, n_test=n_test)
+
+
+def test_held_out_pairs_name_the_playlist_they_end():
+    from track2vec.data.loaders import load_playlists
+
+    playlists = load_playlists("builtin:tiny")
+    corpus = build_corpus(playlists, seed=3)
+    items = corpus.vocabulary.items
+    for pairs, sources in ((corpus.validation_pairs, corpus.validation_playlists), (corpus.test_pairs, corpus.test_playlists)):
+        assert len(sources) == len(pairs)
+        for (query, answer), index in zip(pairs, sources):
+            assert playlists.items[index][-2:] == [items[query], items[answer]]
+    assert not set(corpus.validation_playlists) & set(corpus.test_playlists)

@@ -30,6 +30,9 @@ class Corpus:
     fingerprint: str = ""
     stats: dict[str, int] = field(default_factory=dict)
     oracle: dict[str, float] | None = None
+    # Index (in the loaded playlists, and in ``offsets``) of the playlist each held-out pair ends.
+    validation_playlists: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    test_playlists: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
     @property
     def n_playlists(self) -> int:
@@ -77,13 +80,17 @@ def build_corpus(
     known = (pairs >= 0).all(axis=1)
     repeated = known & (pairs[:, 0] == pairs[:, 1])
     usable = pairs[known & ~repeated]
+    source_playlist = np.flatnonzero(eligible)[known & ~repeated]
     rng = np.random.default_rng(seed)
-    usable = usable[rng.permutation(len(usable))]
+    shuffle = rng.permutation(len(usable))
+    usable, source_playlist = usable[shuffle], source_playlist[shuffle]
     if len(usable) < n_validation + n_test:
         n_validation = min(n_validation, max((len(usable) + 1) // 2, len(usable) - n_test))
         n_test = min(n_test, len(usable) - n_validation)
     validation_pairs = usable[:n_validation].astype(np.int32)
     test_pairs = usable[n_validation : n_validation + n_test].astype(np.int32)
+    validation_playlists = source_playlist[:n_validation]
+    test_playlists = source_playlist[n_validation : n_validation + n_test]
     if len(validation_pairs) == 0:
         raise DataError(
             f"{playlists.source}: the validation set is empty: no playlist of 3 or more items "
@@ -101,4 +108,4 @@ def build_corpus(
         "test_pairs": len(test_pairs),
     }
     return Corpus(vocabulary, tokens.astype(np.int32), offsets, validation_pairs, test_pairs,
-                  seed, playlists.fingerprint, stats, playlists.oracle)
+                  seed, playlists.fingerprint, stats, playlists.oracle, validation_playlists, test_playlists)
