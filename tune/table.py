@@ -28,7 +28,7 @@ from track2vec.export import write_export
 
 from tune.search_space import PARAMS
 from tune.study import Study
-from tune.trainable import BEST_EMBEDDINGS_FILE, OBJECTIVE
+from tune.trainable import BEST_EMBEDDINGS_FILE, METRICS_FILE, OBJECTIVE
 
 COMPLETED, STOPPED, ERRORED, RUNNING = "completed", "stopped early", "errored", "running"
 TRIALS_CSV, TRIALS_MD = "trials.csv", "trials.md"
@@ -84,7 +84,10 @@ def read_rows(study: Study, spec: dict[str, Any]) -> list[TrialRow]:
     optuna_states = _optuna_states(study, spec)
     rows = []
     for trial in analysis.trials:
-        result = trial.last_result or {}
+        result, checkpoint = trial.last_result or {}, trial.checkpoint
+        newest, newest_checkpoint = _newest_checkpoint(trial)
+        if newest and newest.get("epoch", 0) > result.get("epoch", 0):
+            result, checkpoint = newest, newest_checkpoint
         epochs = int(result.get("epoch", 0) or 0)
         number, optuna_state = optuna_states.get(trial.trial_id, (None, None))
         row = TrialRow(
@@ -104,11 +107,38 @@ def read_rows(study: Study, spec: dict[str, Any]) -> list[TrialRow]:
             optuna_number=number,
             optuna_state=optuna_state,
             hosts=f"{result['hostname']}:{result['pid']}" if "hostname" in result else "",
-            checkpoint=trial.checkpoint,
+            checkpoint=checkpoint,
         )
         rows.append(row)
     rows.sort(key=lambda row: (row.best_val_ndcg is None, -(row.best_val_ndcg or 0.0), row.trial_id))
     return rows
+
+
+def _newest_checkpoint(trial) -> tuple[dict | None, Any]:
+    """The metrics and checkpoint of the trial's newest checkpoint on storage.
+
+    Ray's experiment state is a snapshot taken every few seconds, while each checkpoint
+    is written before its epoch is reported: after a killed driver, the storage can hold
+    an epoch the snapshot never saw.
+    """
+    import pyarrow.fs
+    from ray.tune import Checkpoint
+
+    try:
+        filesystem = trial.storage.storage_filesystem
+        infos = filesystem.get_file_info(pyarrow.fs.FileSelector(trial.path, allow_not_found=True))
+    except Exception:
+        return None, None
+    directories = sorted(info.path for info in infos
+                         if info.type == pyarrow.fs.FileType.Directory and Path(info.path).name.startswith("checkpoint_"))
+    for directory in reversed(directories):
+        try:
+            with filesystem.open_input_stream(f"{directory}/{METRICS_FILE}") as stream:
+                metrics = json.loads(stream.read())
+        except (OSError, ValueError):
+            continue
+        return metrics, Checkpoint(directory, filesystem=filesystem)
+    return None, None
 
 
 def _number(value) -> float | None:

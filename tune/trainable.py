@@ -8,7 +8,9 @@ A checkpoint holds
   NDCG@10), so the winner stays exportable although only the last checkpoints are kept;
 * ``state.json``: epochs done (the sampler's randomness is derived from (seed, epoch),
   so the epoch number is the sampler's whole state), best epoch and its metrics,
-  accumulated wall time.
+  accumulated wall time;
+* ``metrics.json``: the metrics reported with it (Ray's experiment state is a periodic
+  snapshot; after a killed driver the newest checkpoint on storage can be ahead of it).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ TIME_ATTR = "epoch"
 MODEL_FILE = "model.keras"
 BEST_EMBEDDINGS_FILE = "best_embeddings.npy"
 STATE_FILE = "state.json"
+METRICS_FILE = "metrics.json"  # what the epoch reported (the table reads it if Ray's state lags)
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ def _epoch_reporter(trainer, progress: TrialProgress, best_embeddings, restored_
                     "corpus_zero_copy": zero_copy,
                     **where,
                 }
+                (Path(directory) / METRICS_FILE).write_text(json.dumps(metrics))
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
 
     return EpochReporter()

@@ -1,0 +1,144 @@
+"""Resume: a study whose driver is killed continues where it stopped.
+
+The first run is a real ``track2vec-tune run`` subprocess. While it runs, the Ray
+dashboard must answer on 127.0.0.1 and list the trial actors. Once some trials have
+finished and another has checkpointed a few epochs, the driver is SIGKILLed (no
+chance to save anything), then ``track2vec-tune resume`` finishes the study.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tune.testing import free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
+
+TRIALS, MAX_EPOCHS = 5, 10
+# Small batches and a wide window make epochs slow enough (about a second on builtin:tiny)
+# to catch a trial mid-way; ASHA's rungs at epochs 2 and 6 let survivors run a while.
+SPACE = """\
+batch_size = 256
+window = 6
+dim = { min = 8, max = 32 }
+negatives = { min = 5, max = 10 }
+subsample = { min = 1e-2, max = 1e-1 }
+learning_rate = { min = 1e-2, max = 1e-1 }
+"""
+FINISHED = ("COMPLETE", "PRUNED")
+
+
+def cli() -> list[str]:
+    script = Path(sys.executable).parent / "track2vec-tune"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tune.cli"]
+
+
+def start(args: list[str], log: Path) -> subprocess.Popen:
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    return subprocess.Popen([*cli(), *args], stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            env=env, start_new_session=True)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the driver, then whatever Ray processes of its session outlive it."""
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    time.sleep(2)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def dashboard_lists_trial_actors(log: Path, study_dir: Path) -> bool:
+    match = re.search(r"Ray dashboard: (http://127\.0\.0\.1:\d+)", log.read_text())
+    if not match:
+        return False
+    reply = http_get_json(f"{match.group(1)}/api/v0/actors?limit=1000&detail=true")
+    actors = [actor for actor in reply["data"]["result"]["result"]
+              if actor["state"] == "ALIVE" and actor.get("repr_name") == "train_trial"]
+    trial_pids = {result["pid"] for path in trial_dirs(study_dir).values() for result in results(path)}
+    return bool({actor["pid"] for actor in actors} & trial_pids)
+
+
+@pytest.mark.slow
+def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
+    storage, name = tmp_path / "studies", "killed"
+    study_dir = storage / name
+    config = tmp_path / "space.toml"
+    config.write_text(SPACE)
+    log = tmp_path / "run.log"
+    run = start(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", str(TRIALS),
+                 "--max-epochs", str(MAX_EPOCHS), "--grace-period", "2", "--reduction-factor", "3",
+                 "--storage", str(storage), "--name", name, "--dashboard-port", str(free_port())], log)
+    try:
+        wait_for(lambda: (study_dir / "optuna.db").exists() or run.poll() is not None, 180, what="the study")
+        assert run.poll() is None, log.read_text()
+        wait_for(lambda: dashboard_lists_trial_actors(log, study_dir), 120, interval=1,
+                 what="the dashboard to list the trial actors")
+
+        def ready():
+            assert run.poll() is None, "the study ended before it could be interrupted"
+            trials = optuna_trials(study_dir, name)
+            finished = [t for t in trials if t.state.name in FINISHED]
+            running = [t for t in trials
+                       if t.state.name == "RUNNING" and 2 <= len(t.intermediate_values) <= MAX_EPOCHS - 2]
+            return finished and running and (finished, running)
+
+        finished, running = wait_for(ready, 180, interval=0.2, what="a finished trial and one mid-way")
+        kill_time = time.time()
+        kill_group(run)
+    finally:
+        if run.poll() is None:
+            kill_group(run)
+    before = {t.user_attrs["ray_trial_id"]: (t.state.name, dict(t.intermediate_values)) for t in finished}
+    mid_way = {t.user_attrs["ray_trial_id"] for t in running}
+
+    resume_log = tmp_path / "resume.log"
+    resume = start(["resume", "--name", name, "--storage", str(storage), "--dashboard-port", str(free_port())],
+                   resume_log)
+    assert resume.wait(timeout=600) == 0, resume_log.read_text()[-3000:]
+    output = resume_log.read_text()
+    assert "Traceback" not in output
+
+    # the study ends with the number of trials first asked for
+    trials = optuna_trials(study_dir, name)
+    done = {t.user_attrs["ray_trial_id"]: t for t in trials if t.state.name in FINISHED}
+    assert len(done) == TRIALS
+    assert not [t for t in trials if t.state.name == "RUNNING"]
+    assert len(trial_dirs(study_dir)) == TRIALS
+    with open(study_dir / "export" / "trials.csv") as handle:
+        table = {row["trial_id"]: row for row in csv.DictReader(handle)}
+    assert len(table) == TRIALS
+    for trial_id, row in table.items():  # the table agrees with Optuna, even for the last epochs before the kill
+        assert int(row["epochs"]) == max(done[trial_id].intermediate_values)
+        assert row["status"] == {"COMPLETE": "completed", "PRUNED": "stopped early"}[done[trial_id].state.name]
+
+    # no trial finished before the kill ran again
+    for trial_id, (state, values) in before.items():
+        assert done[trial_id].state.name == state
+        assert dict(done[trial_id].intermediate_values) == values
+        assert all(result["timestamp"] <= kill_time for result in results(trial_dirs(study_dir)[trial_id]))
+
+    # an unfinished trial continued from its checkpoint: epochs go on, they do not restart at 1
+    continued = []
+    for trial_id, path in trial_dirs(study_dir).items():
+        after = [r for r in results(path) if r["timestamp"] > kill_time]
+        if trial_id in mid_way or any(r["restored_from_epoch"] for r in after):
+            restored = [r for r in after if r["restored_from_epoch"] > 0]
+            if restored:
+                first = restored[0]
+                assert first["epoch"] == first["restored_from_epoch"] + 1
+                assert all(r["epoch"] > 1 for r in restored)
+                continued.append(trial_id)
+    assert continued, "no unfinished trial continued from a checkpoint"
+    for trial_id in continued:  # Optuna has one value per epoch, no step twice
+        steps = sorted(done[trial_id].intermediate_values)
+        assert steps == list(range(1, len(steps) + 1))
