@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from track2vec.errors import ConfigError
 from tune.cli import main
 from tune.study import Study, resolve_storage
 
@@ -119,3 +120,20 @@ def test_console_script_reports_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"track2vec-tune: error: no study named 'ghost' in {tmp_path}"]
+
+
+def test_run_resume_refuses_different_settings(capsys, tmp_path):
+    study = Study(str(tmp_path), "old")
+    study.create()
+    study.save_spec({"name": "old", "trials": 12, "max_epochs": 6, "seed": 0, "min_count": 2,
+                     "grace_period": 1, "reduction_factor": 3.0})
+    code, _, err = run_cli(capsys, "run", "--resume", "--trials", "5", "--storage", str(tmp_path), "--name", "old")
+    assert_one_line_error(code, err, "--trials 12, not 5")
+
+
+def test_unwritable_storage_is_a_config_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ConfigError, match="cannot create the study directory"):
+        Study(str(blocker), "s").create()
+    assert blocker.read_text() == "not a directory"

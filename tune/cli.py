@@ -178,7 +178,7 @@ def _print_header(study, spec: dict[str, Any], corpus, dashboard_url: str) -> No
          f"reduction factor {spec['reduction_factor']:g}; {spec['cpus_per_trial']:g} CPU / "
          f"{spec['gpus_per_trial']:g} GPU per trial; seed {spec['seed']}")
     _say("search space: " + "; ".join(space_of(spec).describe()))
-    print_connection(dashboard_url)
+    print_connection(dashboard_url, study.is_local)
     url = study.optuna_url(spec.get("optuna_storage"))
     if url:
         _say(f"Optuna: optuna-dashboard {url}")

@@ -104,7 +104,7 @@ def token_auth_enabled() -> bool:
         return False
 
 
-def print_connection(dashboard_url: str, stream=None) -> None:
+def print_connection(dashboard_url: str, study_is_local: bool = True, stream=None) -> None:
     import ray
 
     stream = stream or sys.stdout
@@ -114,6 +114,9 @@ def print_connection(dashboard_url: str, stream=None) -> None:
           file=stream, flush=True)
     if dashboard_url:
         print(f"Ray dashboard: {dashboard_url}", file=stream, flush=True)
+    if len(nodes) > 1 and study_is_local:
+        print("  note: with several nodes, the storage path must be one shared filesystem mounted at the "
+              "same path on every node (or use --storage s3://...)", file=stream, flush=True)
     if token_auth_enabled():
         print("  token authentication is on: the dashboard asks for the token that "
               "`ray get-auth-token` prints", file=stream, flush=True)
@@ -208,7 +211,7 @@ def restore_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
 
 def fit(tuner, study: Study, spec: dict[str, Any]) -> Outcome:
     """Run the Tuner; Ctrl-C or SIGTERM stop it gracefully (Ray saves its state first)."""
-    from ray.tune import ExperimentAnalysis
+    from tune.table import read_analysis
 
     main_thread = threading.current_thread() is threading.main_thread()
     if main_thread:
@@ -223,6 +226,6 @@ def fit(tuner, study: Study, spec: dict[str, Any]) -> Outcome:
             signal.signal(signal.SIGTERM, previous)
     seconds = time.perf_counter() - started
     # Read the saved snapshot: after an interruption Ray's in-memory trials are already cleaned up.
-    trials = ExperimentAnalysis(study.path).trials
+    trials = read_analysis(study).trials
     unfinished = [trial for trial in trials if trial.status not in ("TERMINATED", "ERROR")]
     return Outcome(interrupted=bool(unfinished) or len(trials) < spec["trials"], seconds=seconds)

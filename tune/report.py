@@ -216,8 +216,10 @@ def plot_learning_curves(data: StudyData) -> Figure:
             axes.scatter([row["best_epoch"]], [row["best_val_ndcg_at_10"]], marker="*", s=260,
                          color=WINNER_COLOUR, edgecolor="black", zorder=5)
             axes.annotate(f"winner {winner}\n{row['best_val_ndcg_at_10']:.4f}",
-                          (row["best_epoch"], row["best_val_ndcg_at_10"]), xytext=(8, 8),
-                          textcoords="offset points", fontsize=9, color="darkgreen")
+                          (row["best_epoch"], row["best_val_ndcg_at_10"]), xytext=(-12, 10), ha="right",
+                          textcoords="offset points", fontsize=9, color="darkgreen", zorder=6,
+                          bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none",
+                                "alpha": 0.8})
     handles = [Line2D([], [], color=WINNER_COLOUR, linewidth=2.8, marker="*", markersize=12,
                       markeredgecolor="black", label=f"winner ({winner})")]
     for status in STYLES:
@@ -421,27 +423,27 @@ def plot_importances(importances: list[Importances]) -> Figure | None:
     computed = [result for result in importances if result.values]
     if not computed:
         return None
-    first = computed[0].values
+    widest = max(computed, key=lambda result: result.trials).values  # order by the basis with most trials
     params = sorted({name for result in computed for name in result.values},
-                    key=lambda name: (first.get(name, 0.0), name))
+                    key=lambda name: (widest.get(name, 0.0), name))
     height = 0.8 / len(computed)
-    figure, axes = _new_figure((10.0, max(3.2, 0.42 * len(params) * len(computed) + 1.8)))
+    figure, axes = _new_figure((10.0, max(3.4, 0.3 * len(params) * len(computed) + 2.0)))
     axes.grid(False, axis="y")
     colours = {"completed": "tab:blue", "first rung": "tab:orange"}
     handles = []
     for index, result in enumerate(computed):
-        offsets = [i + (index - (len(computed) - 1) / 2) * height for i in range(len(params))]
+        offsets = [i - (index - (len(computed) - 1) / 2) * height for i in range(len(params))]  # first on top
         bars = axes.barh(offsets, [result.values.get(name, 0.0) for name in params], height=height * 0.92,
                          color=colours.get(result.basis, f"C{index}"), label=result.basis)
         axes.bar_label(bars, fmt="%.2f", padding=3, fontsize=8)
         handles.append(Line2D([], [], color=colours.get(result.basis, f"C{index}"), linewidth=8,
-                              label=f"{result.description}\n({result.trials} trials)"))
+                              label=f"{result.description} ({result.trials} trials)"))
     axes.set_yticks(range(len(params)), params)
     axes.set_xlim(0, max(max(result.values.values()) for result in computed) * 1.15 + 0.02)
     axes.set_xlabel("importance (fANOVA: share of the variance of the objective; sums to 1)")
     axes.set_ylabel("hyperparameter")
     axes.set_title("Hyperparameter importances (Optuna, fANOVA evaluator)")
-    _legend_outside(axes, handles)
+    figure.legend(handles=handles, loc="outside lower center", fontsize=8.5, frameon=False)
     return figure
 
 
@@ -650,8 +652,9 @@ def importance_table_html(importances: list[Importances]) -> str:
     computed = [result for result in importances if result.values]
     if not computed:
         return ""
+    widest = max(computed, key=lambda result: result.trials).values
     params = sorted({name for result in computed for name in result.values},
-                    key=lambda name: -computed[0].values.get(name, 0.0))
+                    key=lambda name: -widest.get(name, 0.0))
     head = "".join(f"<th>{html.escape(result.description)} ({result.trials} trials)</th>" for result in computed)
     body = "".join(f'<tr><td class="text">{html.escape(name)}</td>'
                    + "".join(f"<td>{result.values.get(name, 0.0):.3f}</td>" for result in computed) + "</tr>"

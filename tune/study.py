@@ -160,11 +160,14 @@ class Study:
                 f"a study named {self.name!r} already exists in {self.storage}; "
                 f"continue it with `track2vec-tune resume --name {self.name}` or choose another --name"
             )
-        if self.is_local:
-            self.local_path.mkdir(parents=True)
-        else:
-            fs, path = self._fs()
-            fs.create_dir(path, recursive=True)
+        try:
+            if self.is_local:
+                self.local_path.mkdir(parents=True)
+            else:
+                fs, path = self._fs()
+                fs.create_dir(path, recursive=True)
+        except OSError as error:
+            raise ConfigError(f"cannot create the study directory {self.path} ({error.strerror or error})") from None
 
     def load_spec(self) -> dict[str, Any]:
         """The study's ``study.json``; a missing study is a user error."""

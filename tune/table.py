@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import shutil
 import tempfile
@@ -76,11 +77,9 @@ class Evaluation:
 
 def read_rows(study: Study, spec: dict[str, Any]) -> list[TrialRow]:
     """One row per trial that Ray recorded, sorted by best validation NDCG@10."""
-    from ray.tune import ExperimentAnalysis
-
     if not study.has_experiment_state():
         return []
-    analysis = ExperimentAnalysis(study.path)
+    analysis = read_analysis(study)
     optuna_states = _optuna_states(study, spec)
     rows = []
     for trial in analysis.trials:
@@ -112,6 +111,19 @@ def read_rows(study: Study, spec: dict[str, Any]) -> list[TrialRow]:
         rows.append(row)
     rows.sort(key=lambda row: (row.best_val_ndcg is None, -(row.best_val_ndcg or 0.0), row.trial_id))
     return rows
+
+
+def read_analysis(study: Study):
+    """Ray's view of the study's trials (a trial that never reported has no result file: no warning)."""
+    from ray.tune import ExperimentAnalysis
+
+    analysis_logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    level = analysis_logger.level
+    analysis_logger.setLevel(logging.ERROR)
+    try:
+        return ExperimentAnalysis(study.path)
+    finally:
+        analysis_logger.setLevel(level)
 
 
 def _newest_checkpoint(trial) -> tuple[dict | None, Any]:
@@ -149,7 +161,9 @@ def _number(value) -> float | None:
 
 
 def _status(tune_status: str, epochs: int, max_epochs: int, optuna_state: str | None) -> str:
-    if tune_status == "ERROR" or (optuna_state == "FAIL" and tune_status == "TERMINATED"):
+    # Optuna's word counts where Ray's snapshot may lag (a killed driver); Optuna's FAIL does
+    # not, since an errored trial may have been resumed and finished since.
+    if tune_status == "ERROR":
         return ERRORED
     if optuna_state == "COMPLETE":
         return COMPLETED
