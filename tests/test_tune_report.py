@@ -1,0 +1,294 @@
+"""The study report (tune/report.py): the page and each figure show the study's own numbers.
+
+Fast tests draw the figures from a hand-made ``StudyData``; the slow ones run one real
+tiny study (Ray Tune, Optuna, ASHA, Keras on builtin:tiny) and check the report against its
+export and its trials' ``result.json``.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from track2vec.errors import Track2VecError
+from tune.report import (
+    StudyData,
+    asha_rungs,
+    best_so_far,
+    build_figures,
+    load_study_data,
+    param_importances,
+    plot_best_so_far,
+    plot_importances,
+    plot_learning_curves,
+    plot_winner_vs_baselines,
+    read_trials_csv,
+    write_report,
+)
+from tune.testing import FAST_SPACE_TOML, free_port, results, trial_dirs
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+TRIALS, MAX_EPOCHS = 4, 2
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+
+
+def learning_curves(figure) -> dict[str, object]:
+    """The trials' curves of the learning-curve figure, by trial id (the lines' gid)."""
+    axes = figure.axes[0]
+    return {line.get_gid(): line for line in axes.lines}
+
+
+def legend_texts(figure) -> list[str]:
+    texts = []
+    for axes in figure.axes:
+        if axes.get_legend():
+            texts += [text.get_text() for text in axes.get_legend().get_texts()]
+    for legend in figure.legends:
+        texts += [text.get_text() for text in legend.get_texts()]
+    return texts
+
+
+def bar_heights(figure) -> dict[str, dict[str, list[float]]]:
+    """{panel title: {container label: bar heights in x-tick order}}."""
+    return {axes.get_title(): {container.get_label(): [bar.get_height() for bar in container]
+                               for container in axes.containers}
+            for axes in figure.axes}
+
+
+def fake_data(tmp_path: Path) -> StudyData:
+    """Three trials: the winner (completed), another completed, one stopped early by ASHA."""
+    rows = [
+        {"trial_id": "win", "optuna_trial": 1, "status": "completed", "epochs": 3, "dim": 16,
+         "best_val_ndcg_at_10": 0.30, "best_epoch": 2, "test_ndcg_at_10": 0.25},
+        {"trial_id": "done", "optuna_trial": 0, "status": "completed", "epochs": 3, "dim": 8,
+         "best_val_ndcg_at_10": 0.20, "best_epoch": 3, "test_ndcg_at_10": None},
+        {"trial_id": "cut", "optuna_trial": 2, "status": "stopped early", "epochs": 1, "dim": 4,
+         "best_val_ndcg_at_10": 0.10, "best_epoch": 1, "test_ndcg_at_10": None},
+    ]
+    curves = {"win": [(1, 0.2), (2, 0.30), (3, 0.29)], "done": [(1, 0.12), (2, 0.15), (3, 0.20)],
+              "cut": [(1, 0.10)]}
+    metrics = {"winner_val_ndcg_at_10": 0.30, "winner_val_hr_at_10": 0.5, "winner_test_ndcg_at_10": 0.25,
+               "winner_test_hr_at_10": 0.45, "popularity_val_ndcg_at_10": 0.08, "popularity_val_hr_at_10": 0.2,
+               "popularity_test_ndcg_at_10": 0.07, "popularity_test_hr_at_10": 0.18,
+               "oracle_ndcg_at_10": 0.4, "oracle_hr_at_10": 0.6}
+    spec = {"name": "fake", "trials": 3, "max_epochs": 3, "grace_period": 1, "reduction_factor": 3.0}
+    return StudyData(tmp_path, spec, rows, {"trial_id": "win", "metrics": metrics}, curves)
+
+
+# ---------------------------------------------------------------------------------------
+# Fast: figures from a hand-made study
+
+
+def test_learning_curves_one_line_per_trial_stopped_ones_dashed(tmp_path):
+    data = fake_data(tmp_path)
+    figure = plot_learning_curves(data)
+    curves = learning_curves(figure)
+    assert set(curves) == {"win", "done", "cut"} and len(figure.axes[0].lines) == 3
+    for trial_id, line in curves.items():
+        assert list(zip(line.get_xdata(), line.get_ydata())) == data.curves[trial_id]
+    assert curves["cut"].get_linestyle() == "--" and curves["cut"].get_marker() == "x"
+    assert curves["done"].get_linestyle() == "-"
+    assert curves["win"].get_linewidth() > curves["done"].get_linewidth()
+    texts = legend_texts(figure)
+    assert "stopped early by ASHA" in texts and "completed" in texts and "winner (win)" in texts
+    axes = figure.axes[0]
+    assert axes.get_xlabel() == "epoch" and axes.get_ylabel() == "validation NDCG@10" and axes.get_title()
+
+
+def test_best_so_far_is_a_running_maximum_in_order_of_start(tmp_path):
+    data = fake_data(tmp_path)
+    axes = plot_best_so_far(data).axes[0]
+    (line,) = [line for line in axes.lines if line.get_gid() == "best-so-far"]
+    # Optuna order: done (0.20), win (0.30), cut (0.10)
+    assert list(line.get_xdata()) == [0, 1, 2] and list(line.get_ydata()) == [0.20, 0.30, 0.30]
+    points = [tuple(xy) for collection in axes.collections if str(collection.get_gid()).startswith(("trials-", "winner"))
+              for xy in collection.get_offsets()]
+    assert sorted(points) == [(0, 0.20), (1, 0.30), (2, 0.10)]
+    assert best_so_far([None, 0.1, 0.05, 0.3]) == [None, 0.1, 0.1, 0.3]
+
+
+def test_winner_vs_baselines_bars_and_oracle(tmp_path):
+    data = fake_data(tmp_path)
+    figure = plot_winner_vs_baselines(data)
+    heights = bar_heights(figure)
+    assert heights["NDCG@10"] == {"winner": [0.30, 0.25], "popularity baseline": [0.08, 0.07]}
+    assert heights["HR@10"] == {"winner": [0.5, 0.45], "popularity baseline": [0.2, 0.18]}
+    oracles = {axes.get_title(): [line.get_ydata()[0] for line in axes.lines if line.get_gid() == "oracle"]
+               for axes in figure.axes}
+    assert oracles == {"NDCG@10": [0.4], "HR@10": [0.6]}
+    assert [tick.get_text() for tick in figure.axes[0].get_xticklabels()] == ["validation", "test"]
+
+
+def test_without_oracle_no_oracle_line(tmp_path):
+    data = fake_data(tmp_path)
+    data.model["metrics"] = {k: v for k, v in data.metrics.items() if not k.startswith("oracle")}
+    figure = plot_winner_vs_baselines(data)
+    assert not [line for axes in figure.axes for line in axes.lines if line.get_gid() == "oracle"]
+    assert not any("oracle" in text for text in legend_texts(figure))
+
+
+def test_importances_not_computable_is_said_not_raised(tmp_path):
+    data = fake_data(tmp_path)  # no optuna.db in tmp_path
+    importances = param_importances(data)
+    assert [result.values for result in importances] == [None, None]
+    assert all("could not be read" in result.reason for result in importances)
+    assert plot_importances(importances) is None
+    assert "importances" not in build_figures(data, importances)
+
+
+def test_asha_rungs_as_ray_computes_them():
+    assert asha_rungs({"grace_period": 1, "reduction_factor": 3.0, "max_epochs": 6}) == [1, 3]
+    assert asha_rungs({"grace_period": 1, "reduction_factor": 2.0, "max_epochs": 3}) == [1, 2]
+    assert asha_rungs({"grace_period": 2, "reduction_factor": 2.0, "max_epochs": 2}) == []
+
+
+def test_trial_ids_that_look_like_numbers_stay_text(tmp_path):
+    path = tmp_path / "trials.csv"
+    path.write_text("trial_id,optuna_trial,status,dim,best_val_ndcg_at_10,test_ndcg_at_10\n"
+                    "53433e27,0,completed,16,0.25,\n")
+    (row,) = read_trials_csv(path)
+    assert row == {"trial_id": "53433e27", "optuna_trial": 0, "status": "completed", "dim": 16,
+                   "best_val_ndcg_at_10": 0.25, "test_ndcg_at_10": None}
+
+
+def test_study_without_export_is_refused_with_a_hint(tmp_path):
+    study_dir = tmp_path / "unexported"
+    study_dir.mkdir()
+    (study_dir / "study.json").write_text(json.dumps({"format_version": 1, "name": "unexported", "trials": 2}))
+    with pytest.raises(Track2VecError, match="track2vec-tune export --name unexported"):
+        write_report(study_dir)
+    assert not (study_dir / "report.html").exists()
+
+
+def test_directory_that_is_no_study_is_refused(tmp_path):
+    with pytest.raises(Track2VecError, match="not a track2vec-tune study|no study named"):
+        write_report(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------
+# Slow: one real study
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory) -> Path:
+    from tune.cli import main
+
+    root = tmp_path_factory.mktemp("report-study")
+    config = root / "space.toml"
+    config.write_text(FAST_SPACE_TOML)
+    code = main(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", str(TRIALS),
+                 "--max-epochs", str(MAX_EPOCHS), "--grace-period", "1", "--reduction-factor", "2",
+                 "--storage", str(root / "studies"), "--name", "rep", "--dashboard-port", str(free_port())])
+    assert code == 0
+    return root / "studies" / "rep"
+
+
+def trials_csv(study_dir: Path) -> list[dict[str, str]]:
+    with open(study_dir / "export" / "trials.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+def test_report_page_of_a_real_study(study_dir):
+    path = write_report(study_dir)
+    assert path == study_dir / "report.html"
+    page = path.read_text()
+    rows = trials_csv(study_dir)
+    metrics = json.loads((study_dir / "export" / "model.json").read_text())["metrics"]
+
+    # the figures are embedded PNGs, also written beside the page; nothing comes from the network
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) >= 3 and all(base64.b64decode(image).startswith(PNG_MAGIC) for image in images)
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    for name in ("learning_curves", "best_so_far", "winner_vs_baselines"):
+        assert (study_dir / f"report_{name}.png").read_bytes().startswith(PNG_MAGIC)
+
+    # one table row per trial, the winner marked; the winner's numbers and the baselines in the page
+    trial_rows = re.findall(r'<tr class="trial( winner)?" data-trial="([0-9a-f]+)"', page)
+    assert [trial for _, trial in trial_rows] == [row["trial_id"] for row in rows]
+    assert [trial for winner, trial in trial_rows if winner] == [rows[0]["trial_id"]]
+    for key in ("winner_val_ndcg_at_10", "winner_test_ndcg_at_10", "winner_test_hr_at_10",
+                "popularity_val_ndcg_at_10", "popularity_test_ndcg_at_10", "oracle_ndcg_at_10"):
+        assert f"{metrics[key]:.4f}" in page, key
+    assert "Hyperparameter importances" in page and "Evaluation table" in page
+
+
+@pytest.mark.slow
+def test_figures_show_the_real_study(study_dir):
+    data = load_study_data(study_dir)
+    rows = trials_csv(study_dir)
+    model = json.loads((study_dir / "export" / "model.json").read_text())
+    figures = build_figures(data)
+
+    # learning curves: one per trial, its points are the trial's epochs as result.json has them
+    curves = learning_curves(figures["learning_curves"])
+    assert len(figures["learning_curves"].axes[0].lines) == len(rows) == TRIALS
+    assert set(curves) == {row["trial_id"] for row in rows}
+    dirs = trial_dirs(study_dir)
+    for row in rows:
+        line = curves[row["trial_id"]]
+        reported = results(dirs[row["trial_id"]])
+        assert list(line.get_xdata()) == [result["epoch"] for result in reported]
+        assert list(line.get_xdata()) == list(range(1, int(row["epochs"]) + 1))
+        assert list(line.get_ydata()) == pytest.approx([result["val_ndcg_at_10"] for result in reported])
+        stopped = row["status"] == "stopped early"
+        assert (line.get_linestyle(), line.get_marker()) == (("--", "x") if stopped else ("-", "o"))
+    if any(row["status"] == "stopped early" for row in rows):
+        assert "stopped early by ASHA" in legend_texts(figures["learning_curves"])
+
+    # best so far: monotone, ends at the table's best
+    (line,) = [line for line in figures["best_so_far"].axes[0].lines if line.get_gid() == "best-so-far"]
+    values = list(line.get_ydata())
+    assert values == sorted(values) and len(values) == len(rows)
+    assert values[-1] == pytest.approx(max(float(row["best_val_ndcg_at_10"]) for row in rows))
+
+    # bars: the export's numbers
+    heights = bar_heights(figures["winner_vs_baselines"])
+    metrics = model["metrics"]
+    for title, suffix in (("NDCG@10", "ndcg_at_10"), ("HR@10", "hr_at_10")):
+        assert heights[title]["winner"] == pytest.approx(
+            [metrics[f"winner_val_{suffix}"], metrics[f"winner_test_{suffix}"]])
+        assert heights[title]["popularity baseline"] == pytest.approx(
+            [metrics[f"popularity_val_{suffix}"], metrics[f"popularity_test_{suffix}"]])
+    assert heights["NDCG@10"]["winner"][0] == pytest.approx(float(rows[0]["best_val_ndcg_at_10"]))
+    assert heights["NDCG@10"]["winner"][1] == pytest.approx(float(rows[0]["test_ndcg_at_10"]))
+
+
+@pytest.mark.slow
+def test_importances_of_the_real_study(study_dir):
+    data = load_study_data(study_dir)
+    rows = trials_csv(study_dir)
+    completed, first_rung = param_importances(data)
+    # every trial reached the first rung: Optuna's evaluator sees all of them
+    assert first_rung.trials == len(rows) and first_rung.values is not None
+    assert sum(first_rung.values.values()) == pytest.approx(1.0)
+    assert {"dim", "window", "learning_rate"} <= set(first_rung.values)
+    finished = sum(row["status"] == "completed" for row in rows)
+    assert completed.trials == finished
+    assert (completed.values is None) == (finished < 2)
+    figure = plot_importances([completed, first_rung])
+    axes = figure.axes[0]
+    labels = [tick.get_text() for tick in axes.get_yticklabels()]
+    bars = {container.get_label(): container for container in axes.containers}
+    assert [bar.get_width() for bar in bars["first rung"]] == pytest.approx(
+        [first_rung.values.get(label, 0.0) for label in labels])
+
+
+@pytest.mark.slow
+def test_report_without_optuna_db_says_so(study_dir, tmp_path):
+    copy = tmp_path / "rep"
+    shutil.copytree(study_dir, copy, ignore=shutil.ignore_patterns("checkpoint_*", "events.*"))
+    (copy / "optuna.db").unlink()
+    page = write_report(copy).read_text()
+    assert "could not be read" in page
+    assert len(re.findall(r'<img src="data:image/png', page)) == 3
+    assert not (copy / "report_importances.png").exists()
