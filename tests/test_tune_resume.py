@@ -21,7 +21,7 @@ import pytest
 
 from tune.testing import free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
 
-TRIALS, MAX_EPOCHS = 5, 10
+TRIALS, MAX_EPOCHS = 4, 10
 # Small batches and a wide window make epochs slow enough (about a second on builtin:tiny)
 # to catch a trial mid-way; ASHA's rungs at epochs 2 and 6 let survivors run a while.
 SPACE = """\
@@ -68,6 +68,18 @@ def dashboard_lists_trial_actors(log: Path, study_dir: Path) -> bool:
     return bool({actor["pid"] for actor in actors} & trial_pids)
 
 
+def checkpointed_in_snapshot(study_dir: Path) -> set[str]:
+    """Trials with a checkpoint in Ray's last saved experiment state."""
+    from tune.study import Study
+    from tune.table import read_analysis
+
+    try:
+        trials = read_analysis(Study(str(study_dir.parent), study_dir.name)).trials
+    except Exception:  # the snapshot is being written
+        return set()
+    return {trial.trial_id for trial in trials if trial.checkpoint is not None}
+
+
 @pytest.mark.slow
 def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
     storage, name = tmp_path / "studies", "killed"
@@ -90,6 +102,9 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
             finished = [t for t in trials if t.state.name in FINISHED]
             running = [t for t in trials
                        if t.state.name == "RUNNING" and 2 <= len(t.intermediate_values) <= MAX_EPOCHS - 2]
+            # Resume continues from the last checkpoint in Ray's snapshot: wait until there is one.
+            recorded = checkpointed_in_snapshot(study_dir)
+            running = [t for t in running if t.user_attrs["ray_trial_id"] in recorded]
             return finished and running and (finished, running)
 
         finished, running = wait_for(ready, 180, interval=0.2, what="a finished trial and one mid-way")
@@ -106,7 +121,10 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
                    resume_log)
     assert resume.wait(timeout=600) == 0, resume_log.read_text()[-3000:]
     output = resume_log.read_text()
-    assert "Traceback" not in output
+    assert "track2vec-tune: error" not in output
+    # The only traceback allowed is one Ray logs (and survives) when the kill came between its
+    # deleting an old checkpoint and its next snapshot: it then fails to delete it again.
+    assert output.count("Traceback") == output.count("Error handling checkpoint")
 
     # the study ends with the number of trials first asked for
     trials = optuna_trials(study_dir, name)

@@ -15,7 +15,7 @@ from tune.cli import main
 from tune.study import Study
 from tune.testing import FAST_SPACE_TOML, free_port, optuna_trials, results, trial_dirs
 
-TRIALS, MAX_EPOCHS = 6, 3
+TRIALS, MAX_EPOCHS = 5, 3
 
 
 @pytest.fixture
