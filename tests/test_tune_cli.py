@@ -80,7 +80,7 @@ def test_unreachable_address_is_refused(capsys, tmp_path):
     assert_one_line_error(code, err, "cannot reach")
 
 
-@pytest.mark.parametrize("command", ["resume", "export", "status"])
+@pytest.mark.parametrize("command", ["resume", "export", "status", "report"])
 def test_unknown_study_name_is_refused(capsys, tmp_path, command):
     code, _, err = run_cli(capsys, command, "--name", "ghost", "--storage", str(tmp_path))
     assert_one_line_error(code, err, "no study named 'ghost'", str(tmp_path))

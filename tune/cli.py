@@ -1,7 +1,8 @@
 """``track2vec-tune``: distributed hyperparameter search for track2vec (Ray Tune + Optuna + ASHA).
 
 Commands: ``run`` a new study, ``resume`` an interrupted one, ``export`` the winner and
-the evaluation table, ``status`` of a study (read from storage, works while it runs).
+the evaluation table, ``status`` of a study (read from storage, works while it runs),
+``report`` (an HTML page of an exported study, by tune/report.py).
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="export the winner and the evaluation table", formatter_class=defaults)
     location(export, name_required=True)
     export.add_argument("--force", action="store_true", help="replace an existing export")
+
+    report = commands.add_parser("report", help="write <study>/report.html (figures and the table) of an exported study",
+                                 formatter_class=defaults)
+    location(report, name_required=True)
 
     status = commands.add_parser("status", help="trials done, running, pruned, errored; best so far",
                                  formatter_class=defaults)
@@ -318,6 +323,17 @@ def command_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_report(args: argparse.Namespace) -> int:
+    from tune.report import write_report  # tune/report.py: the HTML study report
+
+    study = _study(args)
+    study.load_spec()  # an unknown name is the usual one-line error
+    if not study.is_local:
+        raise ConfigError(f"report needs a local study directory, not {study.path}")
+    _say(f"report: {write_report(study.local_path)}")
+    return 0
+
+
 def _optuna_counts(study, spec: dict[str, Any]) -> dict[str, int]:
     url = study.optuna_url(spec.get("optuna_storage"))
     if url is None:
@@ -340,7 +356,8 @@ def _shutdown() -> None:
         ray.shutdown()
 
 
-COMMANDS = {"run": command_run, "resume": command_resume, "export": command_export, "status": command_status}
+COMMANDS = {"run": command_run, "resume": command_resume, "export": command_export, "status": command_status,
+            "report": command_report}
 
 
 def main(argv: list[str] | None = None) -> int:
