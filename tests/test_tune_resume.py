@@ -9,6 +9,7 @@ chance to save anything), then ``track2vec-tune resume`` finishes the study.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tune.cli import main
 from tune.testing import free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
 
 TRIALS, MAX_EPOCHS = 4, 10
@@ -81,7 +83,7 @@ def checkpointed_in_snapshot(study_dir: Path) -> set[str]:
 
 
 @pytest.mark.slow
-def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
+def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys):
     storage, name = tmp_path / "studies", "killed"
     study_dir = storage / name
     config = tmp_path / "space.toml"
@@ -115,6 +117,14 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
             kill_group(run)
     before = {t.user_attrs["ray_trial_id"]: (t.state.name, dict(t.intermediate_values)) for t in finished}
     mid_way = {t.user_attrs["ray_trial_id"] for t in running}
+
+    # status and export read the interrupted study from storage alone
+    assert main(["status", "--name", name, "--storage", str(storage), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["running"] >= 1 and status["completed"] + status["stopped_early"] >= 1
+    assert main(["export", "--name", name, "--storage", str(storage)]) == 0
+    with open(study_dir / "export" / "trials.csv") as handle:
+        assert "running" in {row["status"] for row in csv.DictReader(handle)}
 
     resume_log = tmp_path / "resume.log"
     resume = start(["resume", "--name", name, "--storage", str(storage), "--dashboard-port", str(free_port())],

@@ -202,7 +202,6 @@ def _finish(study, spec: dict[str, Any], corpus, outcome, force_export: bool) ->
         _say(f"  table so far:     {PROG} export --name {study.name} --storage {study.storage}")
         return 130
     evaluation = evaluate_study(study, spec, corpus)
-    path = export_study(evaluation, corpus, force=force_export)
     _say()
     _say(f"{PROG}: study {study.name!r} finished in {outcome.seconds:.0f} s")
     for line in summary_lines(evaluation):
@@ -212,6 +211,11 @@ def _finish(study, spec: dict[str, Any], corpus, outcome, force_export: bool) ->
     if len(evaluation.rows) > TABLE_ROWS:
         _say(f"... {len(evaluation.rows) - TABLE_ROWS} more in trials.md")
     _say()
+    if evaluation.winner is None:
+        print(f"{PROG}: no trial finished an epoch; each trial's error is in {study.path}/trial_<id>/error.txt",
+              file=sys.stderr)
+        return 1
+    path = export_study(evaluation, corpus, force=force_export)
     _say(f"exported the winner to {path} (embeddings.npy, vocabulary.tsv, model.json)")
     _say(f"evaluation table: {path}/trials.csv and {path}/trials.md")
     _say(f"study directory (Ray state, trial logs and checkpoints, study.json): {study.path}")
