@@ -19,6 +19,8 @@ def corpus():
     return build_corpus(load_playlists("builtin:tiny"), 2, 10_000, 10_000, 0)
 
 
+pytestmark = pytest.mark.slow  # a few seconds of Keras per case
+
 CASES = [("sgns", name) for name in library_names("OPTIMIZERS")] + [("tied-cosine", "adam")]
 
 
