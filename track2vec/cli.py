@@ -14,9 +14,17 @@ from track2vec.errors import Track2VecError
 DEFAULTS = TrainConfig()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (exit 2), like every other user error."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="track2vec", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="track2vec", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train one configuration and export its embeddings",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -20,3 +20,9 @@ class ConfigError(Track2VecError):
 
 class ExportExistsError(Track2VecError):
     """An export would overwrite existing files without ``force``."""
+
+
+class StorageError(Track2VecError):
+    """Storage failed during a run (disk full, read-only): not the user's input, exit status 1."""
+
+    exit_code = 1

@@ -33,8 +33,12 @@ class Export:
     info: dict
 
 
-def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, info: dict, force: bool = False) -> Path:
-    """Atomically write an export to ``out_dir``; ``info`` holds hyperparameters, seed, data fingerprint, metrics."""
+def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, info: dict, force: bool = False,
+                 extra_files: dict[str, str] | None = None) -> Path:
+    """Atomically write an export to ``out_dir``; ``info`` holds hyperparameters, seed, data fingerprint, metrics.
+
+    ``extra_files`` (name -> text, e.g. an evaluation table) are part of the same atomic replacement.
+    """
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not force:
         raise ExportExistsError(f"{out_dir} already exists; pass --force to replace it")
@@ -49,6 +53,8 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
         np.save(staging / EMBEDDINGS_FILE, np.asarray(embeddings, dtype=np.float32), allow_pickle=False)
         _write_vocabulary(staging / VOCABULARY_FILE, vocabulary)
         (staging / INFO_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, **info}, indent=2, default=_json_default))
+        for name, text in (extra_files or {}).items():
+            (staging / name).write_text(text, encoding="utf-8")
         for path in staging.iterdir():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())

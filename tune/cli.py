@@ -29,6 +29,7 @@ DEFAULT_TRIALS = 12
 DEFAULT_MAX_EPOCHS = 9
 DEFAULT_GRACE_PERIOD = 1
 DEFAULT_REDUCTION_FACTOR = 3.0
+DEFAULT_MAX_FAILURES = 2  # restarts of a trial whose worker or node dies (tune.driver.MAX_TRIAL_FAILURES)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,6 +47,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 
@@ -90,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cpus-per-trial", type=_non_negative_float, default=1.0, help="CPUs per trial")
     run.add_argument("--gpus-per-trial", type=_non_negative_float, default=0.0,
                      help="GPUs per trial (fractions share a GPU)")
+    run.add_argument("--max-failures", type=_non_negative_int, default=DEFAULT_MAX_FAILURES,
+                     help="times a trial whose worker process or node dies is restarted from its last checkpoint")
     run.add_argument("--seed", type=int, default=0, help="seed of the split, the sampler, the models and TPE")
     run.add_argument("--min-count", type=_positive_int, default=2,
                      help="keep items seen this often (per study: it changes the validation pairs)")
@@ -143,7 +156,7 @@ def _new_spec(args: argparse.Namespace, study, corpus, config_text: str | None, 
         "overrides": overrides, "trials": args.trials, "max_epochs": args.max_epochs,
         "grace_period": args.grace_period, "reduction_factor": args.reduction_factor,
         "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
-        "seed": args.seed, "min_count": args.min_count,
+        "max_failures": args.max_failures, "seed": args.seed, "min_count": args.min_count,
         "validation_pairs": args.validation_pairs, "test_pairs": args.test_pairs,
         "optuna_storage": args.optuna_storage, "metric": "val_ndcg_at_10 (validation NDCG@10)",
         "command": [PROG, *sys.argv[1:]],
@@ -260,12 +273,15 @@ def _resume(study, args: argparse.Namespace, expected: dict[str, Any] | None = N
             if expected.get(key) != spec[key]:
                 raise ConfigError(f"study {study.name!r} was started with --{key.replace('_', '-')} {spec[key]}, "
                                   f"not {expected[key]}; use `{PROG} resume --name {study.name}`")
+    restorable = study.has_file("tuner.pkl") and study.has_experiment_state()
+    if restorable:
+        driver.check_restorable(study)  # before starting Ray: a damaged state is a one-line error
     corpus = driver.load_corpus(spec)
     dashboard_url = driver.connect(args.address, args.dashboard_host, args.dashboard_port)
     try:
         _check_resources(spec)
         _print_header(study, spec, corpus, dashboard_url)
-        if study.has_file("tuner.pkl") and study.has_experiment_state():
+        if restorable:
             tuner = driver.restore_tuner(study, spec, corpus)
         else:  # interrupted before Ray saved anything: start the trials afresh
             tuner = driver.build_tuner(study, spec, corpus)

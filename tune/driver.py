@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from ray.tune import Callback
+
 from track2vec.corpus import Corpus, build_corpus
 from track2vec.data.loaders import load_playlists
-from track2vec.errors import ConfigError, DataError
+from track2vec.errors import ConfigError, DataError, StorageError
 
 from tune.search_space import PARAMS, SearchSpace, build_space
 from tune.study import Study
@@ -28,6 +30,9 @@ from tune.trainable import METRIC, OBJECTIVE, TIME_ATTR, TrialSettings, train_tr
 # a short period keeps what `resume` sees after a killed driver close to what happened.
 EXPERIMENT_SNAPSHOT_SECONDS = "2"
 KEEP_CHECKPOINTS = 2
+# A trial whose worker process or node dies is restarted from its last checkpoint, under the
+# same trial id, this many times before it counts as errored.
+MAX_TRIAL_FAILURES = 2  # the default of --max-failures
 
 
 @dataclass
@@ -190,10 +195,44 @@ def build_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
         run_config=tune.RunConfig(
             name=study.name, storage_path=study.storage,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
-            failure_config=tune.FailureConfig(max_failures=0),
-            progress_reporter=_reporter(spec, space), verbose=1,
+            failure_config=tune.FailureConfig(max_failures=spec.get("max_failures", MAX_TRIAL_FAILURES)),
+            progress_reporter=_reporter(spec, space), verbose=1, callbacks=[StorageWatch(study)],
         ),
     )
+
+
+class StorageWatch(Callback):
+    """A Tune callback: once a trial fails and the study directory cannot take files (disk full,
+    read-only), stop the study as Ctrl-C does instead of letting every trial fail in turn."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.tripped = False
+
+    def _check(self) -> None:
+        if self.tripped or self.study.storage_problem() is None:
+            return
+        self.tripped = True
+        if signal.getsignal(signal.SIGUSR1) not in (signal.SIG_DFL, signal.SIG_IGN, None):  # Tune's handler
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+    def on_trial_recover(self, iteration, trials, trial, **info) -> None:
+        self._check()
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self._check()
+
+
+def check_restorable(study: Study) -> None:
+    """Refuse, in one line, a study whose saved Ray state is unreadable."""
+    from tune.table import read_analysis
+
+    try:
+        read_analysis(study)
+    except (ValueError, EOFError, OSError) as error:  # Ray rewrites it in place: a full disk truncates it
+        raise StorageError(f"{study.path}: Ray's saved state of the study is damaged ({type(error).__name__}), so it "
+                           f"cannot be resumed; `track2vec-tune status` and `export --name {study.name}` still "
+                           "read the trials from their directories") from None
 
 
 def restore_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
@@ -201,6 +240,7 @@ def restore_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
     from ray import tune
 
     _environment()
+    check_restorable(study)
     return tune.Tuner.restore(
         study.path, trainable=_trainable(spec, corpus), param_space=dict(space_of(spec).fixed),
         # restart_errored crashes with OptunaSearch in Ray 2.60; resume_errored continues
@@ -210,8 +250,11 @@ def restore_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
 
 
 def fit(tuner, study: Study, spec: dict[str, Any]) -> Outcome:
-    """Run the Tuner; Ctrl-C or SIGTERM stop it gracefully (Ray saves its state first)."""
-    from tune.table import read_analysis
+    """Run the Tuner; Ctrl-C or SIGTERM stop it gracefully (Ray saves its state first).
+
+    A storage that fails (disk full, read-only) ends it with a StorageError.
+    """
+    from tune.table import _optuna_states, read_trials
 
     main_thread = threading.current_thread() is threading.main_thread()
     if main_thread:
@@ -221,11 +264,20 @@ def fit(tuner, study: Study, spec: dict[str, Any]) -> Outcome:
     started = time.perf_counter()
     try:
         tuner.fit()
+    except Exception:
+        if study.storage_problem() is None:
+            raise
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
     seconds = time.perf_counter() - started
+    problem = study.storage_problem()
+    if problem is not None:
+        raise StorageError(
+            f"the study's storage failed: {study.path}: {problem}; the study stopped after {seconds:.0f} s. "
+            f"Trials finished so far are kept: `track2vec-tune status --name {study.name} --storage {study.storage}` "
+            "lists them and `track2vec-tune export` writes the winner once the storage takes files again")
     # Read the saved snapshot: after an interruption Ray's in-memory trials are already cleaned up.
-    trials = read_analysis(study).trials
+    trials = read_trials(study, _optuna_states(study, spec))
     unfinished = [trial for trial in trials if trial.status not in ("TERMINATED", "ERROR")]
     return Outcome(interrupted=bool(unfinished) or len(trials) < spec["trials"], seconds=seconds)

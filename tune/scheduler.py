@@ -38,6 +38,14 @@ class ResumableASHA(ASHAScheduler):
         self._sync_rungs()
         super().on_trial_add(tune_controller, trial)
 
+    def on_trial_error(self, tune_controller, trial: Trial) -> None:
+        super().on_trial_error(tune_controller, trial)
+        # Ray 2.60 re-snapshots a trial whose actor died only while the actor is live: without
+        # this, the saved state keeps the errored trial RUNNING (read back as unfinished).
+        mark = getattr(tune_controller, "_mark_trial_to_checkpoint", None)
+        if mark is not None:
+            mark(trial)
+
     def choose_trial_to_run(self, tune_controller) -> Trial | None:
         if self._already_finished is None:  # first call of this driver session
             self._already_finished = self._searcher.finished_trial_ids()

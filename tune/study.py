@@ -186,6 +186,25 @@ class Study:
     def save_spec(self, spec: dict[str, Any]) -> None:
         self.write_text(STUDY_FILE, json.dumps({"format_version": FORMAT_VERSION, **spec}, indent=2) + "\n")
 
+    def storage_problem(self) -> str | None:
+        """Why the study directory cannot take new files (full, read-only, gone), or None if it can."""
+        if not self.is_local:
+            return None  # an object store reports its own errors
+        probe = self.local_path / f".write-probe-{os.getpid()}"
+        try:
+            with open(probe, "wb") as out:
+                out.write(b"\0" * 65536)  # a few blocks: a full disk refuses them
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as error:
+            return error.strerror or str(error)
+        finally:
+            try:
+                probe.unlink()
+            except OSError:
+                pass
+        return None
+
     def has_experiment_state(self) -> bool:
         """Whether Ray Tune has written its state (a run got as far as starting trials)."""
         import pyarrow.fs

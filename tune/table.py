@@ -79,13 +79,12 @@ def read_rows(study: Study, spec: dict[str, Any]) -> list[TrialRow]:
     """One row per trial that Ray recorded, sorted by best validation NDCG@10."""
     if not study.has_experiment_state():
         return []
-    analysis = read_analysis(study)
     optuna_states = _optuna_states(study, spec)
     rows = []
-    for trial in analysis.trials:
+    for trial in read_trials(study, optuna_states):
         result, checkpoint = trial.last_result or {}, trial.checkpoint
         newest, newest_checkpoint = _newest_checkpoint(trial)
-        if newest and newest.get("epoch", 0) > result.get("epoch", 0):
+        if newest and (newest.get("epoch", 0) > result.get("epoch", 0) or checkpoint is None):
             result, checkpoint = newest, newest_checkpoint
         epochs = int(result.get("epoch", 0) or 0)
         number, optuna_state = optuna_states.get(trial.trial_id, (None, None))
@@ -124,6 +123,69 @@ def read_analysis(study: Study):
         return ExperimentAnalysis(study.path)
     finally:
         analysis_logger.setLevel(level)
+
+
+def read_trials(study: Study, optuna_states: dict[str, tuple[int, str]] | None = None) -> list:
+    """Ray's recorded trials, or, where its saved state is unreadable, the trial directories' own.
+
+    Ray rewrites its experiment state in place: a full disk or a kill in the middle leaves
+    it truncated. The trials are then rebuilt from ``params.json``, ``result.json`` and the
+    checkpoints' metrics, with their Optuna states (``optuna_states``) for finished or errored.
+    """
+    try:
+        return read_analysis(study).trials
+    except (ValueError, EOFError, OSError) as error:  # JSONDecodeError is a ValueError
+        logging.getLogger(__name__).debug("unreadable experiment state of %s: %s", study.path, error)
+    import pyarrow.fs
+
+    fs, root = study._fs()
+    states = {"COMPLETE": "TERMINATED", "PRUNED": "TERMINATED", "FAIL": "ERROR"}
+    trials = []
+    for info in sorted(fs.get_file_info(pyarrow.fs.FileSelector(root, allow_not_found=True)), key=lambda i: i.path):
+        name = Path(info.path).name
+        if info.type != pyarrow.fs.FileType.Directory or not name.startswith("trial_"):
+            continue
+        trial_id = name.removeprefix("trial_")
+        config = _read_json_lines(fs, f"{info.path}/params.json", whole=True)
+        results = _read_json_lines(fs, f"{info.path}/result.json")
+        state = (optuna_states or {}).get(trial_id, (None, None))[1]
+        trials.append(_StoredTrial(trial_id, states.get(state, "PENDING"), config[0] if config else {},
+                                   results[-1] if results else None, info.path, _StoredStorage(fs)))
+    return trials
+
+
+@dataclass
+class _StoredStorage:
+    storage_filesystem: Any
+
+
+@dataclass
+class _StoredTrial:
+    """What the table needs of a Ray trial, read from its directory."""
+
+    trial_id: str
+    status: str
+    config: dict
+    last_result: dict | None
+    path: str
+    storage: _StoredStorage
+    checkpoint: Any = None
+
+
+def _read_json_lines(fs, path: str, whole: bool = False) -> list:
+    """The JSON values of a file (one per line, or ``whole``); a truncated last line is skipped."""
+    try:
+        with fs.open_input_stream(path) as stream:
+            text = stream.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    values = []
+    for chunk in [text] if whole else text.splitlines():
+        try:
+            values.append(json.loads(chunk))
+        except ValueError:
+            continue
+    return values
 
 
 def _newest_checkpoint(trial) -> tuple[dict | None, Any]:
@@ -360,10 +422,9 @@ def export_study(evaluation: Evaluation, corpus: Corpus, force: bool = False) ->
     tables = {TRIALS_CSV: to_csv(evaluation),
               TRIALS_MD: "\n\n".join(["# " + summary_lines(evaluation)[0], *summary_lines(evaluation)[1:],
                                       to_markdown(evaluation)]) + "\n"}
-    if study.is_local:
-        target = write_export(Path(study.export_path), evaluation.winner_embeddings, corpus.vocabulary, info, force=force)
-        for name, text in tables.items():
-            study.write_text(f"export/{name}", text)
+    if study.is_local:  # the tables go into the same atomic replacement as the winner
+        target = write_export(Path(study.export_path), evaluation.winner_embeddings, corpus.vocabulary, info,
+                              force=force, extra_files=tables)
         return str(target)
     # Remote storage: write locally, then copy into the study directory.
     import pyarrow.fs
