@@ -1,0 +1,415 @@
+"""Real faults in real processes: a killed trial worker, a node leaving the cluster, a full
+disk under the study, an export killed mid-write. (A killed driver: tests/test_tune_resume.py.)
+
+Each study is tiny (builtin:tiny, 2-3 trials, 3-4 epochs) and runs as the real
+``track2vec-tune`` console script in its own process group, so that the kills hit real
+processes. Epochs use small batches and a wide window: a second or two each, long
+enough to kill a worker in the middle of one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tune.testing import auth_token, free_port, optuna_trials, results, trial_dirs, wait_for
+
+SLOW_EPOCHS = """\
+batch_size = 256
+window = 6
+dim = { min = 8, max = 16 }
+negatives = { min = 5, max = 6 }
+"""
+
+
+def cli() -> list[str]:
+    script = Path(sys.executable).parent / "track2vec-tune"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tune.cli"]
+
+
+def start(args: list[str], log: Path, err: Path | None = None) -> subprocess.Popen:
+    """``track2vec-tune ARGS`` in a new process group; stdout to ``log``, stderr to ``err`` (or ``log``)."""
+    out = open(log, "w")
+    return subprocess.Popen([*cli(), *args], stdout=out, stderr=open(err, "w") if err else subprocess.STDOUT,
+                            env={**os.environ, "RAY_ADDRESS": ""}, start_new_session=True)
+
+
+def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([*cli(), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "RAY_ADDRESS": ""})
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+
+
+def kill_worker(pid: int) -> None:
+    """SIGKILL a trial's worker process (Ray names it ray::ImplicitFunc...)."""
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    assert "ray::" in cmdline, f"pid {pid} is not a Ray worker: {cmdline!r}"
+    os.kill(pid, signal.SIGKILL)
+
+
+def error_lines(text: str, prog: str = "track2vec-tune") -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(f"{prog}: error:")]
+
+
+def trial_results(study_dir: Path) -> dict[str, list[dict]]:
+    return {trial_id: results(path) for trial_id, path in trial_dirs(study_dir).items()}
+
+
+def table(study_dir: Path) -> dict[str, dict]:
+    with open(study_dir / "export" / "trials.csv") as handle:
+        return {row["trial_id"]: row for row in csv.DictReader(handle)}
+
+
+def optuna_by_trial(study_dir: Path, name: str) -> dict[str, list]:
+    """Tune trial id -> its Optuna trials (exactly one is expected)."""
+    by_trial: dict[str, list] = {}
+    for frozen in optuna_trials(study_dir, name):
+        by_trial.setdefault(frozen.user_attrs["ray_trial_id"], []).append(frozen)
+    return by_trial
+
+
+def non_loopback_address() -> str | None:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect(("192.0.2.1", 9))  # no packet is sent: only picks the outgoing interface
+            address = sock.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. A trial's worker process is killed mid-epoch
+
+
+@pytest.mark.slow
+def test_killed_worker_continues_from_its_checkpoint_and_optuna_records_it_once(tmp_path):
+    """Trial A's worker is killed once: A continues from its last checkpoint under the same id.
+    Trial B's worker is killed twice with --max-failures 1: B ends errored, the study still ends
+    normally (exit 0, not 'interrupted'). Optuna holds one trial per Tune trial, one final state.
+    Along the way: the dashboard listens on 127.0.0.1 only and asks for Ray's token, and the
+    token appears nowhere in run's output or the study directory."""
+    storage, name = tmp_path / "studies", "workers"
+    study_dir = storage / name
+    config = tmp_path / "space.toml"
+    config.write_text(SLOW_EPOCHS)
+    log = tmp_path / "run.log"
+    max_epochs = 4
+    run = start(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", "2",
+                 "--max-epochs", str(max_epochs), "--grace-period", str(max_epochs), "--max-failures", "1",
+                 "--cpus-per-trial", "1", "--storage", str(storage), "--name", name,
+                 "--dashboard-port", str(free_port())], log)
+    kills: dict[str, list[tuple[int, float]]] = {}  # trial id -> (pid, time) of each kill
+    try:
+        def kill_after_first_epoch():
+            """Kill each trial's worker as soon as it has reported an epoch: it is in the next one."""
+            assert run.poll() is None, log.read_text()[-3000:]
+            for trial_id, reported in trial_results(study_dir).items():
+                if reported and trial_id not in kills:
+                    assert reported[-1]["epoch"] < max_epochs
+                    kill_worker(reported[-1]["pid"])
+                    kills[trial_id] = [(reported[-1]["pid"], time.time())]
+            return len(kills) == 2
+
+        wait_for(kill_after_first_epoch, 300, 0.05, "an epoch of each trial")
+        a, b = kills  # in the order of their first kill
+
+        # the dashboard: on 127.0.0.1 only, and token authentication is on
+        port = int(re.search(r"Ray dashboard: http://127\.0\.0\.1:(\d+)", log.read_text()).group(1))
+        outside = non_loopback_address()
+        if outside:
+            with pytest.raises(OSError):
+                socket.create_connection((outside, port), timeout=3).close()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v0/actors?limit=5", timeout=10)
+        assert refused.value.code in (401, 403)
+
+        def b_restarted():
+            assert run.poll() is None, log.read_text()[-3000:]
+            fresh = [r for r in trial_results(study_dir)[b] if r["pid"] != kills[b][0][0]]
+            return fresh and fresh[-1]
+
+        restarted = wait_for(b_restarted, 180, 0.05, "trial B to report after its restart")
+        assert restarted["epoch"] < max_epochs
+        kill_worker(restarted["pid"])
+        kills[b].append((restarted["pid"], time.time()))
+        assert run.wait(timeout=300) == 0, log.read_text()[-3000:]
+    finally:
+        stop_group(run)
+    output = log.read_text()
+    assert "interrupted" not in output
+
+    reported = trial_results(study_dir)
+    assert set(reported) == {a, b}  # same trial ids: nothing was started afresh
+    # A: epochs 1..max once each; the restarted worker began at the epoch after the last one the
+    # killed worker reported (only the epoch in progress was lost)
+    assert [r["epoch"] for r in reported[a]] == list(range(1, max_epochs + 1))
+    killed_pid = kills[a][0][0]
+    before = [r for r in reported[a] if r["pid"] == killed_pid]
+    after = [r for r in reported[a] if r["pid"] != killed_pid]
+    assert before and after
+    assert after[0]["restored_from_epoch"] == before[-1]["epoch"]
+    assert after[0]["epoch"] == before[-1]["epoch"] + 1
+    print(f"\nkilled worker: its trial reported again {after[0]['timestamp'] - kills[a][0][1]:.0f} s later "
+          f"(restart, restore, one epoch); complete epochs lost: 0")
+    # B: restarted once from its checkpoint, then errored at the second kill
+    b_pids = [r["pid"] for r in reported[b]]
+    assert b_pids[0] == kills[b][0][0] and b_pids[-1] == kills[b][1][0]
+    b_after = [r for r in reported[b] if r["pid"] == kills[b][1][0]]
+    assert b_after[0]["restored_from_epoch"] == max(r["epoch"] for r in reported[b] if r["pid"] == kills[b][0][0])
+
+    # Optuna: one trial per Tune trial, one final state each, one value per epoch
+    by_trial = optuna_by_trial(study_dir, name)
+    assert {trial_id: len(frozen) for trial_id, frozen in by_trial.items()} == {a: 1, b: 1}
+    assert by_trial[a][0].state.name == "COMPLETE"
+    assert sorted(by_trial[a][0].intermediate_values) == list(range(1, max_epochs + 1))
+    assert by_trial[b][0].state.name == "FAIL"
+
+    rows = table(study_dir)
+    assert rows[a]["status"] == "completed" and int(rows[a]["epochs"]) == max_epochs
+    assert rows[b]["status"] == "errored"
+    assert json.loads((study_dir / "export" / "model.json").read_text())["trial_id"] == a
+
+    # nothing secret: Ray's token is not in run's output nor in any file of the study
+    token = auth_token()
+    if token:
+        assert token not in output
+        for path in study_dir.rglob("*"):
+            if path.is_file():
+                assert token.encode() not in path.read_bytes(), path
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. The non-head node leaves a two-node cluster mid-study
+
+
+@pytest.fixture
+def two_node_cluster():
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    worker = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    yield cluster, worker
+    cluster.shutdown()
+
+
+@pytest.mark.slow
+def test_study_completes_when_a_node_leaves(tmp_path, two_node_cluster):
+    cluster, worker = two_node_cluster
+    storage, name = tmp_path / "studies", "nodes"
+    study_dir = storage / name
+    config = tmp_path / "space.toml"
+    config.write_text(SLOW_EPOCHS)
+    log = tmp_path / "run.log"
+    max_epochs = 3
+    run = start(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", "2",
+                 "--max-epochs", str(max_epochs), "--grace-period", str(max_epochs),
+                 "--address", cluster.address, "--storage", str(storage), "--name", name], log)
+    try:
+        def on_worker_node():
+            assert run.poll() is None, log.read_text()[-3000:]
+            for trial_id, reported in trial_results(study_dir).items():
+                if any(r["node_id"] == worker.node_id for r in reported):
+                    return trial_id
+
+        moved = wait_for(on_worker_node, 300, 0.05, "a trial's epoch on the second node")
+        cluster.remove_node(worker)
+        removed = time.time()
+        assert run.wait(timeout=300) == 0, log.read_text()[-3000:]
+    finally:
+        stop_group(run)
+    print(f"\nstudy ended {time.time() - removed:.1f} s after the node left")
+    assert "Ray cluster: 2 node(s)" in log.read_text()
+
+    # every trial ended, the table is complete
+    rows = table(study_dir)
+    assert len(rows) == 2 and {row["status"] for row in rows.values()} == {"completed"}
+    assert all(int(row["epochs"]) == max_epochs for row in rows.values())
+    by_trial = optuna_by_trial(study_dir, name)
+    assert {trial_id: [f.state.name for f in frozen] for trial_id, frozen in by_trial.items()} == {
+        trial_id: ["COMPLETE"] for trial_id in rows}
+
+    # the trial of the lost node went on from its checkpoint on the node that is left
+    reported = trial_results(study_dir)[moved]
+    on_lost = [r for r in reported if r["node_id"] == worker.node_id]
+    after = [r for r in reported if r["node_id"] != worker.node_id]
+    assert after, "the trial of the removed node never ran again"
+    assert after[0]["restored_from_epoch"] == on_lost[-1]["epoch"]
+    assert [r["epoch"] for r in reported] == list(range(1, max_epochs + 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. The storage fills up mid-study
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 16 MiB tmpfs: a disk that really fills up, for root too (chmod does not stop root)."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def fill(directory: Path) -> Path:
+    filler = directory / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * (1 << 20))
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.slow
+def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path, small_filesystem):
+    storage, name = small_filesystem / "studies", "full"
+    study_dir = storage / name
+    config = tmp_path / "space.toml"
+    config.write_text(SLOW_EPOCHS)
+    log, err = tmp_path / "run.log", tmp_path / "run.err"
+    run = start(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", "3",
+                 "--max-epochs", "2", "--grace-period", "2", "--storage", str(storage), "--name", name,
+                 "--dashboard-port", str(free_port())], log, err)
+    try:
+        def one_complete():  # from the trials' own files: opening optuna.db while it is created races
+            assert run.poll() is None, err.read_text()[-3000:]
+            return [trial_id for trial_id, reported in trial_results(study_dir).items()
+                    if any(r["epoch"] == 2 for r in reported)]
+
+        finished = wait_for(one_complete, 300, 0.2, "a completed trial")
+        filler = fill(small_filesystem)
+        filled = time.time()
+        code = run.wait(timeout=240)
+    finally:
+        stop_group(run)
+    stopped_after = time.time() - filled
+    print(f"\nrun stopped {stopped_after:.1f} s after the disk filled")
+
+    # one clear line, last on stderr, naming the storage and the cause; exit status 1
+    stderr = err.read_text()
+    assert code == 1, stderr[-3000:]
+    assert error_lines(stderr) == [stderr.strip().splitlines()[-1]]
+    assert "No space left on device" in error_lines(stderr)[0] and str(study_dir) in error_lines(stderr)[0]
+    assert stopped_after < 120
+
+    # status reads what finished, with the disk still full
+    done = run_cli("status", "--name", name, "--storage", str(storage), "--json")
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["completed"] >= len(finished)
+
+    # export cannot write: one line, and nothing half-written is left
+    done = run_cli("export", "--name", name, "--storage", str(storage))
+    assert done.returncode == 2 and error_lines(done.stderr) == done.stderr.strip().splitlines()
+    assert "No space left on device" in done.stderr
+    assert not [p.name for p in study_dir.iterdir() if p.name.startswith(".export") or p.name == "export"]
+
+    # Ray rewrites its experiment state in place; on a full disk it can be left truncated.
+    # Make sure it is (as it was in some runs), then: status still reads the trials from their
+    # directories, and resume refuses in one line, before starting Ray.
+    state = next(study_dir.glob("experiment_state-*.json"))
+    state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    done = run_cli("status", "--name", name, "--storage", str(storage), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["completed"] == status["completed"]
+    done = run_cli("resume", "--name", name, "--storage", str(storage))
+    assert done.returncode == 1 and error_lines(done.stderr) == done.stderr.strip().splitlines()
+    assert "damaged" in done.stderr and "Ray cluster" not in done.stdout
+
+    # once there is space again, export writes the winner and the table of every trial
+    filler.unlink()
+    done = run_cli("export", "--name", name, "--storage", str(storage))
+    assert done.returncode == 0, done.stderr
+    rows = table(study_dir)
+    assert len(rows) >= 2  # the third trial may not have started before the disk filled
+    for trial_id in finished:
+        assert rows[trial_id]["status"] == "completed" and rows[trial_id]["epochs"] == "2"
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. An export killed mid-write
+
+
+WRITE_LARGE_EXPORT = """
+import sys
+import numpy as np
+from track2vec.export import write_export
+from track2vec.vocabulary import Vocabulary
+n = 1_000_000
+vocabulary = Vocabulary(np.array([f"track_{i}" for i in range(n)]), np.ones(n, dtype=np.int64))
+write_export(sys.argv[1], np.ones((n, 64), dtype=np.float32), vocabulary, {"seed": 2}, force=True)
+"""
+
+
+@pytest.mark.slow
+def test_export_killed_mid_write_leaves_the_previous_export(tmp_path):
+    from track2vec.export import read_export, write_export
+    from track2vec.vocabulary import Vocabulary
+
+    out = tmp_path / "export"
+    items = np.array(["track_1", "track_2", "track_3"])
+    write_export(out, np.eye(3, dtype=np.float32), Vocabulary(items, np.array([3, 2, 1])), {"seed": 1})
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+
+    writer = subprocess.Popen([sys.executable, "-c", WRITE_LARGE_EXPORT, str(out)])
+    try:
+        staging = wait_for(lambda: writer.poll() is None and list(tmp_path.glob(".export.tmp-*/*")),
+                           120, 0.005, "the staging directory to fill")
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait(timeout=30)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert writer.returncode == -signal.SIGKILL
+    assert list(tmp_path.glob(".export.tmp-*")), "killed too late: the staging directory is gone"
+    assert staging
+
+    # the previous export is whole and readable; the half-written one is not in its place
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert read_export(out).info["seed"] == 1
+    assert not list(tmp_path.glob(".export.old-*"))
+
+
+def test_tune_export_refuses_to_overwrite_without_force(tmp_path):
+    """`track2vec-tune export` over an existing export: one line, exit 2, the export untouched."""
+    from track2vec.export import write_export
+    from track2vec.vocabulary import Vocabulary
+    from tune.study import Study
+
+    study = Study(str(tmp_path), "done")
+    study.create()
+    study.save_spec({"name": "done", "trials": 1, "max_epochs": 1})
+    write_export(Path(study.export_path), np.eye(2, dtype=np.float32),
+                 Vocabulary(np.array(["a", "b"]), np.array([2, 1])), {"seed": 1})
+    before = {path.name: path.read_bytes() for path in Path(study.export_path).iterdir()}
+    done = run_cli("export", "--name", "done", "--storage", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"track2vec-tune: error: {study.export_path} already exists; pass --force to replace it"]
+    assert {path.name: path.read_bytes() for path in Path(study.export_path).iterdir()} == before
