@@ -170,3 +170,19 @@ def test_model_json_is_plain_json_with_the_format_version(tmp_path, embeddings):
     header = (out / "vocabulary.tsv").read_text().splitlines()[0]
     assert header == "index\titem\tcount\tartist"
     assert np.load(out / "embeddings.npy", allow_pickle=False).shape == (len(ITEMS), 4)
+
+
+def test_an_export_directory_follows_the_umask(tmp_path):
+    import os
+    import stat
+
+    from track2vec.export import write_export
+    from track2vec.vocabulary import Vocabulary
+
+    vocabulary = Vocabulary(np.array(["a", "b"]), np.array([2, 1]))
+    previous = os.umask(0o022)
+    try:
+        out = write_export(tmp_path / "export", np.zeros((2, 3), np.float32), vocabulary, {})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755

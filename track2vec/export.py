@@ -47,6 +47,7 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700); an export follows the umask
     except OSError as error:
         raise Track2VecError(f"{out_dir}: cannot create the export ({error.strerror or error})") from None
     try:
@@ -66,6 +67,12 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _replace_directory(new: Path, target: Path) -> None:
