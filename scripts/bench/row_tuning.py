@@ -1,0 +1,113 @@
+"""Row 4: tuning efficiency, the notebook's 9-point grid over the exponent vs the service (TPE + ASHA).
+
+Both use the built-in small corpus with the same split (the library's and the CLI's
+defaults: min_count 2, 10,000 validation pairs at most, seed 0) and the same number of
+epochs per full trial. The grid follows the notebook's protocol: the exponent ``alpha``
+takes the 9 values, every other setting stays fixed (at TrainConfig's defaults), and
+every run trains all epochs. The service is ``track2vec-tune run`` (TPE over the whole
+default search space, ASHA stopping). Cost is counted in trial-epochs; the curves are
+the best validation NDCG@10 reached after each trial-epoch, in the order they finished.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import RowReport, Settings, load_corpus, text_table
+from bench.studies import epoch_events, run_study
+
+GRID_ALPHAS = (-1, -0.7, -0.5, -0.2, 0, 0.2, 0.5, 0.7, 1)  # the notebook's samp_coef_list
+DATA = "builtin"
+TARGET_SHARE = 0.25
+
+
+def best_so_far(values: list[float]) -> list[float]:
+    """Running maximum: ``curve[i]`` is the best of the first ``i + 1`` trial-epochs."""
+    curve, best = [], float("-inf")
+    for value in values:
+        best = max(best, value)
+        curve.append(best)
+    return curve
+
+
+def first_reaching(curve: list[float], threshold: float) -> int | None:
+    """Trial-epochs spent when the curve first reaches ``threshold`` (1-based), or None."""
+    return next((index + 1 for index, value in enumerate(curve) if value >= threshold), None)
+
+
+def value_at(curve: list[float], budget: int) -> float | None:
+    """The best value after ``budget`` trial-epochs (the final one if fewer were spent)."""
+    if not curve or budget < 1:
+        return None
+    return curve[min(budget, len(curve)) - 1]
+
+
+def budgets(grid_total: int, service_total: int) -> list[int]:
+    """Trial-epoch budgets at which the curves are printed: fractions of the grid's total, and both totals."""
+    points = {max(1, round(grid_total * share)) for share in (1 / 9, 1 / 6, TARGET_SHARE, 1 / 3, 1 / 2, 2 / 3, 1)}
+    return sorted(points | {service_total})
+
+
+def curve_cell(curve: list[float], budget: int) -> str:
+    value = value_at(curve, budget)
+    if value is None:
+        return "n/a"
+    return f"{value:.4f}" + (f" (all {len(curve)} spent)" if budget > len(curve) else "")
+
+
+def run_grid(epochs: int) -> tuple[list[float], list[str], float]:
+    """The notebook's protocol with our trainer: (NDCG@10 of each trial-epoch in order, labels, seconds)."""
+    from track2vec.config import TrainConfig
+    from track2vec.training import Trainer
+
+    corpus = load_corpus(DATA)
+    values, labels = [], []
+    started = time.perf_counter()
+    for alpha in GRID_ALPHAS:
+        history = Trainer(corpus, TrainConfig(alpha=alpha, epochs=epochs, seed=0)).fit()
+        values += history.history["val_ndcg_at_10"]
+        labels.append(f"alpha {alpha:+g}: " + " ".join(f"{v:.4f}" for v in history.history["val_ndcg_at_10"]))
+    return values, labels, time.perf_counter() - started
+
+
+def run(settings: Settings) -> RowReport:
+    from track2vec.config import TrainConfig
+
+    report = RowReport(4, "Tuning efficiency: the notebook's grid over alpha vs TPE + ASHA (trial-epochs)")
+    epochs, trials = settings.tune_epochs, settings.tune_trials
+    grid_values, grid_labels, grid_seconds = run_grid(epochs)
+    with tempfile.TemporaryDirectory(prefix="track2vec-bench-tune-") as storage:
+        study = run_study(Path(storage), "row4", ["--data", DATA, "--trials", str(trials), "--max-epochs", str(epochs),
+                                                  "--seed", "0"], timeout=3600)
+        events = epoch_events(study.path)
+    service_values = [event.ndcg for event in events]
+    grid_curve, service_curve = best_so_far(grid_values), best_so_far(service_values)
+    grid_best, grid_total = grid_curve[-1], len(grid_curve)
+    service_best = service_curve[-1] if service_curve else float("nan")
+    reached = first_reaching(service_curve, grid_best)
+    share = reached / grid_total if reached else None
+
+    report.add(f"trial-epochs to reach the grid's best ({grid_best:.4f})",
+               f"{reached} ({share:.0%} of the grid's)" if reached else f"not reached in {len(service_curve)}",
+               f"{grid_total} (9 x {epochs})", f"{share:.2f}" if share is not None else "n/a",
+               f"<= {TARGET_SHARE:.0%}", share is not None and share <= TARGET_SHARE)
+    report.add("best validation NDCG@10 at the end", f"{service_best:.4f} ({len(service_curve)} trial-epochs)",
+               f"{grid_best:.4f} ({grid_total} trial-epochs)", f"{service_best - grid_best:+.5f}", "above the grid's",
+               service_best > grid_best, "ratio column: ours - grid")
+    defaults = TrainConfig()
+    report.detail(f"corpus {DATA}; grid: alpha in {list(GRID_ALPHAS)}, every other setting at TrainConfig's default "
+                  f"({defaults.architecture}, dim {defaults.dim}, window {defaults.window}, {defaults.negatives} negatives, "
+                  f"subsample {defaults.subsample:g}, {defaults.optimizer} lr {defaults.learning_rate:g}, "
+                  f"batch {defaults.batch_size}), {epochs} epochs each, serial, {grid_seconds:.0f} s in-process")
+    report.detail(f"service: track2vec-tune run --data {DATA} --trials {trials} --max-epochs {epochs} (default search "
+                  f"space, ASHA grace 1, reduction 3, 2 concurrent trials); Tuner.fit {study.fit_seconds:.0f} s, "
+                  f"command {study.wall_seconds:.0f} s")
+    table = [[str(b), curve_cell(grid_curve, b), curve_cell(service_curve, b)]
+             for b in budgets(grid_total, len(service_curve))]
+    report.detail("best validation NDCG@10 after N trial-epochs:")
+    report.details += ["  " + line for line in text_table(table, ["trial-epochs", "grid", "service"]).splitlines()]
+    report.detail("grid runs (validation NDCG@10 per epoch):")
+    report.details += ["  " + label for label in grid_labels]
+    return report

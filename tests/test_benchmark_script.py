@@ -1,0 +1,194 @@
+"""Smoke tests of scripts/benchmark.py's helpers: no timing, no TensorFlow, a few seconds in all."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+from bench import common, notebook, row_resources, row_retrieval, row_training, row_tuning, studies  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def benchmark_module():
+    spec = importlib.util.spec_from_file_location("benchmark_script", SCRIPTS / "benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus():
+    return common.load_corpus("builtin:tiny")
+
+
+# --- the notebook re-implementation ---------------------------------------------------
+
+
+def test_keras_skipgrams_pairs_every_neighbour_in_the_window_and_skips_id_0():
+    random.seed(0)
+    couples, labels = notebook.keras_skipgrams([0, 1, 2, 3, 4], window_size=1)
+    assert sorted(map(tuple, couples)) == [(1, 2), (2, 1), (2, 3), (3, 2), (3, 4), (4, 3)]
+    assert labels == [1] * 6
+    couples, _ = notebook.keras_skipgrams([5, 6, 7], window_size=2)
+    assert sorted(map(tuple, couples)) == [(5, 6), (5, 7), (6, 5), (6, 7), (7, 5), (7, 6)]
+
+
+def test_word2vec_sampling_keeps_all_pairs_when_nothing_is_subsampled():
+    np.random.seed(0)
+    random.seed(0)
+    st_smooth, st = notebook.sampling_tables(np.array([5, 4, 3, 2, 1]), 0.75)
+    assert st.sum() == pytest.approx(1) and st_smooth.sum() == pytest.approx(1)
+    pairs, labels = notebook.word2vec_sampling([1, 2, 3, 4], 2, 3, st_smooth, st, sub_t=1.0)
+    positives = len(notebook.keras_skipgrams([1, 2, 3, 4], 2)[0])
+    assert (labels == 1).sum() == positives and (labels == 0).sum() == 3 * positives
+    assert pairs.shape == (4 * positives, 2)
+
+
+def test_notebook_generator_yields_targets_contexts_and_labels():
+    random.seed(0)
+    np.random.seed(0)
+    st_smooth, st = notebook.sampling_tables(np.arange(10, 0, -1), 1.0)
+    generator = notebook.track_ns_generator([[1, 2, 3], [4, 5, 6, 7], [8, 9]], 2, 1, 2, st_smooth, st, 1.0)
+    (targets, contexts), labels = next(generator)
+    assert len(targets) == len(contexts) == len(labels) and (labels == 1).sum() * 3 == len(labels)
+
+
+# --- timing and formatting helpers ----------------------------------------------------
+
+
+def test_alternate_reverses_the_order_every_round():
+    calls = []
+    samples = common.alternate({"a": lambda: calls.append("a") or 1, "b": lambda: calls.append("b") or 2}, rounds=3)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert [s.value for s in samples["b"]] == [2, 2, 2] and all(s.seconds >= 0 for s in samples["a"])
+
+
+def test_ratios_medians_and_formats():
+    assert common.paired_ratios([10, 20], [2, 4]) == [5, 5]
+    assert common.median([3, 1, 2]) == 2
+    assert common.spread([1, 2, 3], "{:.0f}") == "2 [1-3], n=3"
+    assert common.si(1_234_000, "pairs/s") == "1.23 Mpairs/s"
+    assert common.times(153.2) == "153x" and common.times(2.5) == "2.5x"
+
+
+def test_tables_and_markdown_report():
+    report = common.RowReport(1, "Title")
+    report.add("thing", "1 s", "2 s", "2x", ">= 1x", True)
+    report.detail("a detail")
+    assert "thing" in common.render_text(report) and "a detail" in common.render_text(report)
+    skipped = common.RowReport(6, "GPU", skipped="no GPU")
+    text = common.render_markdown([report, skipped], common.quick_settings(), "python scripts/benchmark.py --quick",
+                                  {"CPU": "x"}, {"python": "3"}, "today", 60.0)
+    assert "| 1. thing | 1 s | 2 s | 2x | >= 1x | yes |" in text
+    assert "skipped: no GPU" in text and "## 1. Title" in text and "--quick" in text
+
+
+def test_parse_rows_and_output_default(benchmark_module):
+    assert benchmark_module.parse_rows("3,1") == [1, 3]
+    with pytest.raises(Exception):
+        benchmark_module.parse_rows("7")
+    args = benchmark_module.build_parser().parse_args(["--quick", "--rows", "1"])
+    assert benchmark_module.output_path(args) is None
+    args = benchmark_module.build_parser().parse_args(["--quick"])
+    assert benchmark_module.output_path(args).name == "BENCHMARKS.md"
+
+
+def test_machine_and_versions_name_what_the_report_needs():
+    assert {"CPU", "cores", "RAM"} <= set(common.machine_info())
+    assert {"python", "numpy", "tensorflow", "keras", "ray", "optuna", "gensim"} <= set(common.versions())
+
+
+# --- row helpers ----------------------------------------------------------------------
+
+
+def test_retrieval_helpers():
+    ours = np.array([[1, 2, 3], [4, 5, 6]])
+    assert row_retrieval.agreement(ours, np.array([[1, 2, 3], [4, 6, 5]])) == (0.5, 1.0)
+    chunks = row_retrieval.query_chunks(10, 4, 3)
+    assert [(c.start, c.stop) for c in chunks] == [(0, 4), (4, 8), (8, 10)]
+    _, queries, pairs = row_retrieval.random_problem(50, 4, 20)
+    assert len(set(queries)) == 20 and (pairs[:, 0] != pairs[:, 1]).all()
+
+
+def test_training_helpers(tiny_corpus):
+    assert row_training.interleaved_schedule(3, 2) == [None, 0, 1, None, 2]
+    assert row_training.interleaved_schedule(4, 3).count(None) == 3
+    default = row_training.train_config(common.DEFAULT, 5)
+    sgd = row_training.train_config(common.Variant("sgd", 8192), 5)
+    assert default.window == common.PAPER["window"] and default.epochs == 5
+    assert (sgd.architecture, sgd.learning_rate, sgd.batch_size) == ("sgns", 0.025, 8192)
+    sentences = row_training.string_sentences(tiny_corpus)
+    assert len(sentences) == tiny_corpus.n_playlists and sentences[0][0] == str(tiny_corpus.tokens[0])
+
+    class FakeModel:
+        vector_size = 2
+
+        class wv:
+            index_to_key = ["2", "0"]
+            vectors = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+
+    assert row_training.gensim_embeddings(FakeModel, 3).tolist() == [[3, 4], [0, 0], [1, 2]]
+
+
+def test_time_to_quality_and_best_run():
+    fast = row_training.OursRun(common.DEFAULT, "a", 1.0, [row_training.EpochRecord(1, 2.0, 0.1, 10, 5.0, 0.10),
+                                                          row_training.EpochRecord(2, 2.0, 0.1, 10, 5.0, 0.20)])
+    slow = row_training.OursRun(common.Variant("sgd", 8192), "b", 1.0, [row_training.EpochRecord(1, 9.0, 0.1, 10, 1.0, 0.3)])
+    assert fast.time_to(0.15) == 5.0 and fast.epoch_reached(0.15) == 2 and fast.time_to(0.5) is None
+    assert row_training.best_run([fast, slow], 0.15) is fast
+    assert row_training.best_run([fast, slow], 0.9) is slow  # none reaches: the highest final NDCG
+
+
+def test_tuning_curves():
+    curve = row_tuning.best_so_far([0.1, 0.3, 0.2, 0.4])
+    assert curve == [0.1, 0.3, 0.3, 0.4]
+    assert row_tuning.first_reaching(curve, 0.3) == 2 and row_tuning.first_reaching(curve, 0.5) is None
+    assert row_tuning.value_at(curve, 10) == 0.4 and row_tuning.value_at([], 1) is None
+    assert row_tuning.budgets(36, 19)[-1] == 36 and 9 in row_tuning.budgets(36, 19)
+
+
+def test_epoch_events_are_read_in_finishing_order(tmp_path):
+    for trial, rows in {"trial_a": [(10, 1, 0.1), (14, 2, 0.3)], "trial_b": [(12, 1, 0.2)]}.items():
+        (tmp_path / trial).mkdir()
+        lines = [json.dumps({"timestamp": t, "epoch": e, "val_ndcg_at_10": v, "trial_id": trial}) for t, e, v in rows]
+        (tmp_path / trial / "result.json").write_text("\n".join(lines) + "\n")
+    events = studies.epoch_events(tmp_path)
+    assert [(e.trial, e.epoch) for e in events] == [("trial_a", 1), ("trial_b", 1), ("trial_a", 2)]
+    assert studies.FINISHED.search("track2vec-tune: study 'x' finished in 18 s").group(1) == "18"
+
+
+def test_resource_helpers(tiny_corpus):
+    from tune.search_space import build_space
+
+    space = build_space(tomllib.loads(row_resources.fixed_study_config()))
+    assert list(space.distributions) == ["alpha"]
+    part = common.truncated(tiny_corpus, 10)
+    assert part.n_playlists == 10 and len(part.tokens) == part.offsets[-1] and len(part.counts) == len(tiny_corpus.counts)
+    assert row_resources.array_bytes(tiny_corpus) >= tiny_corpus.tokens.nbytes
+    summary = "Plasma memory usage 19 MiB, 1 objects, 0.28% full"
+    assert row_resources.PLASMA.search(summary).groups() == ("19", "1")
+    assert set(row_resources.largest_config()) == {"dim", "batch_size", "negatives", "window"}
+
+
+def test_comparison_picks_best_and_default():
+    record = row_training.EpochRecord
+    default = row_training.OursRun(common.DEFAULT, "default", 1.0, [record(1, 10.0, 0.1, 100, 10.0, 0.2)])
+    fast = row_training.OursRun(common.Variant("sgd", 8192), "sgd", 1.0, [record(1, 2.0, 0.1, 100, 50.0, 0.25)])
+    gensim = [row_training.GensimRun(0.5, 3.5, 500, 0.22, 0.3), row_training.GensimRun(0.5, 5.5, 500, 0.24, 0.3)]
+    comparison = row_training.Comparison("set", 1, gensim, [default, fast])
+    assert comparison.target == pytest.approx(0.23) and comparison.gensim_seconds == 5.0
+    assert [label for label, _ in comparison.shown()] == ["best", "default"] and comparison.shown()[0][1] is fast
+    report = common.RowReport(3, "training")
+    row_training.add_measures(report, comparison)
+    assert len(report.measures) == 6 and report.measures[2].met is True and report.measures[3].met is False
+    assert any("pair-count check" in line for line in row_training.comparison_lines(comparison, 400.0))
