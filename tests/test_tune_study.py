@@ -43,6 +43,8 @@ def test_study_end_to_end(tmp_path, capsys, no_ray_left):
     # run printed the dashboard, the top of the table and where everything went
     assert "Ray dashboard: http://127.0.0.1:" in out
     assert "| trial | status |" in out and str(export_dir) in out
+    # ... and ended with the HTML report, written next to the study
+    assert f"report: {study_dir / 'report.html'}" in out and (study_dir / "report.html").is_file()
 
     # one row per trial, every hyperparameter, statuses of both kinds
     with open(export_dir / "trials.csv") as handle:

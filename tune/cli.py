@@ -232,7 +232,22 @@ def _finish(study, spec: dict[str, Any], corpus, outcome, force_export: bool) ->
     _say(f"exported the winner to {path} (embeddings.npy, vocabulary.tsv, model.json)")
     _say(f"evaluation table: {path}/trials.csv and {path}/trials.md")
     _say(f"study directory (Ray state, trial logs and checkpoints, study.json): {study.path}")
+    _report_after_run(study)
     return 0
+
+
+def _report_after_run(study) -> None:
+    """Write the study's HTML report; a failure only warns: the study and its export are done."""
+    if not study.is_local:
+        _say(f"no report for a study on {study.storage}: copy the study directory and run `{PROG} report`")
+        return
+    from tune.report import write_report
+
+    try:
+        _say(f"report: {write_report(study.local_path)}")
+    except Exception as error:  # the report is a convenience: never fail a finished study for it
+        print(f"{PROG}: warning: could not write the report ({type(error).__name__}: {error}); "
+              f"retry with `{PROG} report --name {study.name} --storage {study.storage}`", file=sys.stderr)
 
 
 def command_run(args: argparse.Namespace) -> int:
