@@ -38,6 +38,7 @@ from matplotlib.ticker import MaxNLocator
 
 from track2vec.errors import ConfigError
 from tune.study import EXPORT_DIR, Study
+from tune.table import format_cell
 
 REPORT_FILE = "report.html"
 TRIALS_CSV = "trials.csv"
@@ -555,22 +556,6 @@ _PRETTY = {"trial_id": "trial", "optuna_trial": "optuna #", "best_val_ndcg_at_10
            "test_ndcg_at_10": "test NDCG@10", "test_hr_at_10": "test HR@10"}
 
 
-def _format(name: str, value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        if name in ("subsample", "learning_rate"):
-            return f"{value:.2e}"
-        if name == "pairs_per_second":
-            return f"{value:,.0f}"
-        if name == "alpha":
-            return f"{value:.2f}"
-        if name == "wall_seconds":
-            return f"{value:.1f}"
-        return f"{value:.4f}"
-    return str(value)
-
-
 def table_html(data: StudyData) -> str:
     """The evaluation table: one ``<tr class="trial">`` per row of trials.csv, winner marked."""
     if not data.rows:
@@ -582,7 +567,7 @@ def table_html(data: StudyData) -> str:
         is_winner = row["trial_id"] == data.winner_id
         cells = []
         for name in columns:
-            text = _format(name, row[name]) + (" ★" if is_winner and name == "trial_id" else "")
+            text = format_cell(name, row[name]) + (" ★" if is_winner and name == "trial_id" else "")
             css = [] if isinstance(row[name], (int, float)) else ["text"]
             if name == "status":
                 css.append(f"status-{str(row[name]).replace(' ', '-')}")
@@ -617,7 +602,7 @@ def summary_html(data: StudyData) -> str:
         ("objective", "validation NDCG@10 (best epoch of each trial); test pairs scored once, for the winner only"),
         ("created", spec.get("created")),
     ]
-    hyper = ", ".join(f"{name} {_format(name, value)}" for name, value in model.get("hyperparameters", {}).items())
+    hyper = ", ".join(f"{name} {format_cell(name, value)}" for name, value in model.get("hyperparameters", {}).items())
     facts.append(("winner", f"trial {data.winner_id} (Optuna #{model.get('optuna_trial')}), best epoch "
                             f"{model.get('best_epoch')} of {model.get('epochs_run')}: {hyper}"))
     rows = []
@@ -628,7 +613,7 @@ def summary_html(data: StudyData) -> str:
     if "oracle_ndcg_at_10" in metrics:
         rows.append(("generator oracle", [metrics.get("oracle_ndcg_at_10"), metrics.get("oracle_hr_at_10")] * 2))
     scores = "".join(f'<tr><td class="text">{html.escape(label)}</td>'
-                     + "".join(f"<td>{_format('metric', value)}</td>" for value in cells) + "</tr>"
+                     + "".join(f"<td>{format_cell('metric', value)}</td>" for value in cells) + "</tr>"
                      for label, cells in rows)
     page = ["<dl class='facts'>"]
     page += [f"<dt>{html.escape(key)}</dt><dd>{html.escape(str(value))}</dd>" for key, value in facts]

@@ -335,7 +335,8 @@ def to_csv(evaluation: Evaluation) -> str:
     return out.getvalue()
 
 
-def _cell(name: str, value: Any) -> str:
+def format_cell(name: str, value: Any) -> str:
+    """A table cell: hyperparameters and metrics each in their own number format."""
     if value is None or value == "":
         return "–"
     if isinstance(value, float):
@@ -362,7 +363,7 @@ def to_markdown(evaluation: Evaluation, limit: int | None = None, compact: bool 
     for row in evaluation.rows[:limit]:
         values = _values(row, evaluation)
         mark = " ★" if evaluation.winner is row else ""
-        cells = [_cell(name, values[name]) + (mark if name == "trial_id" else "") for name, _ in columns]
+        cells = [format_cell(name, values[name]) + (mark if name == "trial_id" else "") for name, _ in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
