@@ -14,7 +14,7 @@ Rows (each in its own module under ``scripts/bench/``):
 Compared things are measured side by side in one process run: they alternate, each is
 repeated, and medians are reported, so a shared, noisy machine biases neither side.
 
-Usage::
+Needs the ``bench`` extra (gensim, psutil): ``.venv/bin/pip install -e ".[bench]"``. Usage::
 
     .venv/bin/python scripts/benchmark.py --quick          # ~10 minutes on 2 cores, writes BENCHMARKS.md
     .venv/bin/python scripts/benchmark.py                  # full run (an hour or more)

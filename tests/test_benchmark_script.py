@@ -192,3 +192,13 @@ def test_comparison_picks_best_and_default():
     row_training.add_measures(report, comparison)
     assert len(report.measures) == 6 and report.measures[2].met is True and report.measures[3].met is False
     assert any("pair-count check" in line for line in row_training.comparison_lines(comparison, 400.0))
+
+
+def test_peak_memory_helpers():
+    meter = row_resources.PeakMeter(interval=0.001)
+    meter.enter("allocate")
+    block = np.ones(8 * 2**20, dtype=np.uint8)
+    peaks = meter.stop()
+    assert peaks["allocate"] >= block.nbytes and set(peaks) == {"python, numpy, psutil", "allocate"}
+    peak = row_resources.peak_rss()
+    assert peak is None or peak >= peaks["allocate"]

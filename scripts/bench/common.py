@@ -79,7 +79,6 @@ class Settings:
     parallel_rounds: int
     memory_playlists: tuple[int | None, int | None]  # builtin:deezer playlists the memory probe trains on
     # (default config, largest config); None: all
-    memory_repeats: int  # fresh processes per config (the peak varies between runs: the largest is reported)
 
     def describe(self) -> str:
         return "quick (--quick)" if self.quick else "full"
@@ -101,7 +100,6 @@ def quick_settings() -> Settings:
         tune_trials=8, tune_epochs=4,
         parallel_trials=4, parallel_epochs=2, parallel_rounds=1,
         memory_playlists=(4096, 4096),  # one sampler chunk: full-size model and optimizer state, full-size steps
-        memory_repeats=1,
     )
 
 
@@ -119,7 +117,7 @@ def full_settings() -> Settings:
         gensim_epochs=5, gensim_rounds=3, profile_rounds=2,
         tune_trials=16, tune_epochs=6,
         parallel_trials=8, parallel_epochs=3, parallel_rounds=2,
-        memory_playlists=(None, 20_000), memory_repeats=2,
+        memory_playlists=(None, 20_000),
     )
 
 

@@ -178,20 +178,16 @@ def worker_memory(settings: Settings, report: RowReport) -> None:
         with tempfile.TemporaryDirectory(prefix="track2vec-bench-memory-") as directory:
             path = Path(directory) / "corpus.pkl"
             path.write_bytes(pickle.dumps(part, protocol=5))
-            results = [run_child("memory", {"corpus": str(path), "config": config}, timeout=3600)
-                       for _ in range(settings.memory_repeats)]
-        worst = max(results, key=lambda result: result["peak"])
-        peak = worst["peak"]
-        runs = f"largest of {len(results)} processes: " + ", ".join(mib(r["peak"]) for r in results) + "; " \
-            if len(results) > 1 else ""
+            result = run_child("memory", {"corpus": str(path), "config": config}, timeout=3600)
+        peak = result["peak"]
         report.add(f"peak RSS of a trial worker, {MEMORY_DATA}, {label}", mib(peak), "", "",
                    f"<= {mib(MEMORY_TARGET_BYTES)}", peak <= MEMORY_TARGET_BYTES,
-                   f"{runs}{what}; vocabulary {worst['vocabulary']:,}")
-        report.detail(f"(b) {label}{' ' + str(config) if config else ''}: peak resident memory of each stage (psutil, sampled "
-                      "every 10 ms); overall peak: the kernel's VmHWM")
-        for stage, rss in worst["stages"].items():
+                   f"{what}; vocabulary {result['vocabulary']:,}")
+        report.detail(f"(b) {label}{' ' + str(config) if config else ''}: peak resident memory of each stage (psutil, "
+                      "sampled every 10 ms); overall peak: the kernel's VmHWM")
+        for stage, rss in result["stages"].items():
             report.detail(f"    {stage:40s} {mib(rss)}")
-        report.detail(f"    {'overall peak':40s} {mib(peak)} ({worst['pairs']:,} pairs trained)")
+        report.detail(f"    {'overall peak':40s} {mib(peak)} ({result['pairs']:,} pairs trained)")
 
 
 # ---------------------------------------------------------------------------------------
