@@ -201,4 +201,6 @@ def test_peak_memory_helpers():
     peaks = meter.stop()
     assert peaks["allocate"] >= block.nbytes and set(peaks) == {"python, numpy, psutil", "allocate"}
     peak = row_resources.peak_rss()
-    assert peak is None or peak >= peaks["allocate"]
+    # The kernel batches per-thread RSS counters (up to 64 pages each), so VmHWM may
+    # trail a sampled RSS by a few pages; the 8 MiB block is far larger than that slack.
+    assert peak is None or peak >= peaks["allocate"] - 2**20
