@@ -4,8 +4,8 @@ Keras' Adam turns an embedding's sparse gradient into a dense one and updates
 every row at every step: on a 300,000-item vocabulary that is most of a step's
 time. ``LazyAdam`` updates only the rows a batch touches (the moments of other
 rows are left as they are, as in TensorFlow Addons' LazyAdam). Duplicate ids in
-a batch are summed first; the dedup uses a sort and fixed-size segments, so the
-step keeps static shapes and compiles with XLA.
+a batch are summed first, into fixed-size segments so that the step keeps static
+shapes and compiles with XLA.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class LazyAdam(keras.optimizers.Adam):
     def update_step(self, gradient, variable, learning_rate):
         if not isinstance(gradient, tf.IndexedSlices):
             return super().update_step(gradient, variable, learning_rate)
-        rows, values, real = _sum_duplicates(gradient.indices, gradient.values)
+        rows, values, real = _sum_duplicates(gradient.indices, gradient.values, variable.shape[0])
         dtype = variable.dtype
         values = tf.cast(values, dtype)
         lr = tf.cast(learning_rate, dtype)
@@ -53,19 +53,19 @@ def _tf_variable(variable):
     return variable.value if isinstance(variable, keras.Variable) else variable
 
 
-def _sum_duplicates(indices: tf.Tensor, values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def _sum_duplicates(indices: tf.Tensor, values: tf.Tensor, vocabulary_size: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Sum the gradient rows of repeated ids into fixed-size segments (static shapes for XLA).
 
     Returns ``n`` ids, ``n`` summed rows and a mask of the real segments, where
-    ``n = len(indices)``; segments past the number of distinct ids hold id 0 and a zero row.
+    ``n = len(indices)``: segment ``j`` is real when position ``j`` is the first
+    occurrence of its id, and then holds the sum of all of that id's rows; other
+    segments hold a zero row. The first occurrences are found through one
+    vocabulary-sized scatter rather than a sort (a sort of the ids took most of the
+    update's time under XLA on CPU).
     """
     n = tf.shape(indices)[0]
-    order = tf.argsort(indices)
-    sorted_ids = tf.gather(indices, order)
-    starts = tf.concat([[1], tf.cast(sorted_ids[1:] != sorted_ids[:-1], tf.int32)], axis=0)
-    segment = tf.cumsum(starts) - 1
-    summed = tf.math.unsorted_segment_sum(tf.gather(values, order), segment, n)
-    ids = tf.math.unsorted_segment_max(sorted_ids, segment, n)
-    real = tf.range(n) <= segment[-1]
-    ids = tf.where(real, ids, tf.zeros_like(ids))
-    return ids, summed, real
+    positions = tf.range(n)
+    first = tf.tensor_scatter_nd_min(tf.fill([vocabulary_size], n), indices[:, None], positions)
+    segment = tf.gather(first, indices)
+    summed = tf.math.unsorted_segment_sum(values, segment, n)
+    return indices, summed, tf.equal(segment, positions)
