@@ -18,11 +18,13 @@ def flatten(playlists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     return tokens, offsets
 
 
-def sampler_for(playlists, counts=None, window=2, negatives=3, alpha=0.75, subsample=0.0, seed=0, chunk=4096):
+def sampler_for(playlists, counts=None, window=2, negatives=3, alpha=0.75, subsample=0.0, seed=0, chunk=4096,
+                slice_ids=2**22):
     tokens, offsets = flatten(playlists)
     if counts is None:
         counts = np.bincount(tokens, minlength=tokens.max() + 1).clip(1)
-    return SkipGramSampler(tokens, offsets, np.asarray(counts), window, negatives, alpha, subsample, seed, chunk)
+    return SkipGramSampler(tokens, offsets, np.asarray(counts), window, negatives, alpha, subsample, seed, chunk,
+                           slice_ids)
 
 
 def one_epoch(sampler: SkipGramSampler, epoch: int = 0) -> SkipGramBatch:
@@ -58,6 +60,15 @@ def test_random_corpus_pairs_equal_the_brute_force_windows():
     playlists = [rng.integers(0, 50, rng.integers(0, 25)).tolist() for _ in range(300)]
     batch = one_epoch(sampler_for(playlists, window=3, chunk=37, seed=9))
     assert Counter(zip(batch.targets.tolist(), batch.contexts[:, 0].tolist())) == reference_pairs(playlists, 3)
+
+
+def test_large_chunks_come_in_bounded_slices_with_the_same_pairs():
+    rng = np.random.default_rng(4)
+    playlists = [rng.integers(0, 40, 30).tolist() for _ in range(100)]
+    batches = list(sampler_for(playlists, window=5, negatives=4, slice_ids=500).epoch(0))
+    assert len(batches) > 10 and all(len(b.targets) <= 100 for b in batches)  # 500 ids / (1 + 4) per pair
+    batch = SkipGramBatch(np.concatenate([b.targets for b in batches]), np.concatenate([b.contexts for b in batches]))
+    assert Counter(zip(batch.targets.tolist(), batch.contexts[:, 0].tolist())) == reference_pairs(playlists, 5)
 
 
 def test_pairs_never_cross_playlists_even_with_subsampling():

@@ -88,6 +88,7 @@ class SkipGramSampler:
         subsample: float,
         seed: int,
         chunk_playlists: int = 4096,
+        slice_ids: int = 2**22,
     ) -> None:
         if window < 1:
             raise ConfigError(f"window must be >= 1, got {window}")
@@ -99,6 +100,9 @@ class SkipGramSampler:
         self.negatives = negatives
         self.seed = seed
         self.chunk_playlists = chunk_playlists
+        # Negatives are drawn for at most this many context ids at once: a chunk of long
+        # playlists with a wide window and many negatives would otherwise hold gigabytes.
+        self.slice_pairs = max(1, slice_ids // (1 + negatives))
         self.vocabulary_size = len(counts)
         self.negative_table = AliasTable(negative_distribution(counts, alpha))
         self.keep = keep_probability(counts, subsample)
@@ -109,15 +113,17 @@ class SkipGramSampler:
         return np.random.default_rng([self.seed, epoch])
 
     def epoch(self, epoch: int) -> Iterator[SkipGramBatch]:
-        """All pairs of one pass over the training playlists, in shuffled chunks."""
+        """All pairs of one pass over the training playlists, in shuffled chunks of bounded size."""
         rng = self.rng(epoch)
         order = rng.permutation(len(self.lengths))
         for start in range(0, len(order), self.chunk_playlists):
-            chunk = self._chunk(order[start : start + self.chunk_playlists], rng)
-            if len(chunk.targets):
-                yield chunk
+            targets, positives = self._positives(order[start : start + self.chunk_playlists], rng)
+            for first in range(0, len(targets), self.slice_pairs):
+                part = slice(first, first + self.slice_pairs)
+                yield self._with_negatives(targets[part], positives[part], rng)
 
-    def _chunk(self, playlists: np.ndarray, rng: np.random.Generator) -> SkipGramBatch:
+    def _positives(self, playlists: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The shuffled (target, context) pairs of some playlists, after subsampling."""
         lengths = self.lengths[playlists]
         starts = self.offsets[playlists]
         # Gather the chunk's tokens and the playlist each came from.
@@ -125,7 +131,7 @@ class SkipGramSampler:
         position = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         tokens = self.tokens[starts[owner] + position]
         kept = rng.random(len(tokens)) < self.keep[tokens]
-        tokens, owner = tokens[kept], owner[kept]
+        tokens, owner = tokens[kept].astype(np.int32, copy=False), owner[kept]
 
         targets, contexts = [], []
         for distance in range(1, self.window + 1):
@@ -133,13 +139,14 @@ class SkipGramSampler:
             left, right = tokens[:-distance][same], tokens[distance:][same]
             targets += [left, right]
             contexts += [right, left]
-        targets = np.concatenate(targets)
-        positives = np.concatenate(contexts)
-        shuffle = rng.permutation(len(targets))
-        targets, positives = targets[shuffle], positives[shuffle]
-        negatives = self.negative_table.draw(rng, (len(targets), self.negatives))
-        contexts = np.concatenate([positives[:, None], negatives.astype(np.int32)], axis=1)
-        return SkipGramBatch(targets.astype(np.int32), contexts.astype(np.int32))
+        shuffle = rng.permutation(sum(len(part) for part in targets))
+        return np.concatenate(targets)[shuffle], np.concatenate(contexts)[shuffle]
+
+    def _with_negatives(self, targets: np.ndarray, positives: np.ndarray, rng: np.random.Generator) -> SkipGramBatch:
+        contexts = np.empty((len(targets), 1 + self.negatives), dtype=np.int32)
+        contexts[:, 0] = positives
+        contexts[:, 1:] = self.negative_table.draw(rng, (len(targets), self.negatives))
+        return SkipGramBatch(targets, contexts)
 
     def pairs_per_epoch_estimate(self) -> int:
         """Expected positive pairs in one epoch (before the randomness of subsampling)."""
