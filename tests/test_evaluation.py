@@ -153,3 +153,25 @@ def test_top_k_respects_exclude():
         best = allowed[np.argsort(-all_scores[row, allowed], kind="stable")[:5]]
         np.testing.assert_allclose(scores[row], all_scores[row, best], atol=1e-5)
     assert ids[3, 0] == 3
+
+
+def test_top_k_orders_ties_by_id_and_works_with_fewer_items_than_a_group():
+    embeddings = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0], [1.0, 1.0], [3.0, 0.0], [0.0, -1.0]])
+    ids, scores = top_k(embeddings, np.array([[1.0, 0.0]]), k=4)
+    assert ids.tolist() == [[0, 2, 4, 3]]  # three exact ties first, in id order
+    np.testing.assert_allclose(scores[0], [1, 1, 1, np.sqrt(0.5)], atol=1e-6)
+    ids, _ = top_k(embeddings, np.array([[1.0, 0.0]]), k=20)
+    assert ids.shape == (1, 6) and sorted(ids[0].tolist()) == list(range(6))
+
+
+def test_top_k_over_many_groups_matches_a_full_sort_and_ranks_nan_last():
+    rng = np.random.default_rng(3)
+    embeddings = rng.normal(size=(1000, 6)).astype(np.float32)  # 1000 items: 15 full groups and a tail
+    queries = rng.normal(size=(40, 6)).astype(np.float32)
+    ids, scores = top_k(embeddings, queries, k=10)
+    reference = cosine_scores(embeddings, queries)
+    np.testing.assert_array_equal(ids, np.argsort(-reference, axis=1, kind="stable")[:, :10])
+    broken = embeddings.copy()
+    broken[ids[0, 0]] = np.nan
+    ids_nan, _ = top_k(broken, queries[:1], k=10)
+    assert ids[0, 0] not in ids_nan[0] and ids_nan[0].tolist() == ids[0, 1:].tolist() + [ids_nan[0, -1]]

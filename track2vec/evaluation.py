@@ -83,9 +83,11 @@ def top_k(embeddings: np.ndarray, queries: np.ndarray, k: int = 10, exclude: lis
     """The k nearest items to each query vector by cosine: (ids [n, k], scores [n, k]).
 
     ``queries`` are vectors [n, dim]; ``exclude[i]`` lists item ids never returned for query i.
+    Equal scores are ordered by item id.
     """
     unit = normalize(embeddings)
     query_unit = normalize(queries)
+    k = min(k, len(unit))
     ids = np.empty((len(queries), k), dtype=np.int64)
     best = np.empty((len(queries), k), dtype=np.float32)
     for block in _query_blocks(len(queries), len(unit)):
@@ -93,9 +95,49 @@ def top_k(embeddings: np.ndarray, queries: np.ndarray, k: int = 10, exclude: lis
         if exclude is not None:
             for row, banned in enumerate(exclude[block]):
                 scores[row, np.asarray(banned, dtype=np.int64)] = -np.inf
-        candidates = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        candidate_scores = np.take_along_axis(scores, candidates, axis=1)
-        order = np.argsort(-candidate_scores, axis=1, kind="stable")
-        ids[block] = np.take_along_axis(candidates, order, axis=1)
-        best[block] = np.take_along_axis(candidate_scores, order, axis=1)
+        ids[block], best[block] = _largest(scores, k)
     return ids, best
+
+
+SCORE_GROUP = 64  # columns per group; a group's maximum bounds its members' scores
+
+
+def _largest(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column ids and values of each row's k largest scores, best first (ties by column id).
+
+    A partition of every full row costs several times the matrix product. Instead the
+    columns are split into groups of ``SCORE_GROUP``: the k-th largest group maximum
+    of a row is a score that at least k of its columns reach, and only the members of
+    the groups that reach it (about k groups) are sorted.
+    """
+    rows, width = scores.shape
+    groups = width // SCORE_GROUP
+    if groups < k:
+        return _first_k(scores, np.arange(rows).repeat(width), np.tile(np.arange(width), rows), k, rows)
+    # Group g holds the columns g, g + groups, g + 2 * groups, ...: its maximum is an
+    # element-wise maximum over contiguous slabs, which NumPy vectorises.
+    maxima = scores[:, : groups * SCORE_GROUP].reshape(rows, SCORE_GROUP, groups).max(axis=1)
+    threshold = np.partition(maxima, -k, axis=1)[:, -k]
+    row, group = np.nonzero(maxima >= threshold[:, None])
+    columns = (group[:, None] + groups * np.arange(SCORE_GROUP)).ravel()
+    row = row.repeat(SCORE_GROUP)
+    tail = np.arange(groups * SCORE_GROUP, width)  # the few columns past the last whole slab
+    row = np.concatenate([row, np.arange(rows).repeat(len(tail))])
+    columns = np.concatenate([columns, np.tile(tail, rows)])
+    return _first_k(scores, row, columns, k, rows, threshold)
+
+
+def _first_k(scores: np.ndarray, row: np.ndarray, column: np.ndarray, k: int, rows: int,
+             threshold: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of the candidate (row, column) cells of each row, best first."""
+    value = scores[row, column]
+    if threshold is not None:
+        keep = value >= threshold[row]
+        row, column, value = row[keep], column[keep], value[keep]
+    counts = np.bincount(row, minlength=rows)
+    if (counts < k).any():  # NaN scores (a diverged model) compare false: rank them last
+        return _largest(np.where(np.isnan(scores), -np.inf, scores), k)
+    order = np.lexsort((column, -value, row))  # by row, then best score, then id
+    starts = np.cumsum(counts) - counts
+    first = order[(starts[:, None] + np.arange(k)).ravel()]
+    return column[first].reshape(rows, k), value[first].reshape(rows, k)
