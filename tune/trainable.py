@@ -92,6 +92,8 @@ def load_checkpoint(directory: Path):
     """(progress, Keras model with its optimizer state, best embeddings so far)."""
     import keras
 
+    import track2vec.model  # noqa: F401  (registers the model's own layer and LazyAdam for loading)
+
     progress = TrialProgress(**json.loads((directory / STATE_FILE).read_text()))
     model = keras.saving.load_model(directory / MODEL_FILE)
     best_embeddings = np.load(directory / BEST_EMBEDDINGS_FILE, allow_pickle=False)
