@@ -42,18 +42,19 @@ class Trainer:
         self.pairs_in_epoch = 0
 
     def _batches(self):
-        """Fixed-size batches of one epoch (one XLA compilation serves every step).
+        """Fixed-size batches of one epoch (one XLA compilation serves every step), stacked.
 
-        Pairs left over at the end of a chunk go to the next chunk's first batch;
-        the epoch's last, partial batch is topped up by repeating its own pairs.
+        Yields ``(targets [n, size, 1], contexts [n, size, 1 + k])``: the batches that one
+        sampler slice fills, so that Python hands tf.data a few large arrays per epoch
+        rather than one small one per step. Pairs left over at the end of a slice go to the
+        next slice's first batch; the epoch's last, partial batch is topped up by repeating
+        its own pairs.
         """
         epoch, self.next_epoch = self.next_epoch, self.next_epoch + 1
         self.pairs_in_epoch = 0
-        size = self.config.batch_size
-        labels = np.zeros((size, 1 + self.config.negatives), dtype=np.float32)
-        labels[:, 0] = 1.0
+        size, width = self.config.batch_size, 1 + self.config.negatives
         targets = np.empty(0, dtype=np.int32)
-        contexts = np.empty((0, 1 + self.config.negatives), dtype=np.int32)
+        contexts = np.empty((0, width), dtype=np.int32)
         for chunk in self.sampler.epoch(epoch):
             self.pairs_in_epoch += len(chunk.targets)
             if len(targets):
@@ -62,20 +63,20 @@ class Trainer:
             else:
                 targets, contexts = chunk.targets, chunk.contexts
             full = len(targets) - len(targets) % size
-            for start in range(0, full, size):
-                yield (targets[start : start + size, None], contexts[start : start + size]), labels
+            if full:
+                yield targets[:full].reshape(-1, size, 1), contexts[:full].reshape(-1, size, width)
             targets, contexts = targets[full:], contexts[full:]
         if len(targets):
             fill = np.resize(np.arange(len(targets)), size)
-            yield (targets[fill, None], contexts[fill]), labels
+            yield targets[fill].reshape(1, size, 1), contexts[fill].reshape(1, size, width)
 
     def dataset(self) -> tf.data.Dataset:
+        """The epoch's batches as ``((targets, contexts), labels)``, prefetched."""
         width, size = 1 + self.config.negatives, self.config.batch_size
-        signature = (
-            (tf.TensorSpec((size, 1), tf.int32), tf.TensorSpec((size, width), tf.int32)),
-            tf.TensorSpec((size, width), tf.float32),
-        )
-        return tf.data.Dataset.from_generator(self._batches, output_signature=signature).prefetch(tf.data.AUTOTUNE)
+        signature = (tf.TensorSpec((None, size, 1), tf.int32), tf.TensorSpec((None, size, width), tf.int32))
+        labels = tf.constant(batch_labels(size, width))
+        stacks = tf.data.Dataset.from_generator(self._batches, output_signature=signature)
+        return stacks.unbatch().map(lambda target, context: ((target, context), labels)).prefetch(tf.data.AUTOTUNE)
 
     def fit(self, epochs: int | None = None, initial_epoch: int = 0, callbacks: list | None = None) -> keras.callbacks.History:
         """Train up to epoch ``epochs`` (default: the config's), starting after ``initial_epoch`` done."""
@@ -94,6 +95,11 @@ class Trainer:
 
     def evaluate(self, pairs: np.ndarray) -> Metrics:
         return evaluate(self.embeddings(), pairs, self.config.k)
+
+
+def batch_labels(size: int, width: int) -> np.ndarray:
+    """The labels of every batch: [size, width], 1 for the true context (column 0), 0 for the negatives."""
+    return np.eye(1, width, dtype=np.float32).repeat(size, axis=0)
 
 
 class ValidationMetrics(keras.callbacks.Callback):

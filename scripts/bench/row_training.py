@@ -288,12 +288,13 @@ def in_memory_dataset(trainer):
     """One epoch of the trainer's batches, generated beforehand and held as tensors."""
     import tensorflow as tf
 
-    targets, contexts, labels = [], [], None
-    for (target, context), labels in trainer._batches():
-        targets.append(target)
-        contexts.append(context)
-    labels = tf.constant(labels)
-    dataset = tf.data.Dataset.from_tensor_slices((np.stack(targets), np.stack(contexts)))
+    from track2vec.training import batch_labels
+
+    stacks = list(trainer._batches())
+    targets = np.concatenate([target for target, _ in stacks])
+    contexts = np.concatenate([context for _, context in stacks])
+    labels = tf.constant(batch_labels(contexts.shape[1], contexts.shape[2]))
+    dataset = tf.data.Dataset.from_tensor_slices((targets, contexts))
     return dataset.map(lambda t, c: ((t, c), labels)).prefetch(tf.data.AUTOTUNE), len(targets)
 
 
