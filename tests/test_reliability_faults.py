@@ -27,8 +27,11 @@ import pytest
 
 from tune.testing import auth_token, free_port, optuna_trials, results, trial_dirs, wait_for
 
+# Epochs of a few seconds, so that a fault lands mid-study: builtin:tiny's take 0.4 s
+# now that Keras runs 16 steps per call, too quick to kill a worker between two epochs.
+SLOW_DATA = "builtin"
 SLOW_EPOCHS = """\
-batch_size = 256
+batch_size = 64
 window = 6
 dim = { min = 8, max = 16 }
 negatives = { min = 5, max = 6 }
@@ -113,7 +116,7 @@ def test_killed_worker_continues_from_its_checkpoint_and_optuna_records_it_once(
     config.write_text(SLOW_EPOCHS)
     log = tmp_path / "run.log"
     max_epochs = 4
-    run = start(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", "2",
+    run = start(["run", "--data", SLOW_DATA, "--config", str(config), "--trials", "2",
                  "--max-epochs", str(max_epochs), "--grace-period", str(max_epochs), "--max-failures", "1",
                  "--cpus-per-trial", "1", "--storage", str(storage), "--name", name,
                  "--dashboard-port", str(free_port())], log)
@@ -221,7 +224,7 @@ def test_study_completes_when_a_node_leaves(tmp_path, two_node_cluster):
     config.write_text(SLOW_EPOCHS)
     log = tmp_path / "run.log"
     max_epochs = 3
-    run = start(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", "2",
+    run = start(["run", "--data", SLOW_DATA, "--config", str(config), "--trials", "2",
                  "--max-epochs", str(max_epochs), "--grace-period", str(max_epochs),
                  "--address", cluster.address, "--storage", str(storage), "--name", name], log)
     try:
@@ -293,7 +296,7 @@ def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path,
     config = tmp_path / "space.toml"
     config.write_text(SLOW_EPOCHS)
     log, err = tmp_path / "run.log", tmp_path / "run.err"
-    run = start(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", "3",
+    run = start(["run", "--data", SLOW_DATA, "--config", str(config), "--trials", "3",
                  "--max-epochs", "2", "--grace-period", "2", "--storage", str(storage), "--name", name,
                  "--dashboard-port", str(free_port())], log, err)
     try:
