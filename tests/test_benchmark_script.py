@@ -114,6 +114,13 @@ def test_machine_and_versions_name_what_the_report_needs():
 def test_retrieval_helpers():
     ours = np.array([[1, 2, 3], [4, 5, 6]])
     assert row_retrieval.agreement(ours, np.array([[1, 2, 3], [4, 6, 5]])) == (0.5, 1.0)
+
+
+def test_lists_that_differ_only_between_tied_items_count_as_the_same():
+    unit = np.array([[1.0, 0.0], [0.6, 0.8], [0.6, -0.8], [0.0, 1.0]], dtype=np.float32)  # 1 and 2 tie for 0
+    queries = np.array([0, 0])
+    same = row_retrieval.same_up_to_ties(unit, queries, np.array([[1, 2], [1, 3]]), np.array([[2, 1], [3, 1]]))
+    assert same.tolist() == [True, False]
     chunks = row_retrieval.query_chunks(10, 4, 3)
     assert [(c.start, c.stop) for c in chunks] == [(0, 4), (4, 8), (8, 10)]
     _, queries, pairs = row_retrieval.random_problem(50, 4, 20)
