@@ -117,12 +117,19 @@ class PeakMeter:
 
 
 def first_step_callback(meter: PeakMeter):
-    """A Keras callback that starts the stage "training steps" once the first (compiling) step is done."""
+    """A Keras callback that starts the stage "later steps" once the first (compiling) call is done.
+
+    Keras reports batches once per call of its compiled function (16 steps, see
+    ``track2vec.model.STEPS_PER_EXECUTION``), so the first report's index is not 0.
+    """
     import keras
 
     class FirstStep(keras.callbacks.Callback):
+        entered = False
+
         def on_train_batch_end(self, batch, logs=None):
-            if batch == 0:
+            if not self.entered:
+                self.entered = True
                 meter.enter("later steps + end-of-epoch evaluation")
 
     return FirstStep()
@@ -158,7 +165,7 @@ def child(arguments: dict) -> dict:
         corpus = pickle.load(handle)
     meter.enter("build the model (Trainer)")
     trainer = Trainer(corpus, TrainConfig(**arguments["config"], epochs=1, seed=0))
-    meter.enter("first step (XLA compile)")
+    meter.enter("first call: 16 steps (XLA compile)")
     trainer.fit(epochs=1, callbacks=[first_step_callback(meter)])
     meter.enter("evaluation again, alone")
     trainer.evaluate(corpus.validation_pairs)
