@@ -24,8 +24,10 @@ from tune.cli import main
 from tune.testing import free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
 
 TRIALS, MAX_EPOCHS = 4, 10
-# Small batches and a wide window make epochs slow enough (about a second on builtin:tiny)
-# to catch a trial mid-way; ASHA's rungs at epochs 2 and 6 let survivors run a while.
+# Small batches and a wide window make epochs slow enough (about a second on builtin small;
+# builtin:tiny's take 0.1-0.2 s with 16 steps per call) to catch a trial mid-way; ASHA's rungs
+# at epochs 2 and 6 let survivors run a while.
+DATA = "builtin"
 SPACE = """\
 batch_size = 256
 window = 6
@@ -102,7 +104,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
     config = tmp_path / "space.toml"
     config.write_text(SPACE)
     log = tmp_path / "run.log"
-    run = start(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", str(TRIALS),
+    run = start(["run", "--data", DATA, "--config", str(config), "--trials", str(TRIALS),
                  "--max-epochs", str(MAX_EPOCHS), "--grace-period", "2", "--reduction-factor", "3",
                  "--storage", str(storage), "--name", name, "--dashboard-port", str(free_port())], log)
     try:
