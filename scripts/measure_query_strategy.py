@@ -173,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, default=None, help="also write all results as JSON")
     args = parser.parse_args(argv)
 
-    from track2vec.runtime import configure_tensorflow
+    from track2vec.runtime import configure_backend
 
-    configure_tensorflow(args.threads)
+    configure_backend(args.threads)
     results = []
     for spec in args.data or ["builtin"]:
         for architecture in args.architectures:

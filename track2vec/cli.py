@@ -80,9 +80,11 @@ def run_train(args: argparse.Namespace) -> dict:
           f"vocabulary {len(corpus.vocabulary):,}, {len(corpus.validation_pairs):,} validation / "
           f"{len(corpus.test_pairs):,} test pairs", flush=True)
 
-    from track2vec.runtime import configure_tensorflow
+    from track2vec.runtime import configure_backend
 
-    configure_tensorflow(args.threads)
+    configure_backend(args.threads)
+    from keras.backend import backend as keras_backend
+
     from track2vec.evaluation import popularity_baseline
     from track2vec.export import write_export
     from track2vec.training import EpochPrinter, Trainer
@@ -111,6 +113,7 @@ def run_train(args: argparse.Namespace) -> dict:
     if args.out is not None:
         info = {
             "hyperparameters": config.as_dict(), "seed": config.seed, "min_count": args.min_count,
+            "keras_backend": keras_backend(),
             "data": {"source": args.data, "fingerprint": corpus.fingerprint, "stats": corpus.stats},
             "metrics": result,
         }

@@ -21,7 +21,9 @@ from keras import ops
 
 from track2vec.config import ARCHITECTURES, OPTIMIZERS
 from track2vec.errors import ConfigError
-from track2vec.optimizers import LazyAdam
+
+if keras.backend.backend() == "tensorflow":
+    from track2vec.optimizers import LazyAdam  # TF's sparse gradients; registers it for loading
 
 EMBEDDING_LAYER = "embedding"
 # Training steps per call into the compiled graph: fewer Python round trips, 16-18% quicker
@@ -102,6 +104,9 @@ def make_optimizer(name: str, learning_rate: float, pairs_per_step: int = 1) -> 
     update every row at every step (dense), which costs time on large vocabularies.
     """
     if name == "lazy-adam":
+        if keras.backend.backend() != "tensorflow":
+            raise ConfigError(f"optimizer 'lazy-adam' needs Keras' TensorFlow backend (KERAS_BACKEND is "
+                              f"{keras.backend.backend()!r}); choose adam, sgd or adagrad")
         return LazyAdam(learning_rate)
     if name == "adam":
         return keras.optimizers.Adam(learning_rate)

@@ -1,20 +1,28 @@
-"""TensorFlow process settings that must be made before TensorFlow initialises."""
+"""Process settings for Keras' backend that must be made before the backend initialises."""
 
 from __future__ import annotations
 
 import os
 
 
-def configure_tensorflow(threads: int | None = None, use_gpu: bool = False) -> None:
-    """Size TF's thread pools to ``threads`` and hide GPUs unless ``use_gpu``.
+def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None:
+    """Size the backend's thread pools to ``threads`` and hide GPUs unless ``use_gpu``.
 
-    Call before the first TensorFlow operation runs (thread pools and visible
-    devices are fixed at initialisation). With a GPU, memory growth is turned on
-    so that several fractional-GPU trials can share one card.
+    Call before the first tensor operation runs (thread pools and visible devices are
+    fixed at initialisation). With a GPU, memory is taken as needed rather than all
+    at once, so that several fractional-GPU trials can share one card. TensorFlow is
+    Keras' default backend; with ``KERAS_BACKEND=jax`` only the device settings apply
+    (JAX sizes its CPU pool itself).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not use_gpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        if use_gpu:
+            os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        else:
+            os.environ["JAX_PLATFORMS"] = "cpu"
+        return
     import tensorflow as tf
 
     if threads:

@@ -1,20 +1,24 @@
-"""Train one configuration: a tf.data stream of sampled pairs into ``keras.Model.fit``.
+"""Train one configuration: a stream of sampled pairs into ``keras.Model.fit``.
 
-Pair generation runs in tf.data's background thread and is prefetched, so NumPy
-sampling overlaps with the training steps. One epoch is one full pass over the
-training playlists; the sampler's randomness for epoch ``e`` depends only on
-(seed, e), so a run restored at epoch ``e`` continues exactly where it stopped.
+On Keras' TensorFlow backend (the default) the pairs come through tf.data; on the
+others (``KERAS_BACKEND=jax``, e.g. on a GPU machine without TensorFlow) through a
+Python generator, one ``fit`` call per epoch. Either way pair generation runs in a
+background thread and is prefetched, so NumPy sampling overlaps with the training
+steps. One epoch is one full pass over the training playlists; the sampler's
+randomness for epoch ``e`` depends only on (seed, e), so a run restored at epoch
+``e`` continues exactly where it stopped.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from track2vec.config import TrainConfig
 from track2vec.corpus import Corpus
@@ -70,8 +74,10 @@ class Trainer:
             fill = np.resize(np.arange(len(targets)), size)
             yield targets[fill].reshape(1, size, 1), contexts[fill].reshape(1, size, width)
 
-    def dataset(self) -> tf.data.Dataset:
-        """The epoch's batches as ``((targets, contexts), labels)``, prefetched."""
+    def dataset(self):
+        """The epoch's batches as a ``tf.data.Dataset`` of ``((targets, contexts), labels)``, prefetched."""
+        import tensorflow as tf
+
         width, size = 1 + self.config.negatives, self.config.batch_size
         signature = (tf.TensorSpec((None, size, 1), tf.int32), tf.TensorSpec((None, size, width), tf.int32))
         labels = tf.constant(batch_labels(size, width))
@@ -82,19 +88,79 @@ class Trainer:
         """Train up to epoch ``epochs`` (default: the config's), starting after ``initial_epoch`` done."""
         self.next_epoch = initial_epoch
         callbacks = [ValidationMetrics(self), *(callbacks or [])]
+        epochs = epochs or self.config.epochs
         with warnings.catch_warnings():
             # The epoch's length is only known once its pairs are drawn; Keras warns about that.
             warnings.filterwarnings("ignore", message=".*ran out of data.*")
-            return self.model.fit(
-                self.dataset(), epochs=epochs or self.config.epochs, initial_epoch=initial_epoch,
-                callbacks=callbacks, verbose=0, shuffle=False,
-            )
+            if keras.backend.backend() == "tensorflow":
+                return self.model.fit(self.dataset(), epochs=epochs, initial_epoch=initial_epoch,
+                                      callbacks=callbacks, verbose=0, shuffle=False)
+            return self._fit_epoch_by_epoch(epochs, initial_epoch, callbacks)
+
+    def _fit_epoch_by_epoch(self, epochs: int, initial_epoch: int, callbacks: list) -> keras.callbacks.History:
+        """``fit`` for backends without tf.data: a Python generator is good for one pass, so one call per epoch."""
+        history = keras.callbacks.History()
+        history.set_model(self.model)
+        history.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            logs = self.model.fit(self._generator(), epochs=epoch + 1, initial_epoch=epoch,
+                                  callbacks=callbacks, verbose=0, shuffle=False).history
+            history.epoch.append(epoch)
+            for key, values in logs.items():
+                history.history.setdefault(key, []).extend(values)
+            if self.model.stop_training:  # a callback asked to stop; the next fit call would reset it
+                break
+        return history
+
+    def _generator(self) -> Iterator:
+        """One epoch's batches as ``((targets, contexts), labels)``, sampled one slice ahead in a thread."""
+        labels = batch_labels(self.config.batch_size, 1 + self.config.negatives)
+        for targets, contexts in prefetched(self._batches()):
+            for target, context in zip(targets, contexts):
+                yield (target, context), labels
 
     def embeddings(self) -> np.ndarray:
         return item_embeddings(self.model)
 
     def evaluate(self, pairs: np.ndarray) -> Metrics:
         return evaluate(self.embeddings(), pairs, self.config.k)
+
+
+def prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """``items``, produced by a background thread up to ``depth`` ahead (NumPy releases the GIL while sampling)."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def offer(item) -> bool:
+        """Put ``item`` unless the consumer has gone; False once it has."""
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer(item):
+                    return
+            offer(done)
+        except BaseException as error:  # handed to the consumer, raised there
+            offer(error)
+
+    thread = threading.Thread(target=produce, name="track2vec-sampler", daemon=True)
+    thread.start()
+    try:
+        while (item := buffer.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def batch_labels(size: int, width: int) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 from ray import tune
 
 from track2vec.corpus import Corpus
-from track2vec.runtime import configure_tensorflow
+from track2vec.runtime import configure_backend
 
 METRIC = "val_ndcg_at_10"  # reported every epoch; ASHA and the intermediate values use it
 OBJECTIVE = "best_val_ndcg_at_10"  # best epoch so far: what export ranks trials by
@@ -59,9 +59,9 @@ class TrialProgress:
 
 def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
     """Train one configuration, reporting (and checkpointing) after every epoch."""
-    # Before TensorFlow initialises: its thread pools and visible devices are fixed then.
-    configure_tensorflow(threads=max(1, int(settings.cpus_per_trial)), use_gpu=settings.gpus_per_trial > 0)
-    from track2vec.config import TrainConfig  # may import Keras: only after configure_tensorflow
+    # Before the backend initialises: its thread pools and visible devices are fixed then.
+    configure_backend(threads=max(1, int(settings.cpus_per_trial)), use_gpu=settings.gpus_per_trial > 0)
+    from track2vec.config import TrainConfig  # may import Keras: only after configure_backend
     from track2vec.training import Trainer
 
     train_config = TrainConfig.from_dict({**config, "epochs": settings.max_epochs, "seed": settings.seed})

@@ -1,0 +1,89 @@
+"""Keras' JAX backend: the library and the service train without TensorFlow (as on a GPU machine that
+has JAX but no TensorFlow), and the prefetching generator that feeds ``fit`` there."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from track2vec.training import prefetched
+
+REPO = Path(__file__).resolve().parents[1]
+# Runs a CLI's main() with TensorFlow made unimportable, so that any import of it fails loudly.
+WITHOUT_TENSORFLOW = ("import sys; sys.modules['tensorflow'] = None; from {module} import main; "
+                      "sys.exit(main(sys.argv[1:]))")
+
+
+def run_without_tensorflow(module: str, args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW.format(module=module), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+
+
+@pytest.mark.slow
+def test_train_on_jax_backend_without_tensorflow(tmp_path):
+    out = tmp_path / "export"
+    completed = run_without_tensorflow("track2vec.cli", ["train", "--data", "builtin", "--epochs", "2",
+                                                         "--out", str(out), "--json"])
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.count("epoch ") == 2  # one fit call per epoch, every epoch reported
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["val_ndcg_at_10"] > 2 * result["popularity_val_ndcg_at_10"]
+    info = json.loads((out / "model.json").read_text())
+    assert info["keras_backend"] == "jax"
+
+
+def test_lazy_adam_on_jax_backend_is_a_one_line_error():
+    completed = run_without_tensorflow("track2vec.cli", ["train", "--data", "builtin:tiny", "--epochs", "1",
+                                                         "--optimizer", "lazy-adam"])
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "lazy-adam" in lines[0] and "TensorFlow backend" in lines[0]
+
+
+@pytest.mark.slow
+def test_tuning_study_on_jax_backend_without_dashboard(tmp_path):
+    completed = run_without_tensorflow("tune.cli", ["run", "--data", "builtin:tiny", "--trials", "2",
+                                                    "--max-epochs", "2", "--storage", str(tmp_path),
+                                                    "--name", "jax", "--no-dashboard"], timeout=600)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "Ray dashboard:" not in completed.stdout
+    assert (tmp_path / "jax" / "export" / "embeddings.npy").is_file()
+    rows = (tmp_path / "jax" / "export" / "trials.csv").read_text().splitlines()
+    assert len(rows) == 3  # header and both trials
+
+
+def test_prefetched_keeps_order_and_raises_the_producers_error():
+    assert list(prefetched(iter(range(50)), depth=3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("sampler broke")
+
+    consumed = []
+    with pytest.raises(ValueError, match="sampler broke"):
+        for item in prefetched(failing()):
+            consumed.append(item)
+    assert consumed == [1]
+
+
+def test_prefetched_stops_its_thread_when_the_consumer_stops_early():
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(len(produced))
+            yield produced[-1]
+
+    before = threading.active_count()
+    stream = prefetched(endless(), depth=2)
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()
+    assert threading.active_count() == before
+    assert len(produced) <= 3 + 2 + 1  # taken, buffered, one in hand
