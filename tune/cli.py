@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "else a local cluster is started)")
         sub.add_argument("--dashboard-host", default="127.0.0.1", help="interface of a local cluster's dashboard")
         sub.add_argument("--dashboard-port", type=int, default=8265, help="port of a local cluster's dashboard")
+        sub.add_argument("--no-dashboard", dest="dashboard", action="store_false",
+                         help="start a local cluster without the dashboard (headless machines; needs no ray[default])")
 
     run = commands.add_parser("run", help="start a new study", formatter_class=defaults)
     run.add_argument("--data", default="builtin",
@@ -267,7 +269,7 @@ def command_run(args: argparse.Namespace) -> int:
     corpus = driver.load_corpus({"data": args.data, "seed": args.seed, "min_count": args.min_count,
                                  "validation_pairs": args.validation_pairs, "test_pairs": args.test_pairs})
     spec = _new_spec(args, study, corpus, config_text, overrides)
-    dashboard_url = driver.connect(args.address, args.dashboard_host, args.dashboard_port)
+    dashboard_url = driver.connect(args.address, args.dashboard_host, args.dashboard_port, args.dashboard)
     try:
         _check_resources(spec)
         study.create()
@@ -292,7 +294,7 @@ def _resume(study, args: argparse.Namespace, expected: dict[str, Any] | None = N
     if restorable:
         driver.check_restorable(study)  # before starting Ray: a damaged state is a one-line error
     corpus = driver.load_corpus(spec)
-    dashboard_url = driver.connect(args.address, args.dashboard_host, args.dashboard_port)
+    dashboard_url = driver.connect(args.address, args.dashboard_host, args.dashboard_port, args.dashboard)
     try:
         _check_resources(spec)
         _print_header(study, spec, corpus, dashboard_url)

@@ -77,8 +77,8 @@ def _check_reachable(address: str) -> None:
         raise ConfigError(f"cannot reach a Ray cluster at {address} ({error.strerror or error})") from None
 
 
-def connect(address: str | None, dashboard_host: str, dashboard_port: int) -> str:
-    """``ray.init`` a local cluster or connect to ``address``; returns the dashboard URL."""
+def connect(address: str | None, dashboard_host: str, dashboard_port: int, dashboard: bool = True) -> str:
+    """``ray.init`` a local cluster or connect to ``address``; returns the dashboard URL ("" without one)."""
     import ray
 
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -89,7 +89,7 @@ def connect(address: str | None, dashboard_host: str, dashboard_port: int) -> st
             context = ray.init(address=address, log_to_driver=False)
         else:
             # "local": a new cluster even when another one runs on this machine.
-            context = ray.init(address="local", include_dashboard=True, dashboard_host=dashboard_host,
+            context = ray.init(address="local", include_dashboard=dashboard, dashboard_host=dashboard_host,
                                dashboard_port=dashboard_port, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise ConfigError(f"cannot connect to Ray{' at ' + address if address else ''}: "
@@ -122,7 +122,7 @@ def print_connection(dashboard_url: str, study_is_local: bool = True, stream=Non
     if len(nodes) > 1 and study_is_local:
         print("  note: with several nodes, the storage path must be one shared filesystem mounted at the "
               "same path on every node (or use --storage s3://...)", file=stream, flush=True)
-    if token_auth_enabled():
+    if dashboard_url and token_auth_enabled():
         print("  token authentication is on: the dashboard asks for the token that "
               "`ray get-auth-token` prints", file=stream, flush=True)
 
