@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         print(common.CHILD_MARK + json.dumps(result), flush=True)
         return 0
 
-    from track2vec.runtime import configure_tensorflow
+    from track2vec.runtime import configure_backend
 
-    configure_tensorflow(use_gpu=False)  # CPU rows; the GPU row looks for a GPU in a subprocess
+    configure_backend(use_gpu=False)  # CPU rows; the GPU row looks for a GPU in a subprocess
     settings = common.quick_settings() if args.quick else common.full_settings()
     command = "python scripts/benchmark.py" + " ".join(["", *(argv if argv is not None else sys.argv[1:])])
     started_at = time.strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -15,7 +15,7 @@ import pytest
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from bench import common, notebook, row_resources, row_retrieval, row_training, row_tuning, studies  # noqa: E402
+from bench import common, notebook, row_gpu, row_resources, row_retrieval, row_training, row_tuning, studies  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +172,24 @@ def test_epoch_events_are_read_in_finishing_order(tmp_path):
     events = studies.epoch_events(tmp_path)
     assert [(e.trial, e.epoch) for e in events] == [("trial_a", 1), ("trial_b", 1), ("trial_a", 2)]
     assert studies.FINISHED.search("track2vec-tune: study 'x' finished in 18 s").group(1) == "18"
+
+
+def test_peak_concurrency_counts_trials_training_at_the_same_moment(tmp_path):
+    # (end timestamp, total seconds) of each trial's last result: a [0, 10], b [5, 12], c [10, 20], d [21, 22]
+    for trial, (end, total) in {"a": (10, 10), "b": (12, 7), "c": (20, 10), "d": (22, 1)}.items():
+        (tmp_path / trial).mkdir()
+        rows = [{"timestamp": end - total / 2, "time_total_s": total / 2}, {"timestamp": end, "time_total_s": total}]
+        (tmp_path / trial / "result.json").write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    assert row_gpu.peak_concurrency(tmp_path) == 2  # a and b, then b and c (a ends as c starts)
+    assert row_gpu.peak_concurrency(tmp_path / "missing") == 0
+
+
+def test_child_environment_sets_and_removes_variables(monkeypatch):
+    monkeypatch.setenv("TRACK2VEC_TEST_KEEP", "1")
+    monkeypatch.setenv("TRACK2VEC_TEST_DROP", "1")
+    environment = common.child_environment({"TRACK2VEC_TEST_DROP": None, "TRACK2VEC_TEST_NEW": "x"})
+    assert environment["TRACK2VEC_TEST_KEEP"] == "1" and environment["TRACK2VEC_TEST_NEW"] == "x"
+    assert "TRACK2VEC_TEST_DROP" not in environment
 
 
 def test_resource_helpers(tiny_corpus):

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-# Before configure_tensorflow hides the GPUs of the main process: the GPU row's subprocess gets this back.
-CUDA_VISIBLE_AT_START = os.environ.get("CUDA_VISIBLE_DEVICES")
-ECOMMERCE = str(REPO.parent / "shared" / "data" / "ecommerce_sessions.npy")
+# Before configure_backend hides the GPUs of the main process: the GPU row's subprocesses get these back.
+DEVICES_AT_START = {name: os.environ.get(name) for name in ("CUDA_VISIBLE_DEVICES", "JAX_PLATFORMS")}
+# The shared e-commerce set beside the checkout; elsewhere (a GPU machine), point the variable at a copy.
+ECOMMERCE = os.environ.get("TRACK2VEC_BENCH_ECOMMERCE", str(REPO.parent / "shared" / "data" / "ecommerce_sessions.npy"))
 
 # The paper's setting (Caselles-Dupré et al. 2018 on the e-commerce set), used by rows 1 and 3.
 PAPER = dict(window=3, subsample=1e-3, alpha=1.0, dim=50, negatives=5)
@@ -348,7 +349,7 @@ def machine_info() -> dict[str, str]:
     return info
 
 
-VERSIONED = ("numpy", "tensorflow", "keras", "ray", "optuna", "gensim", "scikit-learn", "psutil")
+VERSIONED = ("numpy", "tensorflow", "jax", "keras", "ray", "optuna", "gensim", "scikit-learn", "psutil")
 
 
 def versions() -> dict[str, str]:
@@ -412,6 +413,17 @@ CHILD_MARK = "BENCH-RESULT "
 SCRIPT = REPO / "scripts" / "benchmark.py"
 
 
+def child_environment(changes: dict[str, str | None] | None) -> dict[str, str]:
+    """This process' environment with ``changes``: a ``None`` value removes the variable."""
+    environment = dict(os.environ)
+    for key, value in (changes or {}).items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
+    return environment
+
+
 def run_child(name: str, arguments: dict, timeout: float, env: dict[str, str | None] | None = None) -> dict:
     """Run ``benchmark.py --child name`` in a fresh Python process and return the JSON it prints.
 
@@ -421,15 +433,9 @@ def run_child(name: str, arguments: dict, timeout: float, env: dict[str, str | N
     import subprocess
     import sys
 
-    child_env = dict(os.environ)
-    for key, value in (env or {}).items():
-        if value is None:
-            child_env.pop(key, None)
-        else:
-            child_env[key] = value
     completed = subprocess.run(
         [sys.executable, str(SCRIPT), "--child", name, "--child-args", json.dumps(arguments)],
-        capture_output=True, text=True, timeout=timeout, cwd=REPO, env=child_env,
+        capture_output=True, text=True, timeout=timeout, cwd=REPO, env=child_environment(env),
     )
     for line in completed.stdout.splitlines():
         if line.startswith(CHILD_MARK):

@@ -154,9 +154,9 @@ def child(arguments: dict) -> dict:
     """In a fresh process: train one epoch like a 1-CPU trial does; the peak resident memory of each stage."""
     meter = PeakMeter()
     meter.enter("import TensorFlow and Keras")
-    from track2vec.runtime import configure_tensorflow
+    from track2vec.runtime import configure_backend
 
-    configure_tensorflow(threads=1)
+    configure_backend(threads=1)
     from track2vec.config import TrainConfig
     from track2vec.training import Trainer
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import REPO
+from bench.common import REPO, child_environment
 
 
 @dataclass
@@ -34,12 +34,17 @@ class EpochEvent:
 FINISHED = re.compile(r"study '[^']*' finished in ([\d.]+) s")
 
 
-def run_study(storage: Path, name: str, options: list[str], timeout: float) -> StudyRun:
-    """``track2vec-tune run --storage storage --name name *options`` in a subprocess; raises if it fails."""
+def run_study(storage: Path, name: str, options: list[str], timeout: float,
+              env: dict[str, str | None] | None = None) -> StudyRun:
+    """``track2vec-tune run --storage storage --name name *options`` in a subprocess; raises if it fails.
+
+    ``env`` changes the subprocess' environment (see ``child_environment``).
+    """
     command = [sys.executable, "-m", "tune.cli", "run", "--storage", str(storage), "--name", name,
                "--dashboard-port", "0", *options]
     started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                               env=child_environment(env))
     wall = time.perf_counter() - started
     log = completed.stdout + completed.stderr
     (storage / f"{name}.log").write_text(log)
