@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numba
 import numpy as np
 import pytest
 from scipy import stats
@@ -112,6 +113,41 @@ def test_same_seed_same_batches_other_epoch_or_seed_different():
     epoch0, epoch1 = one_epoch(first, 0), one_epoch(first, 1)
     assert not np.array_equal(epoch0.contexts[:100], epoch1.contexts[:100])
     assert not np.array_equal(epoch0.contexts[:100], one_epoch(other_seed, 0).contexts[:100])
+
+
+def test_batches_do_not_depend_on_the_number_of_threads():
+    rng = np.random.default_rng(4)
+    playlists = [rng.integers(0, 40, rng.integers(2, 30)).tolist() for _ in range(3000)]
+    sampler = sampler_for(playlists, window=4, negatives=5, subsample=1e-2, seed=9, chunk=700, slice_ids=50_000)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        alone = list(sampler.epoch(2))
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        shared = list(sampler.epoch(2))
+    finally:
+        numba.set_num_threads(before)
+    assert len(alone) == len(shared) > 4
+    for x, y in zip(alone, shared):
+        np.testing.assert_array_equal(x.targets, y.targets)
+        np.testing.assert_array_equal(x.contexts, y.contexts)
+
+
+def test_a_playlists_subsampling_does_not_depend_on_its_chunk():
+    counts = np.array([10**6, 10**5, 10**4, 10, 10])
+    rng = np.random.default_rng(5)
+    playlists = [rng.integers(0, 5, 12).tolist() for _ in range(50)]
+    kept = [Counter(zip(*[b.tolist() for b in (batch.targets, batch.contexts[:, 0])]))
+            for batch in (one_epoch(sampler_for(playlists, counts=counts, window=11, subsample=1e-3, chunk=chunk))
+                          for chunk in (1, 7, 4096))]
+    assert kept[0] == kept[1] == kept[2]
+
+
+def test_probability_thresholds_are_exact_at_0_and_1():
+    from track2vec.sampling_kernels import UNIT_BITS, thresholds
+
+    np.testing.assert_array_equal(thresholds(np.array([0.0, 1.0, 0.5, 1.2, -0.1])),
+                                  [0, 2**UNIT_BITS, 2**(UNIT_BITS - 1), 2**UNIT_BITS, 0])
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.75, 0.0, -0.5])

@@ -6,7 +6,7 @@ import os
 
 
 def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None:
-    """Size the backend's thread pools to ``threads`` and hide GPUs unless ``use_gpu``.
+    """Size the backend's and the sampler's thread pools to ``threads``; hide GPUs unless ``use_gpu``.
 
     Call before the first tensor operation runs (thread pools and visible devices are
     fixed at initialisation). With a GPU, memory is taken as needed rather than all
@@ -15,6 +15,10 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
     (JAX sizes its CPU pool itself).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if threads:
+        # Read when Numba is first imported; numba.set_num_threads would only bind the calling
+        # thread, and the sampler runs in the input pipeline's thread.
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)
     if not use_gpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":

@@ -10,6 +10,10 @@ drawn from counts**alpha), with three deliberate differences:
   ``skipgrams`` treats id 0 as padding, so the notebook silently never trained it;
 * the k negatives of a positive pair share its target and travel in one row
   ``contexts[i] = [positive, negative_1, ..., negative_k]`` instead of k extra rows.
+
+The loops are compiled (``track2vec.sampling_kernels``); this module holds the tables
+and the order of the work: playlists in a seeded random order, in chunks; each chunk
+subsampled, windowed and shuffled; its negatives drawn per bounded slice.
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from track2vec import sampling_kernels as kernels
 from track2vec.errors import ConfigError
+
+# Stream purposes (part of each random stream's key).
+_SUBSAMPLE, _SHUFFLE, _NEGATIVES = 1, 2, 3
 
 
 @dataclass
@@ -38,7 +46,8 @@ class AliasTable:
     """Walker's alias method: O(1) draws from a fixed discrete distribution.
 
     Drawing k negatives for millions of pairs is the sampler's hot spot; a
-    binary search over the cumulative distribution per draw cost 3x more.
+    binary search over the cumulative distribution per draw cost 3x more. The draws
+    themselves are ``sampling_kernels.draw_negatives``.
     """
 
     def __init__(self, probabilities: np.ndarray) -> None:
@@ -56,13 +65,9 @@ class AliasTable:
             if scaled[high] < 1.0:
                 small.append(large.pop())
         # Leftovers are 1 up to rounding error: always accept them.
-        self.accept = self.accept.astype(np.float32)
+        self.accept = kernels.thresholds(self.accept)
         self.alias = self.alias.astype(np.int32)
 
-    def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        column = rng.integers(0, len(self.accept), size=shape, dtype=np.int32)
-        keep = rng.random(shape, dtype=np.float32) < self.accept[column]
-        return np.where(keep, column, self.alias[column])
 
 
 def keep_probability(counts: np.ndarray, threshold: float) -> np.ndarray:
@@ -106,46 +111,46 @@ class SkipGramSampler:
         self.vocabulary_size = len(counts)
         self.negative_table = AliasTable(negative_distribution(counts, alpha))
         self.keep = keep_probability(counts, subsample)
+        self.keep_thresholds = kernels.thresholds(self.keep)
         self.lengths = np.diff(offsets)
 
-    def rng(self, epoch: int) -> np.random.Generator:
-        """The generator of one epoch: derived from (seed, epoch), so any epoch can be replayed."""
-        return np.random.default_rng([self.seed, epoch])
+    def playlist_order(self, epoch: int) -> np.ndarray:
+        """The epoch's random order of the playlists: derived from (seed, epoch), so any epoch can be replayed."""
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.lengths))
 
     def epoch(self, epoch: int) -> Iterator[SkipGramBatch]:
         """All pairs of one pass over the training playlists, in shuffled chunks of bounded size."""
-        rng = self.rng(epoch)
-        order = rng.permutation(len(self.lengths))
-        for start in range(0, len(order), self.chunk_playlists):
-            targets, positives = self._positives(order[start : start + self.chunk_playlists], rng)
-            for first in range(0, len(targets), self.slice_pairs):
-                part = slice(first, first + self.slice_pairs)
-                yield self._with_negatives(targets[part], positives[part], rng)
+        order = self.playlist_order(epoch)
+        for chunk, start in enumerate(range(0, len(order), self.chunk_playlists)):
+            targets, positives = self._positives(order[start : start + self.chunk_playlists], epoch, chunk)
+            for part, first in enumerate(range(0, len(targets), self.slice_pairs)):
+                rows = slice(first, first + self.slice_pairs)
+                key = kernels.stream_key(self.seed, epoch, _NEGATIVES, chunk, part)
+                yield self._with_negatives(targets[rows], positives[rows], key)
 
-    def _positives(self, playlists: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _positives(self, playlists: np.ndarray, epoch: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         """The shuffled (target, context) pairs of some playlists, after subsampling."""
         lengths = self.lengths[playlists]
-        starts = self.offsets[playlists]
-        # Gather the chunk's tokens and the playlist each came from.
-        owner = np.repeat(np.arange(len(playlists)), lengths)
-        position = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        tokens = self.tokens[starts[owner] + position]
-        kept = rng.random(len(tokens)) < self.keep[tokens]
-        tokens, owner = tokens[kept].astype(np.int32, copy=False), owner[kept]
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        kept_tokens = np.empty(int(lengths.sum()), dtype=np.int32)
+        kept = np.empty(len(playlists), dtype=np.int64)
+        with kernels.parallel_lock:
+            kernels.subsample(self.tokens, self.offsets, playlists.astype(np.int64), self.keep_thresholds,
+                              kernels.stream_key(self.seed, epoch, _SUBSAMPLE), starts, kept_tokens, kept)
+            reach = np.minimum(self.window, np.maximum(kept - 1, 0))  # distances 1..reach exist
+            pairs = reach * (2 * kept - reach - 1)  # 2 * sum over d <= reach of (kept - d)
+            pair_starts = np.concatenate([[0], np.cumsum(pairs)[:-1]]).astype(np.int64)
+            targets = np.empty(int(pairs.sum()), dtype=np.int32)
+            contexts = np.empty_like(targets)
+            kernels.window_pairs(kept_tokens, starts, kept, self.window, pair_starts, targets, contexts)
+        kernels.shuffle_pairs(targets, contexts, kernels.stream_key(self.seed, epoch, _SHUFFLE, chunk))
+        return targets, contexts
 
-        targets, contexts = [], []
-        for distance in range(1, self.window + 1):
-            same = owner[distance:] == owner[:-distance]
-            left, right = tokens[:-distance][same], tokens[distance:][same]
-            targets += [left, right]
-            contexts += [right, left]
-        shuffle = rng.permutation(sum(len(part) for part in targets))
-        return np.concatenate(targets)[shuffle], np.concatenate(contexts)[shuffle]
-
-    def _with_negatives(self, targets: np.ndarray, positives: np.ndarray, rng: np.random.Generator) -> SkipGramBatch:
+    def _with_negatives(self, targets: np.ndarray, positives: np.ndarray, key: np.uint64) -> SkipGramBatch:
         contexts = np.empty((len(targets), 1 + self.negatives), dtype=np.int32)
         contexts[:, 0] = positives
-        contexts[:, 1:] = self.negative_table.draw(rng, (len(targets), self.negatives))
+        with kernels.parallel_lock:
+            kernels.draw_negatives(contexts, self.negative_table.accept, self.negative_table.alias, key)
         return SkipGramBatch(targets, contexts)
 
     def pairs_per_epoch_estimate(self) -> int:
