@@ -26,6 +26,7 @@ def ours(corpus, epochs: count):
     def run() -> int:
         return sum(len(batch.targets) for batch in sampler.epoch(next(epochs)))
 
+    run()  # warm-up: Numba loads (or first compiles) its loops once per process
     return run
 
 
@@ -49,7 +50,7 @@ def run(settings: Settings) -> RowReport:
     np.random.seed(0)
     report.detail(f"setting: window {PAPER['window']}, {PAPER['negatives']} negatives per positive pair, "
                   f"exponent {PAPER['alpha']}, subsampling t={PAPER['subsample']:g}; {settings.rounds} alternating rounds")
-    report.detail(f"ours: one full epoch per round; notebook: {settings.notebook_playlists:,} playlists per round "
+    report.detail(f"ours: one full epoch per round, after one warm-up epoch; notebook: {settings.notebook_playlists:,} playlists per round "
                   f"({NOTEBOOK_BATCH_PLAYLISTS} per generator step, random.sample as in the notebook)")
     report.detail("rate = positive pairs (each with its k negatives drawn) per second of generation")
     for name, spec in settings.pair_corpora:
