@@ -81,6 +81,7 @@ class Settings:
     # row 4: tuning efficiency
     tune_trials: int
     tune_epochs: int
+    tune_seeds: tuple[int, ...]  # one grid and one study per seed (the seed also draws the split)
     # row 5: parallelism and memory
     parallel_trials: int
     parallel_epochs: int
@@ -105,7 +106,7 @@ def quick_settings() -> Settings:
                         (DEFAULT, LARGE_BATCH_ADAM, TUNED_SGD)),
         ),
         gensim_epochs=5, gensim_rounds=2, profile_rounds=1,
-        tune_trials=8, tune_epochs=4,
+        tune_trials=8, tune_epochs=4, tune_seeds=(0,),
         parallel_trials=4, parallel_epochs=2, parallel_rounds=1,
         memory_playlists=(4096, 4096),  # one sampler chunk: full-size model and optimizer state, full-size steps
     )
@@ -123,7 +124,7 @@ def full_settings() -> Settings:
             TrainingSet("builtin:deezer", "builtin:deezer", None, (DEFAULT, *GRID), profile_playlists=20_000),
         ),
         gensim_epochs=5, gensim_rounds=3, profile_rounds=2,
-        tune_trials=16, tune_epochs=6,
+        tune_trials=16, tune_epochs=6, tune_seeds=(0, 1, 2),
         parallel_trials=8, parallel_epochs=3, parallel_rounds=2,
         memory_playlists=(None, 20_000),
     )

@@ -24,7 +24,7 @@ from bench.common import DEFAULT, DEVICES_AT_START, ECOMMERCE, LARGE_BATCH_ADAM,
 from bench.row_resources import fixed_study_config
 from bench.studies import run_study
 
-NO_GPU = "no GPU visible to Keras' backend (no GPU machine is lent to this session)"
+NO_GPU = "no GPU visible to Keras' backend here; BENCHMARKS-GPU.md holds the latest run on a GPU machine"
 GPU_ENV = DEVICES_AT_START
 ONE_TRIAL_RUNS = (("e-commerce", ECOMMERCE, DEFAULT), ("e-commerce", ECOMMERCE, LARGE_BATCH_ADAM),
                   ("builtin:deezer", "builtin:deezer", DEFAULT))
