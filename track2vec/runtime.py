@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 
 def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None:
@@ -12,7 +13,9 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
     fixed at initialisation). With a GPU, memory is taken as needed rather than all
     at once, so that several fractional-GPU trials can share one card. TensorFlow is
     Keras' default backend; with ``KERAS_BACKEND=jax`` only the device settings apply
-    (JAX sizes its CPU pool itself).
+    (JAX sizes its CPU pool itself). On TensorFlow, JAX is made unimportable in this
+    process: TensorFlow's TFLite utilities import it whenever it is installed, which costs
+    a trial worker about 200 MiB for nothing.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads:
@@ -27,6 +30,8 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
         else:
             os.environ["JAX_PLATFORMS"] = "cpu"
         return
+    if "jax" not in sys.modules:
+        sys.modules["jax"] = None  # TFLite's `from jax import jit` then fails, as it expects when JAX is absent
     import tensorflow as tf
 
     if threads:
