@@ -67,7 +67,7 @@ def _below(x, n):
     return np.int64(((x & _LOW32) * np.uint64(n)) >> np.uint64(32))
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, nogil=True, cache=True)
 def subsample(tokens, offsets, playlists, keep, key, out_starts, out_tokens, kept):
     """Keep each token of each playlist with probability ``keep[token] / 2**24`` (see ``thresholds``).
 
@@ -89,7 +89,7 @@ def subsample(tokens, offsets, playlists, keep, key, out_starts, out_tokens, kep
         kept[i] = n
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, nogil=True, cache=True)
 def window_pairs(kept_tokens, starts, kept, window, pair_starts, targets, contexts):
     """Both (target, context) orders of every two tokens of a playlist at distance 1..window."""
     for i in prange(len(kept)):
@@ -102,7 +102,7 @@ def window_pairs(kept_tokens, starts, kept, window, pair_starts, targets, contex
                 out += 2
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def shuffle_pairs(targets, contexts, key):
     """Fisher-Yates shuffle of the pairs (the same permutation applied to both arrays)."""
     for i in range(len(targets) - 1, 0, -1):
@@ -111,7 +111,7 @@ def shuffle_pairs(targets, contexts, key):
         contexts[i], contexts[j] = contexts[j], contexts[i]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, nogil=True, cache=True)
 def draw_negatives(contexts, accept, alias, key):
     """Fill ``contexts[:, 1:]`` with draws from a Walker alias table (``accept`` as ``thresholds``, ``alias``)."""
     rows, width = contexts.shape

@@ -3,7 +3,7 @@
 On Keras' TensorFlow backend (the default) the pairs come through tf.data; on the
 others (``KERAS_BACKEND=jax``, e.g. on a GPU machine without TensorFlow) through a
 Python generator, one ``fit`` call per epoch. Either way pair generation runs in a
-background thread and is prefetched, so NumPy sampling overlaps with the training
+background thread and is prefetched, so sampling overlaps with the training
 steps. One epoch is one full pass over the training playlists; the sampler's
 randomness for epoch ``e`` depends only on (seed, e), so a run restored at epoch
 ``e`` continues exactly where it stopped.
@@ -127,7 +127,7 @@ class Trainer:
 
 
 def prefetched(items: Iterator, depth: int = 2) -> Iterator:
-    """``items``, produced by a background thread up to ``depth`` ahead (NumPy releases the GIL while sampling)."""
+    """``items``, produced by a background thread up to ``depth`` ahead (the sampler's compiled loops release the GIL)."""
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
     stop = threading.Event()

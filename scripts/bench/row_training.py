@@ -309,7 +309,7 @@ def with_steps_per_execution(trainer, steps: int):
 
 
 PROFILE_STAGES = {
-    "sampler": "NumPy sampler alone (SkipGramSampler.epoch)",
+    "sampler": "sampler alone (SkipGramSampler.epoch, Numba)",
     "pipeline": "input pipeline alone (sampler + batching + tf.data)",
     "steps": "TF steps on in-memory arrays (model.fit)",
     "steps_batched": f"  what-if: the same with steps_per_execution={WHAT_IF_STEPS_PER_EXECUTION}",
