@@ -69,6 +69,10 @@ class AliasTable:
         self.alias = self.alias.astype(np.int32)
 
 
+def _starts(sizes: np.ndarray) -> np.ndarray:
+    """Where each of consecutive parts of these sizes starts (exclusive cumulative sum), int64."""
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+
 
 def keep_probability(counts: np.ndarray, threshold: float) -> np.ndarray:
     """word2vec's subsampling: probability of keeping each occurrence of an item."""
@@ -131,18 +135,18 @@ class SkipGramSampler:
     def _positives(self, playlists: np.ndarray, epoch: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         """The shuffled (target, context) pairs of some playlists, after subsampling."""
         lengths = self.lengths[playlists]
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        starts = _starts(lengths)
         kept_tokens = np.empty(int(lengths.sum()), dtype=np.int32)
         kept = np.empty(len(playlists), dtype=np.int64)
         with kernels.parallel_lock:
-            kernels.subsample(self.tokens, self.offsets, playlists.astype(np.int64), self.keep_thresholds,
+            kernels.subsample(self.tokens, self.offsets, playlists.astype(np.int64, copy=False), self.keep_thresholds,
                               kernels.stream_key(self.seed, epoch, _SUBSAMPLE), starts, kept_tokens, kept)
-            reach = np.minimum(self.window, np.maximum(kept - 1, 0))  # distances 1..reach exist
-            pairs = reach * (2 * kept - reach - 1)  # 2 * sum over d <= reach of (kept - d)
-            pair_starts = np.concatenate([[0], np.cumsum(pairs)[:-1]]).astype(np.int64)
-            targets = np.empty(int(pairs.sum()), dtype=np.int32)
-            contexts = np.empty_like(targets)
-            kernels.window_pairs(kept_tokens, starts, kept, self.window, pair_starts, targets, contexts)
+        reach = np.minimum(self.window, np.maximum(kept - 1, 0))  # distances 1..reach exist
+        pairs = reach * (2 * kept - reach - 1)  # 2 * sum over d <= reach of (kept - d)
+        targets = np.empty(int(pairs.sum()), dtype=np.int32)
+        contexts = np.empty_like(targets)
+        with kernels.parallel_lock:
+            kernels.window_pairs(kept_tokens, starts, kept, self.window, _starts(pairs), targets, contexts)
         kernels.shuffle_pairs(targets, contexts, kernels.stream_key(self.seed, epoch, _SHUFFLE, chunk))
         return targets, contexts
 
