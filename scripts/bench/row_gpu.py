@@ -77,7 +77,7 @@ def peak_concurrency(study_path: Path) -> int:
         if rows:
             last = rows[-1]
             spans.append((float(last["timestamp"]) - float(last["time_total_s"]), float(last["timestamp"])))
-    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans], key=lambda e: (e[0], e[1]))
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])  # an end before a start
     running = peak = 0
     for _, change in edges:
         running += change
