@@ -72,8 +72,12 @@ def dashboard_lists_trial_actors(log: Path, study_dir: Path) -> bool:
     return bool({actor["pid"] for actor in actors} & trial_pids)
 
 
-def checkpointed_in_snapshot(study_dir: Path) -> set[str]:
-    """Trials with a checkpoint in Ray's last saved experiment state."""
+def resumable_in_snapshot(study_dir: Path) -> set[str]:
+    """Unfinished trials with a checkpoint in Ray's last saved experiment state.
+
+    Ray may save a trial as TERMINATED (stopped by ASHA) a moment before Optuna hears of it;
+    such a trial is finished, not mid-way, and resume rightly does not run it again.
+    """
     from tune.study import Study
     from tune.table import read_analysis
 
@@ -81,7 +85,8 @@ def checkpointed_in_snapshot(study_dir: Path) -> set[str]:
         trials = read_analysis(Study(str(study_dir.parent), study_dir.name)).trials
     except Exception:  # the snapshot is being written
         return set()
-    return {trial.trial_id for trial in trials if trial.checkpoint is not None}
+    return {trial.trial_id for trial in trials
+            if trial.checkpoint is not None and trial.status not in ("TERMINATED", "ERROR")}
 
 
 def checkpoint_epochs_in_snapshot(study_dir: Path) -> dict[str, int]:
@@ -120,7 +125,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
             running = [t for t in trials
                        if t.state.name == "RUNNING" and 2 <= len(t.intermediate_values) <= MAX_EPOCHS - 2]
             # Resume continues from the last checkpoint in Ray's snapshot: wait until there is one.
-            recorded = checkpointed_in_snapshot(study_dir)
+            recorded = resumable_in_snapshot(study_dir)
             running = [t for t in running if t.user_attrs["ray_trial_id"] in recorded]
             return finished and running and (finished, running)
 
@@ -131,7 +136,8 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
         if run.poll() is None:
             kill_group(run)
     before = {t.user_attrs["ray_trial_id"]: (t.state.name, dict(t.intermediate_values)) for t in finished}
-    mid_way = {t.user_attrs["ray_trial_id"] for t in running}
+    # what resume will see: a snapshot written between the last check and the kill may have finished one
+    mid_way = {t.user_attrs["ray_trial_id"] for t in running} & resumable_in_snapshot(study_dir)
     snapshot_epochs = checkpoint_epochs_in_snapshot(study_dir)
     reported_epochs = {trial_id: max((r["epoch"] for r in results(path)), default=0)
                        for trial_id, path in trial_dirs(study_dir).items()}
