@@ -43,7 +43,10 @@ def test_ndcg_of_rank_r_is_one_over_log2_r_plus_2():
     assert metrics_from_ranks(np.array([0, 1, 9, 10]), 10).ndcg == pytest.approx((1 + 1 / math.log2(3) + 1 / math.log2(11)) / 4)
 
 
-def test_hand_built_embeddings_give_exact_ranks_and_metrics():
+@pytest.mark.parametrize("tile", [None, (2, 2)])  # default, and tiles that split the ties apart
+def test_hand_built_embeddings_give_exact_ranks_and_metrics(monkeypatch, tile):
+    if tile:
+        monkeypatch.setattr(evaluation, "RANK_TILE", tile)
     pairs = np.array([[0, 1], [0, 2], [0, 3], [2, 3], [3, 2]])
     # From 0: items 1 and 4 tie at cosine 1 (ties favour the true item), 2 at 0, 3 at -1;
     # 0 itself (cosine 1) is never a candidate. From 2 every other item is at cosine 0 (a tie).
@@ -62,10 +65,10 @@ def test_the_query_is_not_its_own_candidate():
     assert evaluate(embeddings, np.array([[0, 1]]), k=1).ndcg == 1.0
 
 
-@pytest.mark.parametrize("block_bytes", [None, 4 * 300 * 7])  # default, and blocks of 7 queries
-def test_ranks_and_metrics_agree_with_brute_force_sort(monkeypatch, block_bytes):
-    if block_bytes:
-        monkeypatch.setattr(evaluation, "QUERY_BLOCK_BYTES", block_bytes)
+@pytest.mark.parametrize("tile", [None, (7, 50)])  # default, and tiles of 7 queries x 50 items
+def test_ranks_and_metrics_agree_with_brute_force_sort(monkeypatch, tile):
+    if tile:
+        monkeypatch.setattr(evaluation, "RANK_TILE", tile)
     rng = np.random.default_rng(0)
     embeddings = rng.normal(size=(300, 16)) * rng.uniform(0.1, 10, (300, 1))  # cosine ignores lengths
     queries = rng.integers(0, 300, 400)
