@@ -373,7 +373,7 @@ _CORPORA: dict[tuple[str, int | None], Any] = {}
 
 def load_corpus(spec: str, playlists: int | None = None, seed: int = 0):
     """``build_corpus(load_playlists(spec))`` with library defaults, cached; ``playlists`` keeps the first N."""
-    key = (spec, playlists)
+    key = (spec, playlists, seed)
     if key not in _CORPORA:
         from track2vec.corpus import build_corpus
         from track2vec.data.loaders import load_playlists
