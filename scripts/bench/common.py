@@ -18,6 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 DEVICES_AT_START = {name: os.environ.get(name) for name in ("CUDA_VISIBLE_DEVICES", "JAX_PLATFORMS")}
 # The shared e-commerce set beside the checkout; elsewhere (a GPU machine), point the variable at a copy.
 ECOMMERCE = os.environ.get("TRACK2VEC_BENCH_ECOMMERCE", str(REPO.parent / "shared" / "data" / "ecommerce_sessions.npy"))
+# The shared Kosarak click-stream (one session a line), row 4's corpus.
+KOSARAK = os.environ.get("TRACK2VEC_BENCH_KOSARAK", str(REPO.parent / "shared" / "data" / "kosarak_sessions.txt"))
 
 # The paper's setting (Caselles-Dupré et al. 2018 on the e-commerce set), used by rows 1 and 3.
 PAPER = dict(window=3, subsample=1e-3, alpha=1.0, dim=50, negatives=5)
