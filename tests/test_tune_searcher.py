@@ -118,3 +118,27 @@ def test_asha_rebuilds_its_rungs_from_the_study_and_skips_finished_trials():
     assert set(rungs[1]) == {"a", "b", "c"} and set(rungs[3]) == {"a", "b"}
     # a new trial is compared with the trials of the first session
     assert scheduler.on_trial_result(controller, fresh, result(1, 0.15)) == TrialScheduler.STOP
+
+
+def test_asha_judges_a_rungs_first_arrivals_again_once_others_reach_it():
+    scheduler = ResumableASHA(searcher(), time_attr="epoch", metric="val_ndcg_at_10", mode="max",
+                              max_t=9, grace_period=1, reduction_factor=3)
+    trials = {name: SimpleNamespace(trial_id=name, status="RUNNING") for name in "abcdef"}
+    controller = FakeController(list(trials.values()))
+    for trial in trials.values():
+        scheduler.on_trial_add(controller, trial)
+
+    def report(name: str, epoch: int, value: float) -> str:
+        return scheduler.on_trial_result(controller, trials[name], result(epoch, value))
+
+    assert report("a", 1, 0.20) == TrialScheduler.CONTINUE  # first at the rung: nothing to compare with
+    assert report("a", 2, 0.21) == TrialScheduler.CONTINUE
+    assert report("b", 1, 0.30) == TrialScheduler.CONTINUE
+    # plain ASHA would let "a" run on to max_t; judged again, it is below "b"
+    assert report("a", 3, 0.22) == TrialScheduler.STOP
+    assert report("c", 1, 0.28) == TrialScheduler.CONTINUE  # judged on 2 values before it: settled
+    assert report("d", 1, 0.50) == TrialScheduler.CONTINUE
+    assert report("e", 1, 0.45) == TrialScheduler.CONTINUE
+    assert report("c", 2, 0.29) == TrialScheduler.CONTINUE  # later, better arrivals do not stop it
+    assert report("f", 1, 0.10) == TrialScheduler.STOP  # plain ASHA's rule for later arrivals
+    assert scheduler._num_stopped == 2
