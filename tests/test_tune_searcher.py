@@ -84,8 +84,11 @@ def test_restore_fails_optuna_trials_that_tune_never_recorded(tmp_path):
 
 
 class FakeController:
+    """The parts of Tune's controller a scheduler uses; the searcher has suggested every trial."""
+
     def __init__(self, trials):
         self.trials, self.stopped = trials, []
+        self.search_alg = SimpleNamespace(is_finished=lambda: True)
 
     def get_trials(self):
         return self.trials
@@ -102,8 +105,7 @@ def test_asha_rebuilds_its_rungs_from_the_study_and_skips_finished_trials():
         for epoch, value in enumerate(values[:-1], start=1):
             search.on_trial_result(trial_id, result(epoch, value))
         search.on_trial_complete(trial_id, result(len(values), values[-1]))
-    scheduler = ResumableASHA(search, time_attr="epoch", metric="val_ndcg_at_10", mode="max",
-                              max_t=MAX_EPOCHS, grace_period=1, reduction_factor=3)
+    scheduler = asha(search)
 
     # a restored driver: "a" finished but Ray's snapshot still had it pending
     pending = SimpleNamespace(trial_id="a", status="PENDING")
@@ -120,10 +122,54 @@ def test_asha_rebuilds_its_rungs_from_the_study_and_skips_finished_trials():
     assert scheduler.on_trial_result(controller, fresh, result(1, 0.15)) == TrialScheduler.STOP
 
 
-def test_asha_judges_a_rungs_first_arrivals_again_once_others_reach_it():
-    scheduler = ResumableASHA(searcher(), time_attr="epoch", metric="val_ndcg_at_10", mode="max",
-                              max_t=9, grace_period=1, reduction_factor=3)
-    trials = {name: SimpleNamespace(trial_id=name, status="RUNNING") for name in "abcdef"}
+def asha(search: PruningOptunaSearch, max_t: int = MAX_EPOCHS) -> ResumableASHA:
+    return ResumableASHA(search, time_attr="epoch", metric="val_ndcg_at_10", mode="max",
+                         max_t=max_t, grace_period=1, reduction_factor=3)
+
+
+def test_asha_pauses_a_rungs_first_arrivals_until_others_can_judge_them():
+    search = searcher()
+    scheduler = asha(search, max_t=9)
+    trials = {name: SimpleNamespace(trial_id=name, status="PENDING", last_result={}) for name in "abcde"}
+    controller = FakeController(list(trials.values()))
+    for name, trial in trials.items():
+        search.suggest(name)
+        scheduler.on_trial_add(controller, trial)
+
+    def report(name: str, epoch: int, value: float) -> str:
+        trial = trials[name]
+        trial.status, trial.last_result = "RUNNING", result(epoch, value)
+        search.on_trial_result(name, trial.last_result)
+        action = scheduler.on_trial_result(controller, trial, trial.last_result)
+        trial.status = {TrialScheduler.PAUSE: "PAUSED", TrialScheduler.STOP: "TERMINATED"}.get(action, "RUNNING")
+        return action
+
+    # plain ASHA lets the first trial at a rung go on unjudged, and the second on one value
+    assert report("a", 1, 0.20) == TrialScheduler.PAUSE
+    assert report("b", 1, 0.30) == TrialScheduler.PAUSE
+    assert scheduler.choose_trial_to_run(controller) is trials["c"]  # the waiting ones stay paused
+    assert report("c", 1, 0.10) == TrialScheduler.STOP  # two values before it: judged at once
+    # now "a" and "b" are judged against the two others: "a" stops, "b" resumes before new trials
+    assert scheduler.choose_trial_to_run(controller) is trials["b"]
+    assert controller.stopped == ["a"]
+    assert frozen(search, "a").state == TrialState.PRUNED and frozen(search, "a").value == pytest.approx(0.20)
+
+    assert report("b", 2, 0.31) == TrialScheduler.CONTINUE
+    assert report("b", 3, 0.32) == TrialScheduler.PAUSE  # first at rung 3, and "d", "e" may still come
+    assert report("d", 1, 0.05) == TrialScheduler.STOP
+    assert scheduler.choose_trial_to_run(controller) is trials["e"]
+    assert report("e", 1, 0.06) == TrialScheduler.STOP
+    # no trial is left that could reach rung 3: "b" is judged on what there is (nothing) and goes on
+    assert scheduler.choose_trial_to_run(controller) is trials["b"]
+    assert scheduler._num_stopped == 4
+
+
+def test_asha_judges_a_trial_that_resumed_unjudged_after_a_restore_at_its_later_epochs():
+    search = searcher()
+    search.suggest("a")
+    search.on_trial_result("a", result(1, 0.20))  # "a" was waiting at rung 1 when the driver was killed
+    scheduler = asha(search, max_t=9)  # the restored driver's scheduler: nothing waits
+    trials = {name: SimpleNamespace(trial_id=name, status="PENDING", last_result={}) for name in "abc"}
     controller = FakeController(list(trials.values()))
     for trial in trials.values():
         scheduler.on_trial_add(controller, trial)
@@ -131,14 +177,24 @@ def test_asha_judges_a_rungs_first_arrivals_again_once_others_reach_it():
     def report(name: str, epoch: int, value: float) -> str:
         return scheduler.on_trial_result(controller, trials[name], result(epoch, value))
 
-    assert report("a", 1, 0.20) == TrialScheduler.CONTINUE  # first at the rung: nothing to compare with
-    assert report("a", 2, 0.21) == TrialScheduler.CONTINUE
-    assert report("b", 1, 0.30) == TrialScheduler.CONTINUE
-    # plain ASHA would let "a" run on to max_t; judged again, it is below "b"
-    assert report("a", 3, 0.22) == TrialScheduler.STOP
-    assert report("c", 1, 0.28) == TrialScheduler.CONTINUE  # judged on 2 values before it: settled
-    assert report("d", 1, 0.50) == TrialScheduler.CONTINUE
-    assert report("e", 1, 0.45) == TrialScheduler.CONTINUE
-    assert report("c", 2, 0.29) == TrialScheduler.CONTINUE  # later, better arrivals do not stop it
-    assert report("f", 1, 0.10) == TrialScheduler.STOP  # plain ASHA's rule for later arrivals
-    assert scheduler._num_stopped == 2
+    assert report("b", 1, 0.30) == TrialScheduler.PAUSE  # one value before it ("a")
+    assert report("c", 1, 0.28) == TrialScheduler.CONTINUE  # judged on two values
+    # plain ASHA would let "a" run on to max_t; judged again, it is below "b" and "c"
+    assert report("a", 2, 0.21) == TrialScheduler.STOP
+
+
+def test_asha_keeps_a_lone_first_arrival_waiting_while_the_searcher_has_trials_to_suggest():
+    search = searcher()
+    scheduler = asha(search, max_t=9)
+    trial = SimpleNamespace(trial_id="a", status="RUNNING", last_result=result(1, 0.2))
+    controller = FakeController([trial])
+    suggested_all = [False]
+    controller.search_alg = SimpleNamespace(is_finished=lambda: suggested_all[0])
+    scheduler.on_trial_add(controller, trial)
+
+    assert scheduler.on_trial_result(controller, trial, trial.last_result) == TrialScheduler.PAUSE
+    assert scheduler.choose_trial_to_run(controller) is None  # Tune is still saving it: it stays RUNNING a while
+    trial.status = "PAUSED"
+    assert scheduler.choose_trial_to_run(controller) is None  # the next trial is still to come
+    suggested_all[0] = True  # the study's last trial was "a": nothing else can reach the rung
+    assert scheduler.choose_trial_to_run(controller) is trial

@@ -1,4 +1,4 @@
-"""ASHA that survives ``Tuner.restore`` and judges a rung's first arrivals again.
+"""ASHA that survives ``Tuner.restore`` and does not let a rung's first arrivals through unjudged.
 
 Tune does not save its scheduler with the experiment state: a restored ASHA starts
 with empty rungs, so resumed and new trials would only be compared with each other.
@@ -10,11 +10,16 @@ immediate write and Ray's periodic snapshot).
 Asynchronous ASHA decides at once whether a trial reaching a rung goes on: it must
 not be below the top ``1 / reduction_factor`` of the values recorded there before it.
 The first trial at a rung has nothing to be compared with and always goes on, so in a
-study of a dozen trials a poor first trial used to run to ``max_t`` while better ones
-were stopped. Here a trial that passed a rung with fewer than ``reduction_factor - 1``
-values before it is judged again at each of its later epochs, against the values
-recorded there since, by the same rule: the decision no longer depends on who came
-first. Once enough values are there to judge it, it is settled and not judged again.
+study of a dozen trials a poor first trial used to run to ``max_t`` (and, being
+complete, became TPE's model of a good trial) while better ones were stopped. Here a
+trial that reaches a rung with fewer than ``reduction_factor - 1`` values before it
+*waits*: Tune pauses it (its checkpoint is kept, its CPUs go to other trials) until
+that many others have reached the rung, or until no other trial can. It is then
+judged by the same rule against all of them, and resumes from its checkpoint or stops.
+
+The waiting list is not saved either: a trial that was waiting when the driver was
+killed resumes unjudged after ``Tuner.restore``. Such a trial is judged again at its
+later epochs, against the values recorded at the rung since, by the same rule.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 from tune.searcher import PruningOptunaSearch
 
+UNFINISHED = (Trial.PENDING, Trial.RUNNING, Trial.PAUSED)
+
 
 class ResumableASHA(ASHAScheduler):
     def __init__(self, searcher: PruningOptunaSearch, **kwargs) -> None:
@@ -33,7 +40,17 @@ class ResumableASHA(ASHAScheduler):
         self._searcher = searcher
         self._rungs_synced = False
         self._already_finished: set[str] | None = None
+        self._waiting: dict[str, float] = {}  # paused trial -> the rung it waits at
+        self._promoted: list[str] = []  # judged and going on: resumed before new trials, as in ASHA
         self._settled: set[tuple[str, float]] = set()  # (trial, rung) judged with enough values
+
+    @property
+    def _needed(self) -> int:
+        """Values at a rung before a trial that make its judgement final."""
+        return math.ceil(self._brackets[0].rf) - 1
+
+    def _rung(self, milestone: float) -> dict[str, float]:
+        return dict(self._brackets[0]._rungs)[milestone]
 
     def _sync_rungs(self) -> None:
         if self._rungs_synced:
@@ -51,36 +68,82 @@ class ResumableASHA(ASHAScheduler):
         super().on_trial_add(tune_controller, trial)
 
     def on_trial_result(self, tune_controller, trial: Trial, result: dict) -> str:
+        if trial.trial_id in self._promoted:  # resumed
+            self._promoted.remove(trial.trial_id)
+        passed = {milestone for milestone, recorded in self._brackets[0]._rungs if trial.trial_id in recorded}
         action = super().on_trial_result(tune_controller, trial, result)
-        if action == TrialScheduler.CONTINUE and self._below_a_rung_it_passed_early(trial.trial_id):
+        if action != TrialScheduler.CONTINUE:
+            return action
+        arrived = [milestone for milestone, recorded in self._brackets[0]._rungs
+                   if trial.trial_id in recorded and milestone not in passed]
+        if arrived and self._must_wait(tune_controller, trial.trial_id, arrived[0]):
+            self._waiting[trial.trial_id] = arrived[0]
+            return TrialScheduler.PAUSE
+        if self._below_a_rung_it_passed_early(trial.trial_id):
             self._num_stopped += 1
-            action = TrialScheduler.STOP
+            return TrialScheduler.STOP
         return action
 
+    def _must_wait(self, tune_controller, trial_id: str, milestone: float) -> bool:
+        """Whether the trial has too few values to be judged at the rung and more can still come."""
+        others = len(self._rung(milestone)) - 1
+        return others < self._needed and self._others_may_arrive(tune_controller, trial_id, milestone)
+
+    def _others_may_arrive(self, tune_controller, trial_id: str, milestone: float) -> bool:
+        """Whether a trial other than ``trial_id`` may still record a value at the rung."""
+        if not tune_controller.search_alg.is_finished():
+            return True  # the searcher has trials to suggest yet
+        recorded = self._rung(milestone)
+        return any(other.trial_id != trial_id and other.trial_id not in recorded and other.status in UNFINISHED
+                   for other in tune_controller.get_trials())
+
     def _below_a_rung_it_passed_early(self, trial_id: str) -> bool:
-        """Whether a rung the trial passed unjudged or on too few values now places it below the cutoff."""
+        """Whether a rung the trial passed unjudged or on too few values now places it below the cutoff.
+
+        Only after a restore (the waiting list is lost) or when it waited and no other trial could come.
+        """
         bracket = self._brackets[0]
-        needed = math.ceil(bracket.rf) - 1  # values before it that make a judgement final
         for milestone, recorded in bracket._rungs:
             if trial_id not in recorded or (trial_id, milestone) in self._settled:
                 continue
-            arrived_after = list(recorded).index(trial_id)  # rungs keep arrival order
             others = {other: value for other, value in recorded.items() if other != trial_id}
-            if arrived_after < needed:
+            if list(recorded).index(trial_id) < self._needed:  # rungs keep arrival order
                 cutoff = bracket.cutoff(others)
                 if cutoff is not None and recorded[trial_id] < cutoff:
                     return True
-            if len(others) >= needed:
+            if len(others) >= self._needed:
                 self._settled.add((trial_id, milestone))
         return False
 
+    def _release_waiting(self, tune_controller) -> None:
+        """Judge the waiting trials that can be judged now: stop them or queue them to resume."""
+        for trial in list(tune_controller.get_trials()):
+            milestone = self._waiting.get(trial.trial_id)
+            if milestone is None:
+                continue
+            if trial.status in (Trial.TERMINATED, Trial.ERROR):  # stopped meanwhile (Ctrl-C, a failure)
+                del self._waiting[trial.trial_id]
+                continue
+            if trial.status != Trial.PAUSED or self._must_wait(tune_controller, trial.trial_id, milestone):
+                continue
+            del self._waiting[trial.trial_id]
+            recorded = self._rung(milestone)
+            others = {other: value for other, value in recorded.items() if other != trial.trial_id}
+            if len(others) >= self._needed:
+                self._settled.add((trial.trial_id, milestone))
+            cutoff = self._brackets[0].cutoff(others)
+            if cutoff is not None and recorded[trial.trial_id] < cutoff:
+                self._num_stopped += 1
+                # Tune tells the searcher of a stopped paused trial without its result: tell it first.
+                self._searcher.on_trial_complete(trial.trial_id, result=trial.last_result)
+                tune_controller.stop_trial(trial)
+                _snapshot_again(tune_controller, trial)
+            else:
+                self._promoted.append(trial.trial_id)
+
     def on_trial_error(self, tune_controller, trial: Trial) -> None:
         super().on_trial_error(tune_controller, trial)
-        # Ray 2.60 re-snapshots a trial whose actor died only while the actor is live: without
-        # this, the saved state keeps the errored trial RUNNING (read back as unfinished).
-        mark = getattr(tune_controller, "_mark_trial_to_checkpoint", None)
-        if mark is not None:
-            mark(trial)
+        _snapshot_again(tune_controller, trial)
 
     def choose_trial_to_run(self, tune_controller) -> Trial | None:
         if self._already_finished is None:  # first call of this driver session
@@ -89,4 +152,24 @@ class ResumableASHA(ASHAScheduler):
             for trial in list(tune_controller.get_trials()):
                 if trial.status == Trial.PENDING and trial.trial_id in self._already_finished:
                     tune_controller.stop_trial(trial)
-        return super().choose_trial_to_run(tune_controller)
+        self._release_waiting(tune_controller)
+        trials = tune_controller.get_trials()
+        paused = {trial.trial_id: trial for trial in trials if trial.status == Trial.PAUSED}
+        self._promoted = [trial_id for trial_id in self._promoted if trial_id in paused]
+        if self._promoted:
+            return paused[self._promoted[0]]
+        return (next((trial for trial in trials if trial.status == Trial.PENDING), None)
+                or next((trial for trial in paused.values() if trial.trial_id not in self._waiting), None))
+
+
+def _snapshot_again(tune_controller, trial: Trial) -> None:
+    """Have Tune save the trial's new status with its next experiment snapshot.
+
+    Ray 2.60 re-snapshots a trial only on some transitions (while its actor is live): without
+    this, the saved state keeps a trial that errored, or was stopped while paused, RUNNING or
+    PAUSED, and a study that ended reads back as unfinished.
+    """
+    controller = getattr(tune_controller, "_tune_controller", tune_controller)  # past Tune's wrapper, which warns
+    mark = getattr(controller, "_mark_trial_to_checkpoint", None)
+    if mark is not None:
+        mark(trial)
