@@ -155,12 +155,15 @@ def test_asha_pauses_a_rungs_first_arrivals_until_others_can_judge_them():
     assert frozen(search, "a").state == TrialState.PRUNED and frozen(search, "a").value == pytest.approx(0.20)
 
     assert report("b", 2, 0.31) == TrialScheduler.CONTINUE
-    assert report("b", 3, 0.32) == TrialScheduler.PAUSE  # first at rung 3, and "d", "e" may still come
+    # judged at rung 1, "b" goes past rung 3 as in ASHA although it is the first there
+    assert report("b", 3, 0.32) == TrialScheduler.CONTINUE
     assert report("d", 1, 0.05) == TrialScheduler.STOP
     assert scheduler.choose_trial_to_run(controller) is trials["e"]
-    assert report("e", 1, 0.06) == TrialScheduler.STOP
-    # no trial is left that could reach rung 3: "b" is judged on what there is (nothing) and goes on
-    assert scheduler.choose_trial_to_run(controller) is trials["b"]
+    assert report("e", 1, 0.50) == TrialScheduler.CONTINUE
+    assert report("e", 2, 0.55) == TrialScheduler.CONTINUE
+    assert report("e", 3, 0.60) == TrialScheduler.CONTINUE
+    # "b" passed rung 3 with no value before it: judged again at its next epoch, it is below "e"
+    assert report("b", 4, 0.33) == TrialScheduler.STOP
     assert scheduler._num_stopped == 4
 
 

@@ -12,14 +12,18 @@ not be below the top ``1 / reduction_factor`` of the values recorded there befor
 The first trial at a rung has nothing to be compared with and always goes on, so in a
 study of a dozen trials a poor first trial used to run to ``max_t`` (and, being
 complete, became TPE's model of a good trial) while better ones were stopped. Here a
-trial that reaches a rung with fewer than ``reduction_factor - 1`` values before it
-*waits*: Tune pauses it (its checkpoint is kept, its CPUs go to other trials) until
-that many others have reached the rung, or until no other trial can. It is then
-judged by the same rule against all of them, and resumes from its checkpoint or stops.
+trial that reaches a rung with fewer than ``reduction_factor - 1`` values before it,
+and has not been judged on that many at a lower rung, *waits*: Tune pauses it (its
+checkpoint is kept, its CPU goes to the next trial) until that many others have
+reached the rung, or until no other trial can. It is then judged by the same rule
+against all of them, and resumes from its checkpoint or stops. So every trial is
+judged on enough values once before it goes past the first rung; a trial judged so
+goes past later rungs as in ASHA, without waiting (waiting would delay the promising
+trials most), and is judged again at its later epochs once others reach the rung.
 
-The waiting list is not saved either: a trial that was waiting when the driver was
-killed resumes unjudged after ``Tuner.restore``. Such a trial is judged again at its
-later epochs, against the values recorded at the rung since, by the same rule.
+Neither the waiting list nor those judgements are saved: after ``Tuner.restore`` a
+trial that was waiting resumes, and is judged again at its later epochs, against the
+values recorded at the rung since, by the same rule.
 """
 
 from __future__ import annotations
@@ -76,13 +80,18 @@ class ResumableASHA(ASHAScheduler):
             return action
         arrived = [milestone for milestone, recorded in self._brackets[0]._rungs
                    if trial.trial_id in recorded and milestone not in passed]
-        if arrived and self._must_wait(tune_controller, trial.trial_id, arrived[0]):
+        if arrived and not self._judged_below(trial.trial_id, arrived[0]) \
+                and self._must_wait(tune_controller, trial.trial_id, arrived[0]):
             self._waiting[trial.trial_id] = arrived[0]
             return TrialScheduler.PAUSE
         if self._below_a_rung_it_passed_early(trial.trial_id):
             self._num_stopped += 1
             return TrialScheduler.STOP
         return action
+
+    def _judged_below(self, trial_id: str, milestone: float) -> bool:
+        """Whether the trial was judged on enough values at a lower rung (it then goes on as in ASHA)."""
+        return any(trial == trial_id and rung < milestone for trial, rung in self._settled)
 
     def _must_wait(self, tune_controller, trial_id: str, milestone: float) -> bool:
         """Whether the trial has too few values to be judged at the rung and more can still come."""
