@@ -109,7 +109,8 @@ class ResumableASHA(ASHAScheduler):
     def _below_a_rung_it_passed_early(self, trial_id: str) -> bool:
         """Whether a rung the trial passed unjudged or on too few values now places it below the cutoff.
 
-        Only after a restore (the waiting list is lost) or when it waited and no other trial could come.
+        That is a rung it passed as the first there after being judged at a lower one, or one it
+        waited at until no other trial could come, or any rung after a restore (waiting is not saved).
         """
         bracket = self._brackets[0]
         for milestone, recorded in bracket._rungs:
