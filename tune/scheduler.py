@@ -56,6 +56,13 @@ class ResumableASHA(ASHAScheduler):
     def _rung(self, milestone: float) -> dict[str, float]:
         return dict(self._brackets[0]._rungs)[milestone]
 
+    def _others_at(self, trial_id: str, milestone: float) -> dict[str, float]:
+        """The values recorded at the rung by trials other than ``trial_id``; settles it there if they suffice."""
+        others = {other: value for other, value in self._rung(milestone).items() if other != trial_id}
+        if len(others) >= self._needed:
+            self._settled.add((trial_id, milestone))
+        return others
+
     def _sync_rungs(self) -> None:
         if self._rungs_synced:
             return
@@ -116,13 +123,11 @@ class ResumableASHA(ASHAScheduler):
         for milestone, recorded in bracket._rungs:
             if trial_id not in recorded or (trial_id, milestone) in self._settled:
                 continue
-            others = {other: value for other, value in recorded.items() if other != trial_id}
+            others = self._others_at(trial_id, milestone)
             if list(recorded).index(trial_id) < self._needed:  # rungs keep arrival order
                 cutoff = bracket.cutoff(others)
                 if cutoff is not None and recorded[trial_id] < cutoff:
                     return True
-            if len(others) >= self._needed:
-                self._settled.add((trial_id, milestone))
         return False
 
     def _release_waiting(self, tune_controller) -> None:
@@ -137,12 +142,8 @@ class ResumableASHA(ASHAScheduler):
             if trial.status != Trial.PAUSED or self._must_wait(tune_controller, trial.trial_id, milestone):
                 continue
             del self._waiting[trial.trial_id]
-            recorded = self._rung(milestone)
-            others = {other: value for other, value in recorded.items() if other != trial.trial_id}
-            if len(others) >= self._needed:
-                self._settled.add((trial.trial_id, milestone))
-            cutoff = self._brackets[0].cutoff(others)
-            if cutoff is not None and recorded[trial.trial_id] < cutoff:
+            cutoff = self._brackets[0].cutoff(self._others_at(trial.trial_id, milestone))
+            if cutoff is not None and self._rung(milestone)[trial.trial_id] < cutoff:
                 self._num_stopped += 1
                 # Tune tells the searcher of a stopped paused trial without its result: tell it first.
                 self._searcher.on_trial_complete(trial.trial_id, result=trial.last_result)
