@@ -108,7 +108,7 @@ def quick_settings() -> Settings:
                         (DEFAULT, LARGE_BATCH_ADAM, TUNED_SGD)),
         ),
         gensim_epochs=5, gensim_rounds=2, profile_rounds=1,
-        tune_trials=8, tune_epochs=4, tune_seeds=(0,),
+        tune_trials=6, tune_epochs=3, tune_seeds=(0,),
         parallel_trials=4, parallel_epochs=2, parallel_rounds=1,
         memory_playlists=(4096, 4096),  # one sampler chunk: full-size model and optimizer state, full-size steps
     )
