@@ -88,8 +88,8 @@ class Settings:
     parallel_trials: int
     parallel_epochs: int
     parallel_rounds: int
-    memory_playlists: tuple[int | None, int | None]  # builtin:deezer playlists the memory probe trains on
-    # (default config, largest config); None: all
+    memory_playlists: tuple[int | None, ...]  # builtin:deezer playlists the memory probe trains on
+    # (default config[, largest config]): the largest is probed only when given; None: all
 
     def describe(self) -> str:
         return "quick (--quick)" if self.quick else "full"
@@ -110,7 +110,7 @@ def quick_settings() -> Settings:
         gensim_epochs=5, gensim_rounds=2, profile_rounds=1,
         tune_trials=6, tune_epochs=3, tune_seeds=(0,),
         parallel_trials=4, parallel_epochs=2, parallel_rounds=1,
-        memory_playlists=(4096, 4096),  # one sampler chunk: full-size model and optimizer state, full-size steps
+        memory_playlists=(4096,),  # one sampler chunk: full-size model and optimizer state, full-size steps
     )
 
 

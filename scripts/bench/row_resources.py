@@ -177,7 +177,7 @@ def child(arguments: dict) -> dict:
 def worker_memory(settings: Settings, report: RowReport) -> None:
     corpus = load_corpus(MEMORY_DATA)
     configs = (("default config", {}), ("largest in the search space", largest_config()))
-    for (label, config), playlists in zip(configs, settings.memory_playlists):
+    for (label, config), playlists in zip(configs, settings.memory_playlists):  # --quick: default only
         part = truncated(corpus, playlists)
         what = ("1 epoch" if part is corpus else
                 f"1 epoch over the first {playlists:,} of {corpus.n_playlists:,} playlists "
