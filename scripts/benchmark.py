@@ -16,9 +16,9 @@ repeated, and medians are reported, so a shared, noisy machine biases neither si
 
 Needs the ``bench`` extra (gensim, psutil): ``.venv/bin/pip install -e ".[bench]"``. Usage::
 
-    .venv/bin/python scripts/benchmark.py --quick          # ~10 minutes on 2 cores, writes BENCHMARKS.md
-    .venv/bin/python scripts/benchmark.py                  # full run (an hour or more)
-    .venv/bin/python scripts/benchmark.py --quick --rows 1,2   # some rows only (prints; no BENCHMARKS.md
+    .venv/bin/python scripts/benchmark.py --quick          # ~9 minutes on 2 cores, writes BENCHMARKS-quick.md
+    .venv/bin/python scripts/benchmark.py                  # full run (an hour or more), writes BENCHMARKS.md
+    .venv/bin/python scripts/benchmark.py --quick --rows 1,2   # some rows only (prints; no report file
                                                                # unless --output is given)
 """
 
@@ -66,11 +66,11 @@ def parse_rows(text: str) -> list[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions (~10 minutes)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions (~9 minutes)")
     parser.add_argument("--rows", type=parse_rows, default=sorted(ROWS), help="comma-separated rows to run, e.g. 1,2,3")
     parser.add_argument("--output", type=Path, default=None,
-                        help="Markdown report to write (default: BENCHMARKS.md at the repository root when all rows "
-                             "run; '-' writes none)")
+                        help="Markdown report to write (default when all rows run: BENCHMARKS.md at the repository "
+                             "root, BENCHMARKS-quick.md with --quick; '-' writes none)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--child-args", default="{}", help=argparse.SUPPRESS)
     return parser
@@ -91,7 +91,10 @@ def run_row(number: int, settings: common.Settings) -> common.RowReport:
 def output_path(args: argparse.Namespace) -> Path | None:
     if args.output is not None:
         return None if str(args.output) == "-" else args.output
-    return common.REPO / "BENCHMARKS.md" if args.rows == sorted(ROWS) else None
+    if args.rows != sorted(ROWS):
+        return None
+    # A quick run must not replace the latest full run, which BENCHMARKS.md holds.
+    return common.REPO / ("BENCHMARKS-quick.md" if args.quick else "BENCHMARKS.md")
 
 
 def main(argv: list[str] | None = None) -> int:

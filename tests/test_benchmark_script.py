@@ -100,7 +100,11 @@ def test_parse_rows_and_output_default(benchmark_module):
     args = benchmark_module.build_parser().parse_args(["--quick", "--rows", "1"])
     assert benchmark_module.output_path(args) is None
     args = benchmark_module.build_parser().parse_args(["--quick"])
+    assert benchmark_module.output_path(args).name == "BENCHMARKS-quick.md"  # the full run's file stays
+    args = benchmark_module.build_parser().parse_args([])
     assert benchmark_module.output_path(args).name == "BENCHMARKS.md"
+    args = benchmark_module.build_parser().parse_args(["--output", "-"])
+    assert benchmark_module.output_path(args) is None
 
 
 def test_machine_and_versions_name_what_the_report_needs():
