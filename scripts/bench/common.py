@@ -96,7 +96,7 @@ class Settings:
 
 
 def quick_settings() -> Settings:
-    """About 10 minutes on 2 idle cores."""
+    """About 9 minutes on 2 idle cores."""
     return Settings(
         quick=True, rounds=3,
         pair_corpora=(("e-commerce", ECOMMERCE), ("builtin (small)", "builtin")),
