@@ -27,7 +27,7 @@ from track2vec import sampling_kernels as kernels
 from track2vec.errors import ConfigError
 
 # Stream purposes (part of each random stream's key).
-_SUBSAMPLE, _SHUFFLE, _NEGATIVES = 1, 2, 3
+_SUBSAMPLE, _SHUFFLE, _NEGATIVES, _REACH = 1, 2, 3, 4
 
 
 @dataclass
@@ -98,6 +98,9 @@ class SkipGramSampler:
         seed: int,
         chunk_playlists: int = 4096,
         slice_ids: int = 2**22,
+        *,
+        forward: bool = False,
+        shrink_windows: bool = False,
     ) -> None:
         if window < 1:
             raise ConfigError(f"window must be >= 1, got {window}")
@@ -106,6 +109,8 @@ class SkipGramSampler:
         self.tokens = tokens
         self.offsets = offsets
         self.window = window
+        self.forward = forward
+        self.shrink_windows = shrink_windows
         self.negatives = negatives
         self.seed = seed
         self.chunk_playlists = chunk_playlists
@@ -134,19 +139,23 @@ class SkipGramSampler:
 
     def _positives(self, playlists: np.ndarray, epoch: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         """The shuffled (target, context) pairs of some playlists, after subsampling."""
+        playlists = playlists.astype(np.int64, copy=False)
         lengths = self.lengths[playlists]
         starts = _starts(lengths)
         kept_tokens = np.empty(int(lengths.sum()), dtype=np.int32)
         kept = np.empty(len(playlists), dtype=np.int64)
         with kernels.parallel_lock:
-            kernels.subsample(self.tokens, self.offsets, playlists.astype(np.int64, copy=False), self.keep_thresholds,
+            kernels.subsample(self.tokens, self.offsets, playlists, self.keep_thresholds,
                               kernels.stream_key(self.seed, epoch, _SUBSAMPLE), starts, kept_tokens, kept)
-        reach = np.minimum(self.window, np.maximum(kept - 1, 0))  # distances 1..reach exist
-        pairs = reach * (2 * kept - reach - 1)  # 2 * sum over d <= reach of (kept - d)
+        pairs = np.empty(len(playlists), dtype=np.int64)
+        reach_key = kernels.stream_key(self.seed, epoch, _REACH)
+        with kernels.parallel_lock:
+            kernels.count_pairs(playlists, kept, self.window, self.forward, self.shrink_windows, reach_key, pairs)
         targets = np.empty(int(pairs.sum()), dtype=np.int32)
         contexts = np.empty_like(targets)
         with kernels.parallel_lock:
-            kernels.window_pairs(kept_tokens, starts, kept, self.window, _starts(pairs), targets, contexts)
+            kernels.window_pairs(kept_tokens, starts, kept, playlists, self.window, self.forward, self.shrink_windows,
+                                 reach_key, _starts(pairs), targets, contexts)
         kernels.shuffle_pairs(targets, contexts, kernels.stream_key(self.seed, epoch, _SHUFFLE, chunk))
         return targets, contexts
 
@@ -156,11 +165,3 @@ class SkipGramSampler:
         with kernels.parallel_lock:
             kernels.draw_negatives(contexts, self.negative_table.accept, self.negative_table.alias, key)
         return SkipGramBatch(targets, contexts)
-
-    def pairs_per_epoch_estimate(self) -> int:
-        """Expected positive pairs in one epoch (before the randomness of subsampling)."""
-        total = 0.0
-        mean_keep = float(np.mean(self.keep[self.tokens])) if len(self.tokens) else 0.0
-        for distance in range(1, self.window + 1):
-            total += 2 * np.clip(self.lengths * mean_keep - distance, 0, None).sum()
-        return int(total)

@@ -89,17 +89,49 @@ def subsample(tokens, offsets, playlists, keep, key, out_starts, out_tokens, kep
         kept[i] = n
 
 
+@njit(inline="always")
+def _reach(window, shrink, stream, position):
+    """How far the token at ``position`` of a playlist looks: ``window``, or with ``shrink`` a draw in 1..window."""
+    if shrink:
+        return 1 + _below(_mix(stream + np.uint64(position) * GOLDEN), window)
+    return window
+
+
 @njit(parallel=True, nogil=True, cache=True)
-def window_pairs(kept_tokens, starts, kept, window, pair_starts, targets, contexts):
-    """Both (target, context) orders of every two tokens of a playlist at distance 1..window."""
+def count_pairs(playlists, kept, window, forward, shrink, key, pairs):
+    """The number of (target, context) pairs ``window_pairs`` writes for each playlist, into ``pairs``."""
+    for i in prange(len(kept)):
+        n = kept[i]
+        stream = _mix(key + np.uint64(playlists[i]) * GOLDEN)
+        total = 0
+        for j in range(n):
+            reach = _reach(window, shrink, stream, j)
+            total += min(reach, n - 1 - j)
+            if not forward:
+                total += min(reach, j)
+        pairs[i] = total
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def window_pairs(kept_tokens, starts, kept, playlists, window, forward, shrink, key, pair_starts, targets, contexts):
+    """Each token as a target with the tokens up to its reach after it (and, unless ``forward``, before it).
+
+    Its reach is ``window``, or with ``shrink`` word2vec's reduced window: a draw in 1..window per
+    token, from the playlist's stream (keyed by its id), so ``count_pairs`` with the same key agrees.
+    """
     for i in prange(len(kept)):
         n, first, out = kept[i], starts[i], pair_starts[i]
-        for distance in range(1, window + 1):
-            for j in range(first, first + n - distance):
-                left, right = kept_tokens[j], kept_tokens[j + distance]
-                targets[out], contexts[out] = left, right
-                targets[out + 1], contexts[out + 1] = right, left
-                out += 2
+        stream = _mix(key + np.uint64(playlists[i]) * GOLDEN)
+        for j in range(n):
+            reach = _reach(window, shrink, stream, j)
+            target = kept_tokens[first + j]
+            for distance in range(1, min(reach, n - 1 - j) + 1):
+                targets[out], contexts[out] = target, kept_tokens[first + j + distance]
+                out += 1
+            if not forward:
+                for distance in range(1, min(reach, j) + 1):
+                    targets[out], contexts[out] = target, kept_tokens[first + j - distance]
+                    out += 1
 
 
 @njit(nogil=True, cache=True)
