@@ -90,13 +90,14 @@ def test_train_writes_a_consistent_export(trained):
 def test_exported_embeddings_reproduce_the_reported_validation_metrics(trained):
     from track2vec.corpus import build_corpus
     from track2vec.data.loaders import load_playlists
-    from track2vec.evaluation import evaluate
+    from track2vec.evaluation import evaluate_with
     from track2vec.export import read_export
 
     export = read_export(trained["out"])
     corpus = build_corpus(load_playlists("builtin:tiny", 0), 2, 10_000, 10_000, 0)
     assert export.vocabulary.items.tolist() == corpus.vocabulary.items.tolist()
-    metrics = evaluate(export.embeddings, corpus.validation_pairs, 10)
+    assert export.scoring.as_dict() == export.info["scoring"]
+    metrics = evaluate_with(export.score_table(), corpus.validation_pairs, export.scoring.popularity_weight, 10)
     assert metrics.ndcg == pytest.approx(export.info["metrics"]["val_ndcg_at_10"], abs=1e-6)
     assert metrics.hit_rate == pytest.approx(export.info["metrics"]["val_hr_at_10"], abs=1e-6)
 

@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from track2vec.config import ARCHITECTURES, OPTIMIZERS, TrainConfig
+from track2vec.config import ARCHITECTURES, DIRECTIONS, LOSSES, OPTIMIZERS, TrainConfig
+from track2vec.scoring import AUTO, SCORINGS
 from track2vec.errors import Track2VecError
 
 DEFAULTS = TrainConfig()
@@ -22,18 +23,39 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _weight(text: str) -> float | None:
+    if text == AUTO:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from None
+
+
+def _corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="builtin",
+                        help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:tiny|small|deezer]")
+    parser.add_argument("--min-count", type=int, default=2, help="keep items seen at least this often in training")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (split, sampling, init)")
+    parser.add_argument("--validation-pairs", type=int, default=10_000, help="size of the validation sample")
+    parser.add_argument("--test-pairs", type=int, default=10_000, help="size of the held-out test sample")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="track2vec", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train one configuration and export its embeddings",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    train.add_argument("--data", default="builtin",
-                       help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:tiny|small|deezer]")
+    _corpus_arguments(train)
     train.add_argument("--architecture", choices=ARCHITECTURES, default=DEFAULTS.architecture,
                        help="sgns: separate target/context vectors (word2vec); tied-cosine: the notebook's model")
     train.add_argument("--dim", type=int, default=DEFAULTS.dim, help="embedding dimension")
     train.add_argument("--window", type=int, default=DEFAULTS.window, help="context window on each side")
+    train.add_argument("--direction", choices=DIRECTIONS, default=DEFAULTS.direction,
+                       help="contexts on both sides of a target, or only after it (forward: what comes next)")
+    train.add_argument("--shrink-windows", action="store_true",
+                       help="word2vec's reduced window: each target draws its window in 1..--window")
     train.add_argument("--negatives", type=int, default=DEFAULTS.negatives, help="negative samples per positive pair")
     train.add_argument("--alpha", type=float, default=DEFAULTS.alpha,
                        help="negative-sampling exponent: negatives drawn from counts**alpha (0 = uniform)")
@@ -42,15 +64,28 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="positive pairs per training step")
     train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="Keras optimizer")
-    train.add_argument("--min-count", type=int, default=2, help="keep items seen at least this often in training")
+    train.add_argument("--loss", choices=LOSSES, default=DEFAULTS.loss,
+                       help="negative-sampling: word2vec's logistic loss; sampled-softmax: softmax over the true "
+                            "context and the negatives, corrected for how often each is drawn")
+    train.add_argument("--scoring", choices=(AUTO, *SCORINGS), default=DEFAULTS.scoring,
+                       help="how candidates are ranked: cosine of item vectors, target-context dot product (sgns), "
+                            "or auto: the better on validation after each epoch")
+    train.add_argument("--popularity-weight", type=_weight, default=DEFAULTS.popularity_weight,
+                       help="weight of log(count) added to a candidate's score; auto: chosen on validation after "
+                            "each epoch")
     train.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training playlists")
-    train.add_argument("--seed", type=int, default=0, help="seed of every random choice (split, sampling, init)")
-    train.add_argument("--validation-pairs", type=int, default=10_000, help="size of the validation sample")
-    train.add_argument("--test-pairs", type=int, default=10_000, help="size of the held-out test sample")
     train.add_argument("--threads", type=int, default=None, help="TensorFlow threads (default: all cores)")
     train.add_argument("--out", type=Path, default=None, help="export directory (default: no export)")
     train.add_argument("--force", action="store_true", help="replace an existing export in --out")
     train.add_argument("--json", action="store_true", help="end with one JSON line of the final metrics")
+
+    baselines = commands.add_parser(
+        "baselines", help="score the counted baselines (popularity, SR, AR) on the validation and test pairs",
+        description="Popularity, SR (sequential rules) and AR (co-occurrence) next-item baselines, their "
+                    "parameters chosen on the validation pairs, scored on the validation and test pairs.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _corpus_arguments(baselines)
+    baselines.add_argument("--json", action="store_true", help="print JSON")
 
     from track2vec.recommend import add_recommend_arguments
 
@@ -63,39 +98,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_train(args: argparse.Namespace) -> dict:
-    from track2vec.corpus import build_corpus
-    from track2vec.data.loaders import load_playlists
     from track2vec.errors import ConfigError
 
     config = TrainConfig(
         architecture=args.architecture, dim=args.dim, window=args.window, negatives=args.negatives,
         alpha=args.alpha, subsample=args.subsample, batch_size=args.batch_size, learning_rate=args.lr,
-        optimizer=args.optimizer, epochs=args.epochs, seed=args.seed,
+        optimizer=args.optimizer, epochs=args.epochs, seed=args.seed, direction=args.direction,
+        shrink_windows=args.shrink_windows, loss=args.loss, scoring=args.scoring,
+        popularity_weight=args.popularity_weight,
     )
     if args.out is not None and args.out.exists() and not args.force:
         raise ConfigError(f"{args.out} already exists; pass --force to replace it")
-    corpus = build_corpus(load_playlists(args.data, args.seed), args.min_count, args.validation_pairs,
-                          args.test_pairs, args.seed)
-    print(f"corpus: {corpus.stats['playlists']:,} playlists, {corpus.stats['training_tokens']:,} training items, "
-          f"vocabulary {len(corpus.vocabulary):,}, {len(corpus.validation_pairs):,} validation / "
-          f"{len(corpus.test_pairs):,} test pairs", flush=True)
+    corpus = _load_corpus(args)
 
     from track2vec.runtime import configure_backend
 
     configure_backend(args.threads)
     from keras.backend import backend as keras_backend
 
-    from track2vec.evaluation import popularity_baseline
+    from track2vec.baselines import corpus_baselines
     from track2vec.export import write_export
     from track2vec.training import EpochPrinter, Trainer
 
     started = time.perf_counter()
     trainer = Trainer(corpus, config)
-    history = trainer.fit(callbacks=[EpochPrinter(config.epochs, config.k)])
+    history = trainer.fit(callbacks=[EpochPrinter(trainer)])
     seconds = time.perf_counter() - started
     logs = {key: values[-1] for key, values in history.history.items()}
     k = config.k
-    baseline = popularity_baseline(corpus.counts, corpus.validation_pairs, k)
     result = {
         f"val_ndcg_at_{k}": logs[f"val_ndcg_at_{k}"],
         f"val_hr_at_{k}": logs[f"val_hr_at_{k}"],
@@ -103,23 +133,63 @@ def run_train(args: argparse.Namespace) -> dict:
         "accuracy": logs["accuracy"],
         "epochs": config.epochs,
         "seconds": seconds,
-        f"popularity_val_ndcg_at_{k}": baseline.ndcg,
-        f"popularity_val_hr_at_{k}": baseline.hit_rate,
     }
+    baselines = corpus_baselines(corpus, k)
+    for name, baseline in baselines.items():
+        result[f"{name}_val_ndcg_at_{k}"] = baseline.validation.ndcg
+        result[f"{name}_val_hr_at_{k}"] = baseline.validation.hit_rate
     if corpus.oracle:
         result["oracle_ndcg_at_10"] = corpus.oracle["ndcg_at_10"]
-    print(f"popularity baseline: val NDCG@{k} {baseline.ndcg:.4f}  HR@{k} {baseline.hit_rate:.4f}"
-          + (f"; generator oracle NDCG@10 {corpus.oracle['ndcg_at_10']:.4f}" if corpus.oracle else ""))
+    print(f"scoring chosen on validation: {trainer.scoring.describe()}")
+    print("baselines on the validation pairs (parameters chosen there):")
+    for baseline in baselines.values():
+        print(f"  {baseline.label:<40} val NDCG@{k} {baseline.validation.ndcg:.4f}  HR@{k} {baseline.validation.hit_rate:.4f}")
+    if corpus.oracle:
+        print(f"  {'generator oracle (best possible)':<40} NDCG@10 {corpus.oracle['ndcg_at_10']:.4f}")
     if args.out is not None:
         info = {
             "hyperparameters": config.as_dict(), "seed": config.seed, "min_count": args.min_count,
-            "keras_backend": keras_backend(),
+            "keras_backend": keras_backend(), "scoring": trainer.scoring.as_dict(),
+            "baselines": {name: baseline.settings for name, baseline in baselines.items()},
             "data": {"source": args.data, "fingerprint": corpus.fingerprint, "stats": corpus.stats},
             "metrics": result,
         }
-        path = write_export(args.out, trainer.embeddings(), corpus.vocabulary, info, force=args.force)
+        path = write_export(args.out, trainer.embeddings(), corpus.vocabulary, info, force=args.force,
+                            context_embeddings=trainer.context_embeddings())
         print(f"exported to {path}")
     return result
+
+
+def _load_corpus(args: argparse.Namespace):
+    from track2vec.corpus import build_corpus
+    from track2vec.data.loaders import load_playlists
+
+    corpus = build_corpus(load_playlists(args.data, args.seed), args.min_count, args.validation_pairs,
+                          args.test_pairs, args.seed)
+    print(f"corpus: {corpus.stats['playlists']:,} playlists, {corpus.stats['training_tokens']:,} training items, "
+          f"vocabulary {len(corpus.vocabulary):,}, {len(corpus.validation_pairs):,} validation / "
+          f"{len(corpus.test_pairs):,} test pairs", flush=True)
+    return corpus
+
+
+def run_baselines(args: argparse.Namespace) -> dict:
+    """Print popularity, SR and AR on the validation and test pairs; returns them as a dict."""
+    from track2vec.baselines import corpus_baselines
+
+    corpus = _load_corpus(args)
+    baselines = corpus_baselines(corpus)
+    report = {name: {"settings": baseline.settings, "validation": baseline.validation.as_dict(),
+                     "test": baseline.test.as_dict() if baseline.test else None}
+              for name, baseline in baselines.items()}
+    if args.json:
+        print(json.dumps(report))
+        return report
+    print(f"{'baseline (parameters chosen on validation)':<44} {'val NDCG@10':>11} {'val HR@10':>9} "
+          f"{'test NDCG@10':>12} {'test HR@10':>10}")
+    for baseline in baselines.values():
+        test = (f"{baseline.test.ndcg:>12.4f} {baseline.test.hit_rate:>10.4f}" if baseline.test else f"{'-':>12} {'-':>10}")
+        print(f"{baseline.label:<44} {baseline.validation.ndcg:>11.4f} {baseline.validation.hit_rate:>9.4f} {test}")
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run_train(args)
             if args.json:
                 print(json.dumps(result))
+        elif args.command == "baselines":
+            run_baselines(args)
         elif args.command == "recommend":
             from track2vec.recommend import run_recommend
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from track2vec.errors import ConfigError
+from track2vec.scoring import AUTO, POPULARITY_WEIGHTS, SCORINGS
 
 ARCHITECTURES = ("sgns", "tied-cosine")
+DIRECTIONS = ("both", "forward")  # contexts on both sides of a target, or only after it
+LOSSES = ("negative-sampling", "sampled-softmax")
 OPTIMIZERS = ("adam", "lazy-adam", "sgd", "adagrad")
 
 
@@ -22,12 +25,19 @@ class TrainConfig:
     architecture: str = "tied-cosine"
     dim: int = 50
     window: int = 3
+    direction: str = "both"
+    shrink_windows: bool = False  # word2vec's reduced window: each target draws its reach in 1..window
     negatives: int = 5
     alpha: float = 0.75  # exponent of the negative-sampling distribution counts**alpha
     subsample: float = 1e-3  # frequent-item subsampling threshold t (0 disables)
     batch_size: int = 4096  # positive pairs per step (each with its negatives)
     learning_rate: float = 0.02
     optimizer: str = "adam"
+    loss: str = "negative-sampling"
+    # How candidates are ranked (track2vec.scoring); "auto" and None: the best on the
+    # validation pairs after each epoch, which costs no training.
+    scoring: str = AUTO
+    popularity_weight: float | None = None
     epochs: int = 10
     seed: int = 0
     k: int = 10  # cut-off of NDCG@k and HR@k
@@ -36,6 +46,12 @@ class TrainConfig:
         checks = [
             (self.architecture in ARCHITECTURES, f"architecture must be one of {', '.join(ARCHITECTURES)}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),
+            (self.direction in DIRECTIONS, f"direction must be one of {', '.join(DIRECTIONS)}"),
+            (self.scoring in (AUTO, *SCORINGS), f"scoring must be one of {', '.join((AUTO, *SCORINGS))}"),
+            (self.popularity_weight is None or self.popularity_weight >= 0, "popularity_weight must be >= 0"),
+            (not (self.scoring == "target-context" and self.architecture != "sgns"),
+             "scoring target-context needs the sgns architecture (tied-cosine has no separate context vectors)"),
             (self.dim >= 1, "dim must be >= 1"),
             (self.window >= 1, "window must be >= 1"),
             (self.negatives >= 1, "negatives must be >= 1"),
@@ -48,6 +64,16 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+
+    def scoring_methods(self) -> tuple[str, ...]:
+        """The similarities tried on validation: the fixed one, or every one the architecture has."""
+        if self.scoring != AUTO:
+            return (self.scoring,)
+        return SCORINGS if self.architecture == "sgns" else ("cosine",)
+
+    def popularity_weights(self) -> tuple[float, ...]:
+        """The popularity weights tried on validation: the fixed one, or the default grid."""
+        return POPULARITY_WEIGHTS if self.popularity_weight is None else (float(self.popularity_weight),)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -1,9 +1,9 @@
 """Playlist completion metrics: from the next-to-last item, find the last one.
 
-Retrieval is exact cosine similarity by batched matrix products (the notebook's
-KD-tree took minutes). The query item is never its own candidate. Pairs whose
-last item repeats the next-to-last are removed when the corpus is split, since a
-completion tool never suggests an item already in the playlist; the corpus
+Retrieval is exact, by batched matrix products (the notebook's KD-tree took minutes), under
+a :mod:`track2vec.scoring` choice (cosine by default). The query item is never its own
+candidate. Pairs whose last item repeats the next-to-last are removed when the corpus is
+split, since a completion tool never suggests an item already in the playlist; the corpus
 statistics count them.
 
 NDCG@k of one pair is ``1 / log2(rank + 2)`` when the true item has 0-based rank
@@ -14,12 +14,17 @@ rounding of the true item's may fall either way).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from track2vec.scoring import POPULARITY_WEIGHTS, SCORINGS, Scoring, ScoreTable, score_table, unit_rows
+
 QUERY_BLOCK_BYTES = 64 * 2**20  # memory for one block of query-by-vocabulary scores (top_k)
-RANK_TILE = (512, 8192)  # queries x items scored at once by ranks_of_targets (16 MiB)
+# Queries x items scored at once by rank_targets: a tile stays in cache between the product
+# and the comparisons, where whole rows would go out to memory and back.
+RANK_TILE = (512, 8192)
 
 
 @dataclass
@@ -33,11 +38,7 @@ class Metrics:
         return {f"{prefix}{key}": value for key, value in asdict(self).items()}
 
 
-def normalize(vectors: np.ndarray) -> np.ndarray:
-    """Unit-length rows (float32); all-zero rows stay zero."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+normalize = unit_rows  # the name the rest of the project has used
 
 
 def _query_blocks(n_queries: int, vocabulary_size: int):
@@ -46,30 +47,34 @@ def _query_blocks(n_queries: int, vocabulary_size: int):
         yield slice(start, min(start + block, n_queries))
 
 
-def ranks_of_targets(embeddings: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """0-based rank of ``pairs[:, 1]`` among all items by cosine similarity to ``pairs[:, 0]``.
+def rank_targets(table: ScoreTable, pairs: np.ndarray, popularity_weights: Sequence[float] = (0.0,)) -> np.ndarray:
+    """0-based rank of ``pairs[:, 1]`` among all items for query ``pairs[:, 0]``, under each popularity weight.
 
-    Scores are computed and compared one tile of ``RANK_TILE`` (queries x items) at a
-    time: a tile stays in cache between the product and the comparison, where a block
-    of whole rows went out to memory and back (1.5x quicker at 100,000 items).
+    Returns int64 [len(pairs), len(popularity_weights)]. Every tile of similarities is
+    computed once and compared for all the weights in one pass (``ranking_kernels``).
     """
-    unit = normalize(embeddings)
+    from track2vec.ranking_kernels import count_ahead
+
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    weights = np.asarray(popularity_weights, dtype=np.float32)
     tile_queries, tile_items = RANK_TILE
-    ranks = np.zeros(len(pairs), dtype=np.int64)
+    ranks = np.zeros((len(pairs), len(weights)), dtype=np.int64)
     for start in range(0, len(pairs), tile_queries):
         queries, answers = pairs[start:start + tile_queries, 0], pairs[start:start + tile_queries, 1]
-        query_unit = unit[queries]
-        true_scores = np.diagonal(query_unit @ unit[answers].T)[:, None]
+        query_vectors = table.queries[queries]
+        true_scores = np.einsum("ij,ij->i", query_vectors, table.items[answers]).astype(np.float32)
+        true_log_counts = table.log_counts[answers]
         counts = ranks[start:start + tile_queries]
-        for first in range(0, len(unit), tile_items):
-            scores = query_unit @ unit[first:first + tile_items].T
-            counts += np.count_nonzero(scores > true_scores, axis=1)
-            # The query is never a candidate, and the answer never outranks itself (its score
-            # in this tile may differ from true_scores in the last bit).
-            for own in (queries, answers):
-                row = np.flatnonzero((own >= first) & (own < first + tile_items))
-                counts[row] -= scores[row, own[row] - first] > true_scores[row, 0]
+        for first in range(0, len(table.items), tile_items):
+            scores = query_vectors @ table.items[first:first + tile_items].T
+            count_ahead(scores, first, queries, answers, true_scores, table.log_counts, true_log_counts, weights, counts)
+        counts[~np.isfinite(true_scores)] = len(table.items)  # a diverged model finds nothing
     return ranks
+
+
+def ranks_of_targets(embeddings: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """0-based rank of ``pairs[:, 1]`` among all items by cosine similarity to ``pairs[:, 0]``."""
+    return rank_targets(score_table("cosine", embeddings, np.ones(len(embeddings))), pairs)[:, 0]
 
 
 def metrics_from_ranks(ranks: np.ndarray, k: int = 10) -> Metrics:
@@ -80,8 +85,41 @@ def metrics_from_ranks(ranks: np.ndarray, k: int = 10) -> Metrics:
 
 
 def evaluate(embeddings: np.ndarray, pairs: np.ndarray, k: int = 10) -> Metrics:
-    """NDCG@k and HR@k of nearest-neighbour completion with ``embeddings``."""
+    """NDCG@k and HR@k of nearest-neighbour completion by cosine with ``embeddings``."""
     return metrics_from_ranks(ranks_of_targets(embeddings, pairs), k)
+
+
+def evaluate_with(table: ScoreTable, pairs: np.ndarray, popularity_weight: float = 0.0, k: int = 10) -> Metrics:
+    """NDCG@k and HR@k of ranking by ``table``'s similarity plus ``popularity_weight * log(count)``."""
+    return metrics_from_ranks(rank_targets(table, pairs, (popularity_weight,))[:, 0], k)
+
+
+@dataclass(frozen=True)
+class ScoredMetrics:
+    """The metrics of one scoring on some pairs."""
+
+    scoring: Scoring
+    metrics: Metrics
+
+
+def evaluate_scorings(embeddings: np.ndarray, counts: np.ndarray, pairs: np.ndarray,
+                      context_embeddings: np.ndarray | None = None, methods: Sequence[str] = SCORINGS,
+                      popularity_weights: Sequence[float] = POPULARITY_WEIGHTS, k: int = 10) -> list[ScoredMetrics]:
+    """The metrics of every (method, popularity weight) on ``pairs``; target-context only where there are context vectors."""
+    results = []
+    for method in methods:
+        if method == "target-context" and context_embeddings is None:
+            continue
+        table = score_table(method, embeddings, counts, context_embeddings)
+        ranks = rank_targets(table, pairs, popularity_weights)
+        results += [ScoredMetrics(Scoring(method, float(weight)), metrics_from_ranks(ranks[:, column], k))
+                    for column, weight in enumerate(popularity_weights)]
+    return results
+
+
+def best_scoring(results: Sequence[ScoredMetrics]) -> ScoredMetrics:
+    """The result with the highest NDCG; on a tie, the first (simplest) one."""
+    return max(results, key=lambda result: result.metrics.ndcg)
 
 
 def popularity_baseline(counts: np.ndarray, pairs: np.ndarray, k: int = 10) -> Metrics:
@@ -93,19 +131,27 @@ def popularity_baseline(counts: np.ndarray, pairs: np.ndarray, k: int = 10) -> M
     return metrics_from_ranks(answer_rank - query_ahead, k)
 
 
-def top_k(embeddings: np.ndarray, queries: np.ndarray, k: int = 10, exclude: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The k nearest items to each query vector by cosine: (ids [n, k], scores [n, k]).
+def top_k(table: ScoreTable | np.ndarray, queries: np.ndarray, k: int = 10, exclude: list[np.ndarray] | None = None,
+          popularity_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The k best items for each query vector: (ids [n, k], scores [n, k]), best first.
 
-    ``queries`` are vectors [n, dim]; ``exclude[i]`` lists item ids never returned for query i.
-    Equal scores are ordered by item id.
+    ``table`` is a :class:`ScoreTable`, or plain embeddings for cosine similarity; ``queries`` are
+    query vectors [n, dim] (rows of ``table.queries`` or combinations of them);
+    ``exclude[i]`` lists item ids never returned for query i. Equal scores are ordered by item id.
     """
-    unit = normalize(embeddings)
-    query_unit = normalize(queries)
-    k = min(k, len(unit))
+    if not isinstance(table, ScoreTable):
+        table = score_table("cosine", table, np.ones(len(table)))
+    queries = np.asarray(queries, dtype=np.float32)
+    if table.normalize_queries:
+        queries = unit_rows(queries)
+    bias = np.float32(popularity_weight) * table.log_counts if popularity_weight else None
+    k = min(k, len(table.items))
     ids = np.empty((len(queries), k), dtype=np.int64)
     best = np.empty((len(queries), k), dtype=np.float32)
-    for block in _query_blocks(len(queries), len(unit)):
-        scores = query_unit[block] @ unit.T
+    for block in _query_blocks(len(queries), len(table.items)):
+        scores = queries[block] @ table.items.T
+        if bias is not None:
+            scores += bias
         if exclude is not None:
             for row, banned in enumerate(exclude[block]):
                 scores[row, np.asarray(banned, dtype=np.int64)] = -np.inf

@@ -1,5 +1,9 @@
 """Write and read exported embeddings: ``embeddings.npy``, ``vocabulary.tsv``, ``model.json``.
 
+An ``sgns`` export also holds ``context_embeddings.npy``, the context vectors that
+target-context scoring needs; ``model.json``'s ``scoring`` says how the evaluation ranked
+candidates, so that ``recommend`` ranks them the same way.
+
 An export directory is written in a temporary sibling and renamed into place, so a
 reader sees either the previous export or the new one, never half of one. An
 existing export is replaced only with ``force=True``.
@@ -18,10 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from track2vec.errors import DataError, ExportExistsError, Track2VecError
+from track2vec.scoring import Scoring, ScoreTable, score_table
 from track2vec.vocabulary import Vocabulary
 
 FORMAT_VERSION = 1
 EMBEDDINGS_FILE = "embeddings.npy"
+CONTEXT_EMBEDDINGS_FILE = "context_embeddings.npy"
 VOCABULARY_FILE = "vocabulary.tsv"
 INFO_FILE = "model.json"
 
@@ -31,11 +37,21 @@ class Export:
     embeddings: np.ndarray
     vocabulary: Vocabulary
     info: dict
+    context_embeddings: np.ndarray | None = None
+
+    @property
+    def scoring(self) -> Scoring:
+        """How the evaluation ranked candidates (cosine for exports that do not say)."""
+        return Scoring.from_dict(self.info.get("scoring") or {})
+
+    def score_table(self, method: str | None = None) -> ScoreTable:
+        return score_table(method or self.scoring.method, self.embeddings, self.vocabulary.counts, self.context_embeddings)
 
 
 def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, info: dict, force: bool = False,
-                 extra_files: dict[str, str] | None = None) -> Path:
-    """Atomically write an export to ``out_dir``; ``info`` holds hyperparameters, seed, data fingerprint, metrics.
+                 extra_files: dict[str, str] | None = None, context_embeddings: np.ndarray | None = None) -> Path:
+    """Atomically write an export to ``out_dir``; ``info`` holds hyperparameters, seed, data fingerprint,
+    metrics and the ``scoring`` they were measured with.
 
     ``extra_files`` (name -> text, e.g. an evaluation table) are part of the same atomic replacement.
     """
@@ -52,6 +68,8 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
         raise Track2VecError(f"{out_dir}: cannot create the export ({error.strerror or error})") from None
     try:
         np.save(staging / EMBEDDINGS_FILE, np.asarray(embeddings, dtype=np.float32), allow_pickle=False)
+        if context_embeddings is not None:
+            np.save(staging / CONTEXT_EMBEDDINGS_FILE, np.asarray(context_embeddings, dtype=np.float32), allow_pickle=False)
         _write_vocabulary(staging / VOCABULARY_FILE, vocabulary)
         (staging / INFO_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, **info}, indent=2, default=_json_default))
         for name, text in (extra_files or {}).items():
@@ -122,6 +140,8 @@ def read_export(path: Path) -> Export:
         raise DataError(f"{path}: not an export (missing {', '.join(missing)})")
     try:
         embeddings = np.load(path / EMBEDDINGS_FILE, allow_pickle=False)
+        contexts = path / CONTEXT_EMBEDDINGS_FILE
+        context_embeddings = np.load(contexts, allow_pickle=False) if contexts.is_file() else None
         info = json.loads((path / INFO_FILE).read_text())
         with open(path / VOCABULARY_FILE, newline="") as handle:
             rows = list(csv.reader(handle, delimiter="\t"))[1:]
@@ -129,6 +149,9 @@ def read_export(path: Path) -> Export:
         raise DataError(f"{path}: unreadable export ({error})") from None
     if len(rows) != len(embeddings):
         raise DataError(f"{path}: {len(rows)} vocabulary rows but {len(embeddings)} embeddings")
+    if context_embeddings is not None and context_embeddings.shape != embeddings.shape:
+        raise DataError(f"{path}: {CONTEXT_EMBEDDINGS_FILE} has shape {context_embeddings.shape}, "
+                        f"{EMBEDDINGS_FILE} {embeddings.shape}")
     try:
         items = np.array([row[1] for row in rows], dtype=str)
         counts = np.array([int(row[2]) for row in rows], dtype=np.int64)
@@ -136,4 +159,11 @@ def read_export(path: Path) -> Export:
         raise DataError(f"{path}: {VOCABULARY_FILE} is not a vocabulary (expected index, item, count, artist columns)") from None
     artists = np.array([row[3] if len(row) > 3 else "" for row in rows], dtype=str)
     has_artists = bool(len(artists)) and any(artists)
-    return Export(embeddings, Vocabulary(items, counts, artists if has_artists else None), info)
+    export = Export(embeddings, Vocabulary(items, counts, artists if has_artists else None), info, context_embeddings)
+    try:
+        export.scoring
+    except Track2VecError as error:
+        raise DataError(f"{path}: {INFO_FILE} has an unusable scoring ({error})") from None
+    if export.scoring.method == "target-context" and context_embeddings is None:
+        raise DataError(f"{path}: {INFO_FILE} asks for target-context scoring but {CONTEXT_EMBEDDINGS_FILE} is missing")
+    return export

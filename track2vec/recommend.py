@@ -1,16 +1,19 @@
 """Playlist completion: suggest the next tracks of a playlist from exported embeddings.
 
-Pure NumPy on an export directory (``embeddings.npy``, ``vocabulary.tsv``,
-``model.json``); TensorFlow and Keras are never imported, so start-up is fast.
-Exports of either architecture (``sgns``, ``tied-cosine``) work the same way: the
-exported item vectors are compared by cosine similarity.
+Pure NumPy on an export directory (``embeddings.npy``, ``vocabulary.tsv``, ``model.json``,
+and ``context_embeddings.npy`` for ``sgns``); TensorFlow and Keras are never imported, so
+start-up is fast. Candidates are ranked exactly as the evaluation ranked them: by the
+export's scoring (``model.json``, see :mod:`track2vec.scoring`), so the top 10 for a
+playlist's last item is the evaluation's top 10 for that item.
 
 How a playlist becomes a query
-    Every item of the playlist that the model knows contributes its unit-length
-    vector; the query is their weighted sum (its length does not matter: scores
-    are cosines).
+    Every item of the playlist that the model knows contributes its query vector (its
+    unit vector for cosine scoring, its target vector for target-context scoring); the
+    query is their weighted mean (for cosine, scaled to unit length).
 
-    * ``last``: only the last known item (the evaluation protocol's query);
+    * ``last``: only the last known item (the evaluation protocol's query; the default,
+      which measured best on validation playlists: ``scripts/measure_query_strategy.py``
+      and BENCHMARKS.md);
     * ``mean``: all known items with equal weight;
     * ``recency``: item at distance ``d`` from the end of the playlist (the last
       item has ``d = 0``, unknown items still count as positions) gets weight
@@ -18,39 +21,6 @@ How a playlist becomes a query
 
     Suggestions never include an item of the playlist, and items unknown to the
     model are reported rather than fatal unless none is known.
-
-Choosing the default (``scripts/measure_query_strategy.py``)
-    Each validation playlist (one whose (next-to-last, last) pair is a validation
-    pair; 1,378-1,387 on builtin, 2,065 on ecommerce, mean 19.7 and 95.5 visible
-    items) is given with its last item hidden, and the tool's ranking (every
-    visible item excluded) is scored by NDCG@10 (HR@10) of the hidden item. Paper
-    setting: dim 50, window 3, negatives 5, alpha 1.0, subsample 1e-3, min count
-    2, 5 epochs; mean of seeds 0 and 1 (a rerun of seed 0 after the trainer moved
-    to XLA batches and alias-method negatives gives the same picture)::
-
-        query          builtin sgns     builtin tied     ecommerce sgns   ecommerce tied
-        last           0.0837 (0.1367)  0.0752 (0.1295)  0.1153 (0.1680)  0.1228 (0.1695)
-        recency 0.2    0.0755 (0.1259)  0.0744 (0.1280)  0.1170 (0.1700)  0.1245 (0.1726)
-        recency 0.3    0.0681 (0.1179)  0.0715 (0.1226)  0.1173 (0.1717)  0.1246 (0.1743)
-        recency 0.4    0.0595 (0.1081)  0.0683 (0.1179)  0.1164 (0.1705)  0.1249 (0.1765)
-        recency 0.5    0.0489 (0.0944)  0.0605 (0.1107)  0.1122 (0.1671)  0.1228 (0.1736)
-        recency 0.7    0.0285 (0.0561)  0.0403 (0.0756)  0.0910 (0.1482)  0.1032 (0.1598)
-        recency 0.9    0.0155 (0.0315)  0.0200 (0.0416)  0.0552 (0.0949)  0.0586 (0.1031)
-        mean           0.0122 (0.0235)  0.0137 (0.0271)  0.0319 (0.0581)  0.0310 (0.0591)
-
-    ``last`` is the default. On builtin, whose generator is a first-order Markov
-    chain, it is best for both architectures, clearly with sgns (paired difference
-    of recency 0.3: -0.013 to -0.017 NDCG@10, 4 to 5 standard errors; recency 0.2
-    roughly ties with tied-cosine). On ecommerce, recency 0.2 and 0.3 beat ``last``
-    in all eight runs (the four above, seed 0 trained 10 epochs, seed 0 on the later
-    faster trainer), but only by +0.001 to +0.004 NDCG@10 (0.6 to 2.4 standard
-    errors each): ``--query recency`` (default decay 0.3, the best decay there) may
-    suit session-like data, but that small gain does not outweigh the clear loss on
-    builtin. ``mean`` is the worst everywhere: a long playlist's centre is far from
-    where it is now. Excluding the playlist costs hits whenever the hidden item
-    already occurs in it (9 % of builtin and 37 % of ecommerce validation
-    playlists): ``last`` scores 0.109 / 0.089 / 0.155 / 0.165 NDCG@10 when only the
-    query item is excluded, as in the trainer's validation metric.
 """
 
 from __future__ import annotations
@@ -64,8 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from track2vec.errors import ConfigError, DataError, Track2VecError
-from track2vec.evaluation import normalize, top_k
+from track2vec.evaluation import top_k
 from track2vec.export import read_export
+from track2vec.scoring import Scoring, score_table
 
 QUERY_STRATEGIES = ("last", "mean", "recency")
 DEFAULT_QUERY = "last"
@@ -75,7 +46,7 @@ DEFAULT_K = 10
 
 @dataclass(frozen=True)
 class Suggestion:
-    """One suggested next item: its cosine ``score`` to the query and its artist (None when unknown)."""
+    """One suggested next item: its ``score`` for the query (under the export's scoring) and its artist (None when unknown)."""
 
     item: str
     score: float
@@ -112,7 +83,7 @@ def check_query(query: str, decay: float) -> None:
 
 
 class Recommender:
-    """Completes playlists with the nearest items (cosine) to a query built from the playlist."""
+    """Completes playlists with the best-scoring items for a query built from the playlist."""
 
     def __init__(
         self,
@@ -122,6 +93,10 @@ class Recommender:
         query: str = DEFAULT_QUERY,
         decay: float = DEFAULT_DECAY,
         info: dict | None = None,
+        *,
+        counts: np.ndarray | None = None,
+        context_embeddings: np.ndarray | None = None,
+        scoring: Scoring | None = None,
     ) -> None:
         embeddings = np.asarray(embeddings)
         if embeddings.ndim != 2 or len(embeddings) != len(items):
@@ -129,7 +104,9 @@ class Recommender:
         if len(items) == 0:
             raise DataError("the model has an empty vocabulary")
         check_query(query, decay)
-        self.unit = normalize(embeddings)
+        self.scoring = scoring or Scoring()
+        counts = np.ones(len(items)) if counts is None else counts
+        self.table = score_table(self.scoring.method, embeddings, counts, context_embeddings)
         self.items = np.asarray(items, dtype=str)
         self.artists = None if artists is None else np.asarray(artists, dtype=str)
         self.query = query
@@ -144,7 +121,8 @@ class Recommender:
         if export.embeddings.ndim != 2 or not np.issubdtype(export.embeddings.dtype, np.floating):
             raise DataError(f"{path}: embeddings.npy is not a 2-D float array")
         vocabulary = export.vocabulary
-        return cls(export.embeddings, vocabulary.items, vocabulary.artists, query, decay, export.info)
+        return cls(export.embeddings, vocabulary.items, vocabulary.artists, query, decay, export.info,
+                   counts=vocabulary.counts, context_embeddings=export.context_embeddings, scoring=export.scoring)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -187,10 +165,13 @@ class Recommender:
             all_weights.append(weights)
             known_ids.append(np.unique(ids))
         if not playlists:
-            return np.zeros((0, self.unit.shape[1]), dtype=np.float32), []
+            return np.zeros((0, self.table.queries.shape[1]), dtype=np.float32), []
         ids = np.concatenate(all_ids)
         weights = np.concatenate(all_weights).astype(np.float32)
-        vectors = np.add.reduceat(self.unit[ids] * weights[:, None], np.asarray(starts), axis=0)
+        starts = np.asarray(starts)
+        # A weighted mean: for target-context the query's scale is part of its score.
+        weights /= np.repeat(np.add.reduceat(weights, starts), np.diff(np.append(starts, len(weights))))
+        vectors = np.add.reduceat(self.table.queries[ids] * weights[:, None], starts, axis=0)
         return vectors, known_ids
 
     def complete_many(self, playlists: list[list[str]], k: int = DEFAULT_K, query: str | None = None,
@@ -207,7 +188,8 @@ class Recommender:
         if not len(vectors):
             return []
         width = min(int(k), len(self.items))
-        ids, scores = top_k(self.unit, vectors, width, exclude=known_ids)
+        ids, scores = top_k(self.table, vectors, width, exclude=known_ids,
+                            popularity_weight=self.scoring.popularity_weight)
         results = []
         for row_ids, row_scores in zip(ids.tolist(), scores.tolist()):
             suggestions = []

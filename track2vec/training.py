@@ -22,9 +22,10 @@ import numpy as np
 
 from track2vec.config import TrainConfig
 from track2vec.corpus import Corpus
-from track2vec.evaluation import Metrics, evaluate
-from track2vec.model import build_model, item_embeddings
-from track2vec.sampling import SkipGramSampler
+from track2vec.evaluation import Metrics, ScoredMetrics, best_scoring, evaluate_scorings, evaluate_with
+from track2vec.model import build_model, context_embeddings, item_embeddings
+from track2vec.scoring import Scoring, score_table
+from track2vec.sampling import SkipGramSampler, negative_distribution
 
 
 class Trainer:
@@ -36,14 +37,17 @@ class Trainer:
         self.sampler = SkipGramSampler(
             corpus.tokens, corpus.offsets, corpus.counts, config.window, config.negatives,
             config.alpha, config.subsample, config.seed,
+            forward=config.direction == "forward", shrink_windows=config.shrink_windows,
         )
         keras.utils.set_random_seed(config.seed)
         self.model = model or build_model(
             config.architecture, len(corpus.vocabulary), config.dim, config.negatives,
             config.learning_rate, config.optimizer, config.seed, batch_size=config.batch_size,
+            loss=config.loss, log_q=np.log(negative_distribution(corpus.counts, config.alpha)),
         )
         self.next_epoch = 0
         self.pairs_in_epoch = 0
+        self.scoring: Scoring | None = None  # chosen on the validation pairs after the last epoch
 
     def _batches(self):
         """Fixed-size batches of one epoch (one XLA compilation serves every step), stacked.
@@ -122,8 +126,25 @@ class Trainer:
     def embeddings(self) -> np.ndarray:
         return item_embeddings(self.model)
 
-    def evaluate(self, pairs: np.ndarray) -> Metrics:
-        return evaluate(self.embeddings(), pairs, self.config.k)
+    def context_embeddings(self) -> np.ndarray | None:
+        return context_embeddings(self.model)
+
+    def score_on(self, pairs: np.ndarray) -> list[ScoredMetrics]:
+        """The metrics on ``pairs`` of every scoring the configuration allows."""
+        return evaluate_scorings(self.embeddings(), self.corpus.counts, pairs, self.context_embeddings(),
+                                 self.config.scoring_methods(), self.config.popularity_weights(), self.config.k)
+
+    def choose_scoring(self) -> ScoredMetrics:
+        """The best scoring on the validation pairs; remembered as ``self.scoring``."""
+        best = best_scoring(self.score_on(self.corpus.validation_pairs))
+        self.scoring = best.scoring
+        return best
+
+    def evaluate(self, pairs: np.ndarray, scoring: Scoring | None = None) -> Metrics:
+        """Metrics on ``pairs`` under ``scoring`` (default: the one chosen on validation, choosing it if needed)."""
+        scoring = scoring or self.scoring or self.choose_scoring().scoring
+        table = score_table(scoring.method, self.embeddings(), self.corpus.counts, self.context_embeddings())
+        return evaluate_with(table, pairs, scoring.popularity_weight, self.config.k)
 
 
 def prefetched(items: Iterator, depth: int = 2) -> Iterator:
@@ -182,27 +203,29 @@ class ValidationMetrics(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.started
         k = self.trainer.config.k
-        metrics = self.trainer.evaluate(self.trainer.corpus.validation_pairs)
-        logs[f"val_ndcg_at_{k}"] = metrics.ndcg
-        logs[f"val_hr_at_{k}"] = metrics.hit_rate
+        best = self.trainer.choose_scoring()
+        logs[f"val_ndcg_at_{k}"] = best.metrics.ndcg
+        logs[f"val_hr_at_{k}"] = best.metrics.hit_rate
+        logs["popularity_weight"] = best.scoring.popularity_weight
         logs["train_seconds"] = seconds
         logs["pairs_per_second"] = self.trainer.pairs_in_epoch / seconds if seconds > 0 else 0.0
         logs["epoch"] = epoch + 1
 
 
 class EpochPrinter(keras.callbacks.Callback):
-    """One line per epoch: loss, accuracy, validation metrics, throughput."""
+    """One line per epoch: loss, accuracy, validation metrics and the scoring chosen for them, throughput."""
 
-    def __init__(self, total_epochs: int, k: int = 10, stream=None) -> None:
+    def __init__(self, trainer: Trainer, stream=None) -> None:
         super().__init__()
-        self.total_epochs = total_epochs
-        self.k = k
+        self.trainer = trainer
         self.stream = stream
 
     def on_epoch_end(self, epoch, logs=None):
+        k, scoring = self.trainer.config.k, self.trainer.scoring
         print(
-            f"epoch {epoch + 1}/{self.total_epochs}  loss {logs['loss']:.4f}  accuracy {logs['accuracy']:.4f}  "
-            f"val NDCG@{self.k} {logs[f'val_ndcg_at_{self.k}']:.4f}  val HR@{self.k} {logs[f'val_hr_at_{self.k}']:.4f}  "
-            f"{logs['pairs_per_second']:,.0f} pairs/s  {logs['train_seconds']:.1f} s",
+            f"epoch {epoch + 1}/{self.trainer.config.epochs}  loss {logs['loss']:.4f}  accuracy {logs['accuracy']:.4f}  "
+            f"val NDCG@{k} {logs[f'val_ndcg_at_{k}']:.4f}  val HR@{k} {logs[f'val_hr_at_{k}']:.4f}  "
+            f"[{scoring.describe() if scoring else '-'}]  {logs['pairs_per_second']:,.0f} pairs/s  "
+            f"{logs['train_seconds']:.1f} s",
             file=self.stream, flush=True,
         )

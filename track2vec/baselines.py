@@ -1,0 +1,170 @@
+"""Counted next-item baselines of session-based recommendation: popularity, SR and AR.
+
+What a practitioner tries before embeddings (Ludewig and Jannach's session-rec):
+
+* ``popularity``: the most frequent training items;
+* ``sr`` (sequential rules): item ``b`` scores, for query ``a``, the weighted number of
+  times ``b`` follows ``a`` in a training playlist at distance ``d <= steps``;
+* ``ar`` (association rules): the same in both directions (co-occurrence).
+
+The weight of a distance is one of ``WEIGHTINGS`` (``same`` 1, ``div`` 1/d, ``quadratic``
+1/d^2, as in session-rec). Counts are SciPy sparse matrices, one per distance, built
+once; each (steps, weighting) is then a weighted sum of them, and both are chosen on
+the validation pairs only (:func:`fit_count_baselines`).
+
+Ranks follow the evaluation's rules (the query is never a candidate; ties go to the
+true item), with one addition: the many candidates a count model scores alike (most
+often 0) are ordered by popularity, as session-rec's fallback does. Otherwise every
+unseen target would tie with thousands of items and count as ranked first among them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from track2vec.errors import ConfigError
+from track2vec.evaluation import Metrics, metrics_from_ranks, popularity_baseline
+
+KINDS = ("sr", "ar")
+WEIGHTINGS = {
+    "same": lambda distance: 1.0,
+    "div": lambda distance: 1.0 / distance,
+    "quadratic": lambda distance: 1.0 / distance**2,
+}
+STEPS = (1, 2, 3, 5, 10)  # the distances searched, up to the largest
+PAIRS_PER_BLOCK = 2048  # held-out pairs whose count rows are expanded at once
+
+
+def transition_counts(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: int, max_distance: int) -> list[sp.csr_matrix]:
+    """``[M_1, ..., M_max]``: ``M_d[a, b]`` counts ``b`` at ``d`` positions after ``a`` in one playlist."""
+    lengths = np.diff(offsets)
+    playlist_of = np.repeat(np.arange(len(lengths)), lengths)
+    matrices = []
+    for distance in range(1, max_distance + 1):
+        inside = np.flatnonzero(playlist_of[distance:] == playlist_of[:-distance]) if distance < len(tokens) else []
+        rows, columns = tokens[inside], tokens[np.asarray(inside, dtype=np.int64) + distance]
+        matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, columns)),
+                               shape=(vocabulary_size, vocabulary_size))
+        matrix.sum_duplicates()
+        matrices.append(matrix)
+    return matrices
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """One count model: ``kind`` (sr or ar), the largest distance counted and its weighting."""
+
+    kind: str
+    steps: int
+    weighting: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"baseline kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.steps < 1:
+            raise ConfigError(f"baseline steps must be >= 1, got {self.steps}")
+        if self.weighting not in WEIGHTINGS:
+            raise ConfigError(f"baseline weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "steps": self.steps, "weighting": self.weighting}
+
+
+def rules(counts_by_distance: list[sp.csr_matrix], settings: RuleSettings) -> sp.csr_matrix:
+    """The rule scores of ``settings``: row ``a`` scores every candidate for query ``a``."""
+    if settings.steps > len(counts_by_distance):
+        raise ConfigError(f"steps {settings.steps} exceeds the {len(counts_by_distance)} distances counted")
+    weight = WEIGHTINGS[settings.weighting]
+    total = sum(weight(d) * counts_by_distance[d - 1] for d in range(1, settings.steps + 1))
+    if settings.kind == "ar":
+        total = total + total.T
+    total = sp.csr_matrix(total)
+    total.eliminate_zeros()
+    return total
+
+
+def ranks_by_rules(scores: sp.csr_matrix, pairs: np.ndarray) -> np.ndarray:
+    """0-based rank of ``pairs[:, 1]`` for query ``pairs[:, 0]``: by rule score, then popularity.
+
+    Item ids are ordered by descending training count, so "more popular" is "smaller id".
+    """
+    ranks = np.empty(len(pairs), dtype=np.int64)
+    for start in range(0, len(pairs), PAIRS_PER_BLOCK):
+        block = pairs[start:start + PAIRS_PER_BLOCK]
+        ranks[start:start + len(block)] = _block_ranks(scores, block[:, 0].astype(np.int64), block[:, 1].astype(np.int64))
+    return ranks
+
+
+def _block_ranks(scores: sp.csr_matrix, queries: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    rows = scores[queries]  # one row per pair
+    per_row = np.diff(rows.indptr)
+    row = np.repeat(np.arange(len(queries)), per_row)
+    column, value = rows.indices.astype(np.int64), rows.data
+    candidate = column != queries[row]
+    true_score = np.asarray(scores[queries, answers]).ravel()
+    ahead = candidate & ((value > true_score[row]) | ((value == true_score[row]) & (column < answers[row])))
+    ranks = np.bincount(row[ahead], minlength=len(queries))
+    # An answer that no rule reaches (score 0) has ahead of it every scored candidate and the
+    # unscored candidates more popular than it, the query excepted.
+    unseen = true_score == 0
+    if unseen.any():
+        scored = np.bincount(row[candidate], minlength=len(queries))
+        popular_scored = np.bincount(row[candidate & (column < answers[row])], minlength=len(queries))
+        query_ahead = queries < answers
+        unscored_ahead = answers - popular_scored - query_ahead
+        ranks = np.where(unseen, scored + unscored_ahead, ranks)
+    return ranks
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline with its parameters (chosen on validation) and its scores on the validation and test pairs."""
+
+    name: str  # "popularity", "sr" or "ar"
+    settings: dict
+    validation: Metrics
+    test: Metrics | None
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.name] + (f" ({self.settings['steps']} steps, {self.settings['weighting']})"
+                                    if "steps" in self.settings else "")
+
+
+LABELS = {"popularity": "popularity", "sr": "SR (sequential rules)", "ar": "AR (co-occurrence)"}
+
+
+def fit_count_baselines(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: int, validation_pairs: np.ndarray,
+                        test_pairs: np.ndarray | None = None, k: int = 10,
+                        steps: tuple[int, ...] = STEPS) -> dict[str, Baseline]:
+    """SR and AR, each with the (steps, weighting) that maximise validation NDCG@k; test scored once."""
+    counts_by_distance = transition_counts(tokens, offsets, vocabulary_size, max(steps))
+    fitted = {}
+    for kind in KINDS:
+        best: tuple[Metrics, RuleSettings, sp.csr_matrix] | None = None
+        for step in steps:
+            for weighting in WEIGHTINGS:
+                if step == 1 and weighting != "same":
+                    continue  # one distance: every weighting gives the same ranking
+                settings = RuleSettings(kind, step, weighting)
+                scores = rules(counts_by_distance, settings)
+                metrics = metrics_from_ranks(ranks_by_rules(scores, validation_pairs), k)
+                if best is None or metrics.ndcg > best[0].ndcg:
+                    best = (metrics, settings, scores)
+        metrics, settings, scores = best
+        test = metrics_from_ranks(ranks_by_rules(scores, test_pairs), k) if test_pairs is not None and len(test_pairs) else None
+        fitted[kind] = Baseline(kind, {"steps": settings.steps, "weighting": settings.weighting}, metrics, test)
+    return fitted
+
+
+def corpus_baselines(corpus, k: int = 10) -> dict[str, Baseline]:
+    """Popularity, SR and AR of a :class:`track2vec.corpus.Corpus`, on its validation and test pairs."""
+    test_pairs = corpus.test_pairs if len(corpus.test_pairs) else None
+    popularity = Baseline("popularity", {}, popularity_baseline(corpus.counts, corpus.validation_pairs, k),
+                          popularity_baseline(corpus.counts, test_pairs, k) if test_pairs is not None else None)
+    return {"popularity": popularity,
+            **fit_count_baselines(corpus.tokens, corpus.offsets, len(corpus.vocabulary), corpus.validation_pairs,
+                                  test_pairs, k)}

@@ -1,0 +1,103 @@
+"""How candidates are ranked for a query item: one definition for evaluation, export and ``recommend``.
+
+A candidate ``j`` scores, for query item ``q``::
+
+    score(q, j) = similarity(q, j) + popularity_weight * log(count of j)
+
+with ``similarity`` one of
+
+* ``cosine``: the cosine between the two items' (input) vectors, the notebook's choice. It
+  is symmetric and blind to popularity;
+* ``target-context``: the dot product of ``q``'s target vector with ``j``'s context vector,
+  the logit the ``sgns`` model is trained to give a (target, context) pair. With forward
+  windows it is directional: "what comes after ``q``".
+
+Skip-gram with negative sampling fits ``target . context`` to a PMI shifted by the
+negative-sampling distribution (Levy and Goldberg, 2014); adding ``log(count)`` turns that
+back into a next-item score, so the popularity weight matters most with ``target-context``.
+``popularity_weight = 0`` is the plain similarity.
+
+Neither choice changes training: the trainer tries them on the validation pairs after
+every epoch and keeps the best (``SCORINGS`` x ``POPULARITY_WEIGHTS`` unless the
+configuration fixes one), so they cost no trials of a study.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from track2vec.errors import ConfigError
+
+SCORINGS = ("cosine", "target-context")
+AUTO = "auto"  # chosen on the validation pairs after every epoch
+# The popularity weights tried when none is fixed: 0 (plain similarity) up to past the
+# weights that win with target-context scoring.
+POPULARITY_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """One way of scoring candidates: the similarity and the weight of ``log(count)``."""
+
+    method: str = "cosine"
+    popularity_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.method not in SCORINGS:
+            raise ConfigError(f"scoring must be one of {', '.join(SCORINGS)}, got {self.method!r}")
+        if not (np.isfinite(self.popularity_weight) and self.popularity_weight >= 0):
+            raise ConfigError(f"popularity_weight must be a number >= 0, got {self.popularity_weight!r}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Scoring":
+        """From ``as_dict``'s form; a missing entry takes its default, a malformed one is a ConfigError."""
+        weight = values.get("popularity_weight", 0.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise ConfigError(f"popularity_weight must be a number, got {weight!r}")
+        return cls(str(values.get("method", "cosine")), float(weight))
+
+    def describe(self) -> str:
+        if self.popularity_weight == 0:
+            return self.method
+        return f"{self.method} + {self.popularity_weight:g} log(count)"
+
+
+@dataclass(frozen=True)
+class ScoreTable:
+    """The arrays behind one similarity: ``queries[q] . items[j]``, plus ``log_counts`` for the popularity term.
+
+    With ``normalize_queries`` (cosine) a query built from several items is scaled to unit length
+    before it is scored, as every row of ``queries`` is.
+    """
+
+    queries: np.ndarray  # float32 [V, dim]: each item as a query
+    items: np.ndarray  # float32 [V, dim]: each item as a candidate
+    log_counts: np.ndarray  # float32 [V]
+    normalize_queries: bool
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Unit-length rows (float32); all-zero rows stay zero."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def score_table(method: str, embeddings: np.ndarray, counts: np.ndarray,
+                context_embeddings: np.ndarray | None = None) -> ScoreTable:
+    """The :class:`ScoreTable` of ``method`` for item vectors ``embeddings`` (and, for target-context, context vectors)."""
+    log_counts = np.log(np.maximum(np.asarray(counts, dtype=np.float64), 1.0)).astype(np.float32)
+    if method == "cosine":
+        unit = unit_rows(embeddings)
+        return ScoreTable(unit, unit, log_counts, normalize_queries=True)
+    if method == "target-context":
+        if context_embeddings is None:
+            raise ConfigError("target-context scoring needs context vectors: train with --architecture sgns")
+        return ScoreTable(np.asarray(embeddings, dtype=np.float32), np.asarray(context_embeddings, dtype=np.float32),
+                          log_counts, normalize_queries=False)
+    raise ConfigError(f"scoring must be one of {', '.join(SCORINGS)}, got {method!r}")
