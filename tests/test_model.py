@@ -55,3 +55,22 @@ def test_lazy_adam_matches_adam_on_touched_rows_and_leaves_the_rest(jit):
     touched, untouched = [1, 3, 7], [0, 2, 4, 5, 6, 8, 9]
     np.testing.assert_allclose(lazy.numpy()[touched], dense.numpy()[touched], atol=1e-5)
     np.testing.assert_array_equal(lazy.numpy()[untouched], start[untouched])
+
+
+def test_sampled_softmax_subtracts_each_candidates_log_probability_and_survives_saving(tmp_path):
+    from track2vec.model import context_embeddings
+
+    log_q = np.log(np.linspace(1, 5, 12) / np.linspace(1, 5, 12).sum())
+    model = build_model("sgns", 12, 4, 3, 0.01, seed=2, loss="sampled-softmax", log_q=log_q, jit_compile=False)
+    target = np.array([[1], [2]], dtype=np.int32)
+    contexts = np.array([[3, 4, 5, 6], [7, 8, 9, 10]], dtype=np.int32)
+    # Context vectors start at zero, so every raw logit is 0 and the output is -log q.
+    np.testing.assert_allclose(model.predict((target, contexts), verbose=0), -log_q[contexts], rtol=1e-5)
+    labels = np.eye(1, 4, dtype=np.float32).repeat(2, axis=0)
+    model.fit((target, contexts), labels, epochs=3, verbose=0)
+    model.save(tmp_path / "model.keras")
+    restored = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(restored.predict((target, contexts), verbose=0),
+                               model.predict((target, contexts), verbose=0), rtol=1e-6)
+    np.testing.assert_array_equal(context_embeddings(restored), context_embeddings(model))
+    assert context_embeddings(build_model("tied-cosine", 12, 4, 3, 0.01)) is None

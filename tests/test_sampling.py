@@ -20,12 +20,12 @@ def flatten(playlists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sampler_for(playlists, counts=None, window=2, negatives=3, alpha=0.75, subsample=0.0, seed=0, chunk=4096,
-                slice_ids=2**22):
+                slice_ids=2**22, forward=False, shrink_windows=False):
     tokens, offsets = flatten(playlists)
     if counts is None:
         counts = np.bincount(tokens, minlength=tokens.max() + 1).clip(1)
     return SkipGramSampler(tokens, offsets, np.asarray(counts), window, negatives, alpha, subsample, seed, chunk,
-                           slice_ids)
+                           slice_ids, forward=forward, shrink_windows=shrink_windows)
 
 
 def one_epoch(sampler: SkipGramSampler, epoch: int = 0) -> SkipGramBatch:
@@ -35,15 +35,19 @@ def one_epoch(sampler: SkipGramSampler, epoch: int = 0) -> SkipGramBatch:
     )
 
 
-def reference_pairs(playlists, window: int) -> Counter:
-    """Brute force: every (target, context) at distance 1..window inside one playlist."""
+def reference_pairs(playlists, window: int, forward: bool = False) -> Counter:
+    """Brute force: every (target, context) at distance 1..window inside one playlist (context after it if ``forward``)."""
     pairs = Counter()
     for playlist in playlists:
         for i, target in enumerate(playlist):
             for j, context in enumerate(playlist):
-                if 0 < abs(i - j) <= window:
+                if 0 < abs(i - j) <= window and (j > i or not forward):
                     pairs[(target, context)] += 1
     return pairs
+
+
+def pair_counter(batch: SkipGramBatch) -> Counter:
+    return Counter(zip(batch.targets.tolist(), batch.contexts[:, 0].tolist()))
 
 
 TINY = [[0, 1, 2, 3, 4], [5], [], [2, 2, 6], [7, 8], [1, 0, 1, 0, 1, 0, 9, 3], [4, 6, 8, 6, 4]]
@@ -61,6 +65,56 @@ def test_random_corpus_pairs_equal_the_brute_force_windows():
     playlists = [rng.integers(0, 50, rng.integers(0, 25)).tolist() for _ in range(300)]
     batch = one_epoch(sampler_for(playlists, window=3, chunk=37, seed=9))
     assert Counter(zip(batch.targets.tolist(), batch.contexts[:, 0].tolist())) == reference_pairs(playlists, 3)
+
+
+@pytest.mark.parametrize("window", [1, 3, 10])
+@pytest.mark.parametrize("chunk", [1, 4096])
+def test_forward_windows_pair_each_target_with_the_items_after_it(window, chunk):
+    batch = one_epoch(sampler_for(TINY, window=window, chunk=chunk, forward=True))
+    assert pair_counter(batch) == reference_pairs(TINY, window, forward=True)
+
+
+def test_shrunk_windows_draw_each_targets_reach_uniformly_in_1_to_window():
+    # Item ids are their positions, so each pair's distance is known.
+    window, length = 4, 40
+    playlists = [list(range(length))] * 2000
+    for forward in (False, True):
+        batch = one_epoch(sampler_for(playlists, window=window, shrink_windows=True, forward=forward, seed=3))
+        distance = batch.contexts[:, 0].astype(int) - batch.targets.astype(int)
+        assert (np.abs(distance) >= 1).all() and (np.abs(distance) <= window).all()
+        assert (distance > 0).all() if forward else (distance < 0).any()
+        # A target at least `window` from both ends pairs with distance d when its reach r >= d: P = (w - d + 1) / w.
+        inner = (batch.targets >= window) & (batch.targets < length - window) & (distance > 0)
+        observed = np.bincount(distance[inner], minlength=window + 1)[1:] / (2000 * (length - 2 * window))
+        expected = (window - np.arange(1, window + 1) + 1) / window
+        np.testing.assert_allclose(observed, expected, atol=0.02)
+
+
+def test_a_shrunk_window_is_the_targets_own_on_both_sides():
+    # Every occurrence has its own id (playlist * 100 + position): its pairs before and after it
+    # reach equally far when it is at least `window` from both ends of its playlist.
+    window, length = 5, 30
+    playlists = [[100 * p + i for i in range(length)] for p in range(300)]
+    batch = one_epoch(sampler_for(playlists, window=window, shrink_windows=True, seed=8))
+    distance = batch.contexts[:, 0].astype(int) - batch.targets.astype(int)
+    after, before = Counter(), Counter()
+    for target, d in zip(batch.targets.tolist(), distance.tolist()):
+        side = after if d > 0 else before
+        side[target] = max(side[target], abs(d))
+    inner = [t for t in after if window <= t % 100 < length - window]
+    assert len(inner) > 5000 and all(after[t] == before[t] for t in inner)
+    assert set(after[t] for t in inner) == set(range(1, window + 1))
+
+
+def test_shrunk_windows_are_a_function_of_seed_and_epoch():
+    rng = np.random.default_rng(2)
+    playlists = [rng.integers(0, 30, rng.integers(2, 20)).tolist() for _ in range(200)]
+    make = lambda seed: sampler_for(playlists, window=5, shrink_windows=True, seed=seed, chunk=16)  # noqa: E731
+    first, again = one_epoch(make(4), 1), one_epoch(make(4), 1)
+    np.testing.assert_array_equal(first.targets, again.targets)
+    assert pair_counter(first) != pair_counter(one_epoch(make(4), 2))
+    assert sum(pair_counter(first).values()) < sum(reference_pairs(playlists, 5).values())
+    assert not pair_counter(first) - reference_pairs(playlists, 5)  # only pairs of the full window
 
 
 def test_large_chunks_come_in_bounded_slices_with_the_same_pairs():
@@ -118,7 +172,8 @@ def test_same_seed_same_batches_other_epoch_or_seed_different():
 def test_batches_do_not_depend_on_the_number_of_threads():
     rng = np.random.default_rng(4)
     playlists = [rng.integers(0, 40, rng.integers(2, 30)).tolist() for _ in range(3000)]
-    sampler = sampler_for(playlists, window=4, negatives=5, subsample=1e-2, seed=9, chunk=700, slice_ids=50_000)
+    sampler = sampler_for(playlists, window=4, negatives=5, subsample=1e-2, seed=9, chunk=700, slice_ids=50_000,
+                          shrink_windows=True)
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -34,7 +36,11 @@ WEIGHTINGS = {
     "div": lambda distance: 1.0 / distance,
     "quadratic": lambda distance: 1.0 / distance**2,
 }
-STEPS = (1, 2, 3, 5, 10)  # the distances searched, up to the largest
+STEPS = (1, 2, 3, 5, 10)  # the distances searched
+MAX_STEPS = 10
+# Weights are scaled to whole numbers (by lcm(1..10)^2), so that sums of them are exact and two
+# candidates that tie in counts tie in floating point too (their order is then popularity's).
+_SCALE = float(math.lcm(*range(1, MAX_STEPS + 1)) ** 2)
 PAIRS_PER_BLOCK = 2048  # held-out pairs whose count rows are expanded at once
 
 
@@ -64,8 +70,8 @@ class RuleSettings:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"baseline kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        if self.steps < 1:
-            raise ConfigError(f"baseline steps must be >= 1, got {self.steps}")
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise ConfigError(f"baseline steps must be between 1 and {MAX_STEPS}, got {self.steps}")
         if self.weighting not in WEIGHTINGS:
             raise ConfigError(f"baseline weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
 
@@ -78,7 +84,7 @@ def rules(counts_by_distance: list[sp.csr_matrix], settings: RuleSettings) -> sp
     if settings.steps > len(counts_by_distance):
         raise ConfigError(f"steps {settings.steps} exceeds the {len(counts_by_distance)} distances counted")
     weight = WEIGHTINGS[settings.weighting]
-    total = sum(weight(d) * counts_by_distance[d - 1] for d in range(1, settings.steps + 1))
+    total = sum(round(_SCALE * weight(d)) * counts_by_distance[d - 1] for d in range(1, settings.steps + 1))
     if settings.kind == "ar":
         total = total + total.T
     total = sp.csr_matrix(total)
