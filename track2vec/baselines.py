@@ -92,6 +92,11 @@ def rules(counts_by_distance: list[sp.csr_matrix], settings: RuleSettings) -> sp
     return total
 
 
+def weighted_counts(scores: sp.csr_matrix) -> sp.csr_matrix:
+    """Rule scores in the units of their weights (a count of 1 at distance 1 is 1), as float64."""
+    return scores / _SCALE
+
+
 def ranks_by_rules(scores: sp.csr_matrix, pairs: np.ndarray) -> np.ndarray:
     """0-based rank of ``pairs[:, 1]`` for query ``pairs[:, 0]``: by rule score, then popularity.
 

@@ -132,12 +132,13 @@ def popularity_baseline(counts: np.ndarray, pairs: np.ndarray, k: int = 10) -> M
 
 
 def top_k(table: ScoreTable | np.ndarray, queries: np.ndarray, k: int = 10, exclude: list[np.ndarray] | None = None,
-          popularity_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+          popularity_weight: float = 0.0, extra=None) -> tuple[np.ndarray, np.ndarray]:
     """The k best items for each query vector: (ids [n, k], scores [n, k]), best first.
 
     ``table`` is a :class:`ScoreTable`, or plain embeddings for cosine similarity; ``queries`` are
     query vectors [n, dim] (rows of ``table.queries`` or combinations of them);
     ``exclude[i]`` lists item ids never returned for query i. Equal scores are ordered by item id.
+    ``extra = (weight, matrix, rows)`` adds ``weight * matrix[rows[i]]`` (a sparse matrix) to query i's scores.
     """
     if not isinstance(table, ScoreTable):
         table = score_table("cosine", table, np.ones(len(table)))
@@ -152,6 +153,9 @@ def top_k(table: ScoreTable | np.ndarray, queries: np.ndarray, k: int = 10, excl
         scores = queries[block] @ table.items.T
         if bias is not None:
             scores += bias
+        if extra is not None:
+            weight, matrix, rows = extra
+            scores += weight * matrix[rows[block]].toarray()
         if exclude is not None:
             for row, banned in enumerate(exclude[block]):
                 scores[row, np.asarray(banned, dtype=np.int64)] = -np.inf

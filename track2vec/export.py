@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from track2vec.errors import DataError, ExportExistsError, Track2VecError
 from track2vec.scoring import Scoring, ScoreTable, score_table
@@ -28,6 +29,7 @@ from track2vec.vocabulary import Vocabulary
 FORMAT_VERSION = 1
 EMBEDDINGS_FILE = "embeddings.npy"
 CONTEXT_EMBEDDINGS_FILE = "context_embeddings.npy"
+BLEND_RULES_FILE = "blend_rules.npz"  # log(1 + SR counts) of the blended mode (SciPy sparse, no pickle)
 VOCABULARY_FILE = "vocabulary.tsv"
 INFO_FILE = "model.json"
 
@@ -38,6 +40,13 @@ class Export:
     vocabulary: Vocabulary
     info: dict
     context_embeddings: np.ndarray | None = None
+    blend_rules: sp.csr_matrix | None = None
+
+    @property
+    def blend_weight(self) -> float | None:
+        """The weight of the SR term of the blended mode, when the export has one."""
+        blend = self.info.get("blend") or {}
+        return float(blend["weight"]) if self.blend_rules is not None and "weight" in blend else None
 
     @property
     def scoring(self) -> Scoring:
@@ -49,11 +58,13 @@ class Export:
 
 
 def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, info: dict, force: bool = False,
-                 extra_files: dict[str, str] | None = None, context_embeddings: np.ndarray | None = None) -> Path:
+                 extra_files: dict[str, str] | None = None, context_embeddings: np.ndarray | None = None,
+                 blend_rules: sp.csr_matrix | None = None) -> Path:
     """Atomically write an export to ``out_dir``; ``info`` holds hyperparameters, seed, data fingerprint,
     metrics and the ``scoring`` they were measured with.
 
-    ``extra_files`` (name -> text, e.g. an evaluation table) are part of the same atomic replacement.
+    ``extra_files`` (name -> text, e.g. an evaluation table) are part of the same atomic replacement;
+    ``blend_rules`` are the blended mode's ``log(1 + SR)`` scores (``info["blend"]`` gives its weight).
     """
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not force:
@@ -70,6 +81,8 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
         np.save(staging / EMBEDDINGS_FILE, np.asarray(embeddings, dtype=np.float32), allow_pickle=False)
         if context_embeddings is not None:
             np.save(staging / CONTEXT_EMBEDDINGS_FILE, np.asarray(context_embeddings, dtype=np.float32), allow_pickle=False)
+        if blend_rules is not None:
+            sp.save_npz(staging / BLEND_RULES_FILE, sp.csr_matrix(blend_rules, dtype=np.float32))
         _write_vocabulary(staging / VOCABULARY_FILE, vocabulary)
         (staging / INFO_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, **info}, indent=2, default=_json_default))
         for name, text in (extra_files or {}).items():
@@ -142,10 +155,12 @@ def read_export(path: Path) -> Export:
         embeddings = np.load(path / EMBEDDINGS_FILE, allow_pickle=False)
         contexts = path / CONTEXT_EMBEDDINGS_FILE
         context_embeddings = np.load(contexts, allow_pickle=False) if contexts.is_file() else None
+        blend_path = path / BLEND_RULES_FILE
+        blend_rules = sp.load_npz(blend_path).tocsr() if blend_path.is_file() else None  # np.load, no pickle
         info = json.loads((path / INFO_FILE).read_text())
         with open(path / VOCABULARY_FILE, newline="") as handle:
             rows = list(csv.reader(handle, delimiter="\t"))[1:]
-    except (ValueError, OSError, csv.Error) as error:  # JSONDecodeError is a ValueError
+    except (ValueError, OSError, KeyError, csv.Error) as error:  # JSONDecodeError is a ValueError
         raise DataError(f"{path}: unreadable export ({error})") from None
     if len(rows) != len(embeddings):
         raise DataError(f"{path}: {len(rows)} vocabulary rows but {len(embeddings)} embeddings")
@@ -159,7 +174,10 @@ def read_export(path: Path) -> Export:
         raise DataError(f"{path}: {VOCABULARY_FILE} is not a vocabulary (expected index, item, count, artist columns)") from None
     artists = np.array([row[3] if len(row) > 3 else "" for row in rows], dtype=str)
     has_artists = bool(len(artists)) and any(artists)
-    export = Export(embeddings, Vocabulary(items, counts, artists if has_artists else None), info, context_embeddings)
+    if blend_rules is not None and blend_rules.shape != (len(embeddings), len(embeddings)):
+        raise DataError(f"{path}: {BLEND_RULES_FILE} has shape {blend_rules.shape}, not {len(embeddings)} x {len(embeddings)}")
+    export = Export(embeddings, Vocabulary(items, counts, artists if has_artists else None), info, context_embeddings,
+                    blend_rules)
     try:
         export.scoring
     except Track2VecError as error:

@@ -29,3 +29,24 @@ def count_ahead(scores, first, queries, answers, true_scores, log_counts, true_l
                 if first <= own < first + width and not (own == answers[i] and own == queries[i]):
                     ahead -= row[own - first] + weight * tile_counts[own - first] > threshold
             counts[i, w] += ahead
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def count_ahead_blended(scores, extra, first, queries, answers, true_scores, true_extra, weights, counts):
+    """As ``count_ahead``, with a per-(query, candidate) ``extra`` score added with each weight.
+
+    ``scores[i, j] + weights[w] * extra[i, j]`` is candidate ``first + j``'s blended score for query ``i``.
+    """
+    rows, width = scores.shape
+    for i in prange(rows):
+        row, row_extra = scores[i], extra[i]
+        for w in range(len(weights)):
+            weight = weights[w]
+            threshold = true_scores[i] + weight * true_extra[i]
+            ahead = 0
+            for j in range(width):
+                ahead += row[j] + weight * row_extra[j] > threshold
+            for own in (queries[i], answers[i]):
+                if first <= own < first + width and not (own == answers[i] and own == queries[i]):
+                    ahead -= row[own - first] + weight * row_extra[own - first] > threshold
+            counts[i, w] += ahead

@@ -39,6 +39,7 @@ from track2vec.export import read_export
 from track2vec.scoring import Scoring, score_table
 
 QUERY_STRATEGIES = ("last", "mean", "recency")
+MODES = ("embedding", "blend")  # blend: the export's blended mode (embeddings + weight * log(1 + SR))
 DEFAULT_QUERY = "last"
 DEFAULT_DECAY = 0.3
 DEFAULT_K = 10
@@ -97,6 +98,8 @@ class Recommender:
         counts: np.ndarray | None = None,
         context_embeddings: np.ndarray | None = None,
         scoring: Scoring | None = None,
+        blend_rules=None,
+        blend_weight: float | None = None,
     ) -> None:
         embeddings = np.asarray(embeddings)
         if embeddings.ndim != 2 or len(embeddings) != len(items):
@@ -113,6 +116,11 @@ class Recommender:
         self.decay = float(decay)
         self.info = info or {}
         self._index = {item: index for index, item in enumerate(self.items.tolist())}
+        self.blend_rules, self.blend_weight = blend_rules, blend_weight
+
+    @property
+    def can_blend(self) -> bool:
+        return self.blend_rules is not None and self.blend_weight is not None
 
     @classmethod
     def from_export(cls, path: str | Path, query: str = DEFAULT_QUERY, decay: float = DEFAULT_DECAY) -> "Recommender":
@@ -122,7 +130,8 @@ class Recommender:
             raise DataError(f"{path}: embeddings.npy is not a 2-D float array")
         vocabulary = export.vocabulary
         return cls(export.embeddings, vocabulary.items, vocabulary.artists, query, decay, export.info,
-                   counts=vocabulary.counts, context_embeddings=export.context_embeddings, scoring=export.scoring)
+                   counts=vocabulary.counts, context_embeddings=export.context_embeddings, scoring=export.scoring,
+                   blend_rules=export.blend_rules, blend_weight=export.blend_weight)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -175,21 +184,30 @@ class Recommender:
         return vectors, known_ids
 
     def complete_many(self, playlists: list[list[str]], k: int = DEFAULT_K, query: str | None = None,
-                      decay: float | None = None) -> list[list[Suggestion]]:
+                      decay: float | None = None, mode: str = "embedding") -> list[list[Suggestion]]:
         """The ``k`` best next items of each playlist, best first, by one batched similarity search.
 
         Items of a playlist are never suggested for it; unknown items are ignored
         (see :meth:`unknown`); a playlist with no known item raises DataError.
         Fewer than ``k`` suggestions come back only when the vocabulary runs out.
+        ``mode="blend"`` adds the export's SR term for the last known item (:mod:`track2vec.blend`).
         """
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
+        if mode not in MODES:
+            raise ConfigError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
+        if mode == "blend" and not self.can_blend:
+            raise ConfigError("this export has no blended mode (blend_rules.npz and model.json's blend)")
         vectors, known_ids = self.query_vectors(playlists, query, decay)
         if not len(vectors):
             return []
         width = min(int(k), len(self.items))
+        extra = None
+        if mode == "blend":
+            last_known = np.array([self._encode(list(playlist), number)[1][-1] for number, playlist in enumerate(playlists)])
+            extra = (np.float32(self.blend_weight), self.blend_rules, last_known)
         ids, scores = top_k(self.table, vectors, width, exclude=known_ids,
-                            popularity_weight=self.scoring.popularity_weight)
+                            popularity_weight=self.scoring.popularity_weight, extra=extra)
         results = []
         for row_ids, row_scores in zip(ids.tolist(), scores.tolist()):
             suggestions = []
@@ -202,9 +220,9 @@ class Recommender:
         return results
 
     def complete(self, playlist: list[str], k: int = DEFAULT_K, query: str | None = None,
-                 decay: float | None = None) -> list[Suggestion]:
+                 decay: float | None = None, mode: str = "embedding") -> list[Suggestion]:
         """The ``k`` best next items of ``playlist``, best first (see :meth:`complete_many`)."""
-        return self.complete_many([list(playlist)], k, query, decay)[0]
+        return self.complete_many([list(playlist)], k, query, decay, mode)[0]
 
 
 # ---------------------------------------------------------------- command line
@@ -222,6 +240,9 @@ def add_recommend_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
                         help="last: the last known item; mean: all known items alike; "
                              "recency: weights decay**(distance from the end)")
     parser.add_argument("--decay", type=float, default=DEFAULT_DECAY, help="decay of --query recency")
+    parser.add_argument("--mode", choices=MODES, default="embedding",
+                        help="embedding: the exported embeddings alone; blend: plus the export's sequential-rules "
+                             "term for the last known item (exports of a study that measured a blend)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per playlist: playlist, unknown, query, suggestions")
     return parser
@@ -258,7 +279,12 @@ def run_recommend(args: argparse.Namespace, stdout=None, stderr=None, stdin=None
     known = [any(item in recommender for item in items) for _, items in numbered]
     if len(numbered) == 1 and not known[0]:
         raise DataError(f"none of the {len(numbered[0][1])} items of the playlist is known to the model")
-    results = iter(recommender.complete_many([items for (_, items), ok in zip(numbered, known) if ok], args.k))
+    mode = getattr(args, "mode", "embedding")
+    if mode == "blend" and not recommender.can_blend:
+        raise ConfigError(f"{args.model} has no blended mode: only a study's export measures one "
+                          "(track2vec-tune run or export); use --mode embedding")
+    results = iter(recommender.complete_many([items for (_, items), ok in zip(numbered, known) if ok], args.k,
+                                             mode=mode))
     for index, ((label, items), ok) in enumerate(zip(numbered, known)):
         unknown = recommender.unknown(items)
         if unknown:
@@ -267,7 +293,7 @@ def run_recommend(args: argparse.Namespace, stdout=None, stderr=None, stdin=None
                   f"{', ignored' if ok else ''}: {shown}", file=stderr)
         suggestions = next(results) if ok else []
         if args.json:
-            record = {"playlist": items, "unknown": unknown, "query": args.query,
+            record = {"playlist": items, "unknown": unknown, "query": args.query, "mode": mode,
                       "suggestions": [suggestion.as_dict() for suggestion in suggestions]}
             if args.query == "recency":
                 record["decay"] = args.decay
