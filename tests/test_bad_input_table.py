@@ -221,10 +221,7 @@ def _invoke(cli: str, argv: list[str]) -> tuple[int, str, str]:
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            code = main(argv)
-        except SystemExit as exit:  # track2vec's argparse exits (one line, see track2vec/cli.py)
-            code = exit.code
+        code = main(argv)
     return code, stdout.getvalue(), stderr.getvalue()
 
 

@@ -8,23 +8,18 @@ import sys
 import time
 from pathlib import Path
 
+from track2vec.cli_support import OneLineParser, add_version, run_main
 from track2vec.config import ARCHITECTURES, OPTIMIZERS, TrainConfig
-from track2vec.errors import Track2VecError
+from track2vec.corpus import DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 
+PROG = "track2vec"
 DEFAULTS = TrainConfig()
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line (exit 2), like every other user error."""
-
-    def error(self, message: str):
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="track2vec", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog=PROG, description=__doc__)
+    add_version(parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train one configuration and export its embeddings",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -42,11 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="positive pairs per training step")
     train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="Keras optimizer")
-    train.add_argument("--min-count", type=int, default=2, help="keep items seen at least this often in training")
+    train.add_argument("--min-count", type=int, default=DEFAULT_MIN_COUNT, help="keep items seen at least this often in training")
     train.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training playlists")
     train.add_argument("--seed", type=int, default=0, help="seed of every random choice (split, sampling, init)")
-    train.add_argument("--validation-pairs", type=int, default=10_000, help="size of the validation sample")
-    train.add_argument("--test-pairs", type=int, default=10_000, help="size of the held-out test sample")
+    train.add_argument("--validation-pairs", type=int, default=DEFAULT_VALIDATION_PAIRS, help="size of the validation sample")
+    train.add_argument("--test-pairs", type=int, default=DEFAULT_TEST_PAIRS, help="size of the held-out test sample")
     train.add_argument("--threads", type=int, default=None, help="TensorFlow threads (default: all cores)")
     train.add_argument("--out", type=Path, default=None, help="export directory (default: no export)")
     train.add_argument("--force", action="store_true", help="replace an existing export in --out")
@@ -122,24 +117,19 @@ def run_train(args: argparse.Namespace) -> dict:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "train":
-            result = run_train(args)
-            if args.json:
-                print(json.dumps(result))
-        elif args.command == "recommend":
-            from track2vec.recommend import run_recommend
+def run_command(args: argparse.Namespace) -> int:
+    if args.command == "recommend":
+        from track2vec.recommend import run_recommend
 
-            return run_recommend(args)
-        return 0
-    except Track2VecError as error:
-        print(f"track2vec: error: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("track2vec: interrupted", file=sys.stderr)
-        return 130
+        return run_recommend(args)
+    result = run_train(args)
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main(PROG, build_parser(), argv, run_command)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from track2vec.errors import ConfigError, ExportExistsError, Track2VecError
+from track2vec.cli_support import OneLineParser, add_version, run_main
+from track2vec.errors import ConfigError, ExportExistsError
 
 # track2vec.config imports Keras, hence TensorFlow, in the driver too: keep its C++ logs quiet.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,14 +31,6 @@ DEFAULT_MAX_EPOCHS = 9
 DEFAULT_GRACE_PERIOD = 1
 DEFAULT_REDUCTION_FACTOR = 3.0
 DEFAULT_MAX_FAILURES = 2  # restarts of a trial whose worker or node dies (tune.driver.MAX_TRIAL_FAILURES)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors as one line, like every other user error."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
 
 
 def _positive_int(text: str) -> int:
@@ -71,8 +64,9 @@ def _non_negative_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_version(parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     defaults = argparse.ArgumentDefaultsHelpFormatter
 
     def location(sub: argparse.ArgumentParser, name_required: bool) -> None:
@@ -399,18 +393,7 @@ COMMANDS = {"run": command_run, "resume": command_resume, "export": command_expo
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit:  # --help, or a usage error already printed as one line
-        return int(exit.code or 0)
-    try:
-        return COMMANDS[args.command](args)
-    except Track2VecError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    return run_main(PROG, build_parser(), argv, lambda args: COMMANDS[args.command](args))
 
 
 if __name__ == "__main__":
