@@ -156,11 +156,3 @@ class SkipGramSampler:
         with kernels.parallel_lock:
             kernels.draw_negatives(contexts, self.negative_table.accept, self.negative_table.alias, key)
         return SkipGramBatch(targets, contexts)
-
-    def pairs_per_epoch_estimate(self) -> int:
-        """Expected positive pairs in one epoch (before the randomness of subsampling)."""
-        total = 0.0
-        mean_keep = float(np.mean(self.keep[self.tokens])) if len(self.tokens) else 0.0
-        for distance in range(1, self.window + 1):
-            total += 2 * np.clip(self.lengths * mean_keep - distance, 0, None).sum()
-        return int(total)

@@ -36,8 +36,7 @@ import optuna.distributions as od
 
 from track2vec.errors import ConfigError
 
-# Default choices. The names a user may give are checked against the library's lists, imported
-# only then: they live beside Keras code, and the driver otherwise never needs TensorFlow.
+# Default choices. The names a user may give are checked against the library's lists (library_names).
 DEFAULT_ARCHITECTURES = ("sgns", "tied-cosine")
 DEFAULT_OPTIMIZER = "adam"
 
@@ -51,7 +50,7 @@ class Param:
     log: bool = False
     lowest: float | None = None  # smallest valid value
     strictly_positive: bool = False
-    names: str = ""  # for strings: the list in track2vec.model that holds the valid names
+    names: str = ""  # for strings: the list in track2vec.config that holds the valid names
 
 
 PARAMS: dict[str, Param] = {
@@ -210,12 +209,7 @@ def _check_value(param: Param, value: Any, where: str) -> Any:
 
 
 def library_names(attribute: str) -> tuple[str, ...]:
-    """The library's ``ARCHITECTURES`` or ``OPTIMIZERS`` (from track2vec.config, or .model: Keras)."""
+    """The library's ``ARCHITECTURES`` or ``OPTIMIZERS`` (track2vec.config: no Keras import)."""
     from track2vec import config
 
-    names = getattr(config, attribute, None)
-    if names is None:
-        from track2vec import model
-
-        names = getattr(model, attribute)
-    return tuple(names)
+    return tuple(getattr(config, attribute))
