@@ -117,12 +117,13 @@ def _closed_port() -> int:
 
 def _study(tmp: Path) -> str:
     """An existing study in tmp/studies (for the rows that must not touch it)."""
+    from tune.spec import StudySpec
     from tune.study import Study
 
     study = Study(str(tmp / "studies"), "old")
     study.create()
-    study.save_spec({"name": "old", "trials": 2, "max_epochs": 2, "seed": 0, "min_count": 2,
-                     "grace_period": 1, "reduction_factor": 3.0})
+    study.save_spec(StudySpec(name="old", trials=2, max_epochs=2, seed=0, min_count=2, grace_period=1,
+                              reduction_factor=3.0))
     return "old"
 
 

@@ -403,11 +403,12 @@ def test_tune_export_refuses_to_overwrite_without_force(tmp_path):
     """`track2vec-tune export` over an existing export: one line, exit 2, the export untouched."""
     from track2vec.export import write_export
     from track2vec.vocabulary import Vocabulary
+    from tune.spec import StudySpec
     from tune.study import Study
 
     study = Study(str(tmp_path), "done")
     study.create()
-    study.save_spec({"name": "done", "trials": 1, "max_epochs": 1})
+    study.save_spec(StudySpec(name="done", trials=1, max_epochs=1))
     write_export(Path(study.export_path), np.eye(2, dtype=np.float32),
                  Vocabulary(np.array(["a", "b"]), np.array([2, 1])), {"seed": 1})
     before = {path.name: path.read_bytes() for path in Path(study.export_path).iterdir()}

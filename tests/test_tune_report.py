@@ -31,6 +31,7 @@ from tune.report import (
     read_trials_csv,
     write_report,
 )
+from tune.spec import StudySpec
 from tune.testing import FAST_SPACE_TOML, free_port, results, trial_dirs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -80,7 +81,7 @@ def fake_data(tmp_path: Path) -> StudyData:
                "winner_test_hr_at_10": 0.45, "popularity_val_ndcg_at_10": 0.08, "popularity_val_hr_at_10": 0.2,
                "popularity_test_ndcg_at_10": 0.07, "popularity_test_hr_at_10": 0.18,
                "oracle_ndcg_at_10": 0.4, "oracle_hr_at_10": 0.6}
-    spec = {"name": "fake", "trials": 3, "max_epochs": 3, "grace_period": 1, "reduction_factor": 3.0}
+    spec = StudySpec(name="fake", trials=3, max_epochs=3, grace_period=1, reduction_factor=3.0)
     return StudyData(tmp_path, spec, rows, {"trial_id": "win", "metrics": metrics}, curves)
 
 
@@ -146,9 +147,9 @@ def test_importances_not_computable_is_said_not_raised(tmp_path):
 
 
 def test_asha_rungs_as_ray_computes_them():
-    assert asha_rungs({"grace_period": 1, "reduction_factor": 3.0, "max_epochs": 6}) == [1, 3]
-    assert asha_rungs({"grace_period": 1, "reduction_factor": 2.0, "max_epochs": 3}) == [1, 2]
-    assert asha_rungs({"grace_period": 2, "reduction_factor": 2.0, "max_epochs": 2}) == []
+    assert asha_rungs(StudySpec("s", grace_period=1, reduction_factor=3.0, max_epochs=6)) == [1, 3]
+    assert asha_rungs(StudySpec("s", grace_period=1, reduction_factor=2.0, max_epochs=3)) == [1, 2]
+    assert asha_rungs(StudySpec("s", grace_period=2, reduction_factor=2.0, max_epochs=2)) == []
 
 
 def test_trial_ids_that_look_like_numbers_stay_text(tmp_path):

@@ -105,7 +105,7 @@ def test_study_end_to_end(tmp_path, capsys, no_ray_left):
         assert all(result["corpus_zero_copy"] for result in results(path))
 
     # study.json holds what resume and export need
-    assert spec["trials"] == TRIALS and spec["max_epochs"] == MAX_EPOCHS and spec["config_text"] == FAST_SPACE_TOML
+    assert spec.trials == TRIALS and spec.max_epochs == MAX_EPOCHS and spec.config_text == FAST_SPACE_TOML
 
     # status reads the storage only; export refuses to overwrite without --force
     assert main(["status", "--name", "e2e", "--storage", str(storage), "--json"]) == 0

@@ -11,27 +11,23 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from track2vec.cli_support import OneLineParser, add_version, run_main
+from track2vec.corpus import DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.errors import ConfigError, ExportExistsError
+
+from tune.spec import (
+    DEFAULT_CPUS_PER_TRIAL, DEFAULT_DATA, DEFAULT_GPUS_PER_TRIAL, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_EPOCHS,
+    DEFAULT_MAX_FAILURES, DEFAULT_REDUCTION_FACTOR, DEFAULT_SEED, DEFAULT_TRIALS, StudySpec, option,
+)
 
 # track2vec.config imports Keras, hence TensorFlow, in the driver too: keep its C++ logs quiet.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PROG = "track2vec-tune"
 TABLE_ROWS = 12
-
-# Defaults sized so that `run --data builtin --trials 12` takes 3 to 5 minutes on 2 cores
-# (measured 2:45 with max 10 epochs) and ASHA stops most trials: rungs at epochs 1 and 3,
-# and 9 = 1 x 3^2 makes the last rung the end of training.
-DEFAULT_TRIALS = 12
-DEFAULT_MAX_EPOCHS = 9
-DEFAULT_GRACE_PERIOD = 1
-DEFAULT_REDUCTION_FACTOR = 3.0
-DEFAULT_MAX_FAILURES = 2  # restarts of a trial whose worker or node dies (tune.driver.MAX_TRIAL_FAILURES)
-
 
 def _positive_int(text: str) -> int:
     try:
@@ -85,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="start a local cluster without the dashboard (headless machines; needs no ray[default])")
 
     run = commands.add_parser("run", help="start a new study", formatter_class=defaults)
-    run.add_argument("--data", default="builtin",
+    run.add_argument("--data", default=DEFAULT_DATA,
                      help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:tiny|small|deezer]")
     run.add_argument("--config", type=Path, default=None, help="TOML file overriding search ranges or fixing values")
     run.add_argument("--trials", type=_positive_int, default=DEFAULT_TRIALS, help="number of trials")
@@ -94,16 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="epochs before ASHA may stop a trial")
     run.add_argument("--reduction-factor", type=float, default=DEFAULT_REDUCTION_FACTOR,
                      help="ASHA keeps 1/factor of the trials at each rung")
-    run.add_argument("--cpus-per-trial", type=_non_negative_float, default=1.0, help="CPUs per trial")
-    run.add_argument("--gpus-per-trial", type=_non_negative_float, default=0.0,
+    run.add_argument("--cpus-per-trial", type=_non_negative_float, default=DEFAULT_CPUS_PER_TRIAL, help="CPUs per trial")
+    run.add_argument("--gpus-per-trial", type=_non_negative_float, default=DEFAULT_GPUS_PER_TRIAL,
                      help="GPUs per trial (fractions share a GPU)")
     run.add_argument("--max-failures", type=_non_negative_int, default=DEFAULT_MAX_FAILURES,
                      help="times a trial whose worker process or node dies is restarted from its last checkpoint")
-    run.add_argument("--seed", type=int, default=0, help="seed of the split, the sampler, the models and TPE")
-    run.add_argument("--min-count", type=_positive_int, default=2,
+    run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the split, the sampler, the models and TPE")
+    run.add_argument("--min-count", type=_positive_int, default=DEFAULT_MIN_COUNT,
                      help="keep items seen this often (per study: it changes the validation pairs)")
-    run.add_argument("--validation-pairs", type=_positive_int, default=10_000, help="size of the validation sample")
-    run.add_argument("--test-pairs", type=_positive_int, default=10_000, help="size of the held-out test sample")
+    run.add_argument("--validation-pairs", type=_positive_int, default=DEFAULT_VALIDATION_PAIRS, help="size of the validation sample")
+    run.add_argument("--test-pairs", type=_positive_int, default=DEFAULT_TEST_PAIRS, help="size of the held-out test sample")
     run.add_argument("--optuna-storage", default=None,
                      help="Optuna storage URL (default: SQLite optuna.db in the study directory; "
                           "in memory, saved with Ray's state, for a URI --storage)")
@@ -143,65 +139,51 @@ def _study(args: argparse.Namespace, name: str | None = None):
     return Study(resolve_storage(args.storage), check_name(name or args.name))
 
 
-def _new_spec(args: argparse.Namespace, study, corpus, config_text: str | None, overrides: dict) -> dict[str, Any]:
-    return {
-        "name": study.name, "storage": study.storage, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "data": args.data if args.data.startswith("builtin") else str(Path(args.data).absolute()),
-        "data_fingerprint": corpus.fingerprint, "corpus_stats": corpus.stats,
-        "config_file": str(args.config.absolute()) if args.config else None, "config_text": config_text,
-        "overrides": overrides, "trials": args.trials, "max_epochs": args.max_epochs,
-        "grace_period": args.grace_period, "reduction_factor": args.reduction_factor,
-        "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
-        "max_failures": args.max_failures, "seed": args.seed, "min_count": args.min_count,
-        "validation_pairs": args.validation_pairs, "test_pairs": args.test_pairs,
-        "optuna_storage": args.optuna_storage, "metric": "val_ndcg_at_10 (validation NDCG@10)",
-        "command": [PROG, *sys.argv[1:]],
-    }
+def _spec_from_args(args: argparse.Namespace, study) -> StudySpec:
+    """The new study's settings as given (checked by StudySpec); its config and data come later."""
+    return StudySpec(
+        name=study.name, storage=study.storage, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        data=args.data if args.data.startswith("builtin") else str(Path(args.data).absolute()),
+        trials=args.trials, max_epochs=args.max_epochs, grace_period=args.grace_period,
+        reduction_factor=args.reduction_factor, cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures, seed=args.seed,
+        min_count=args.min_count, validation_pairs=args.validation_pairs, test_pairs=args.test_pairs,
+        optuna_storage=args.optuna_storage, command=(PROG, *sys.argv[1:]),
+    )
 
 
-def _check_run_args(args: argparse.Namespace) -> None:
-    if args.grace_period > args.max_epochs:
-        raise ConfigError(f"--grace-period ({args.grace_period}) must not exceed --max-epochs ({args.max_epochs})")
-    if not args.reduction_factor > 1:
-        raise ConfigError(f"--reduction-factor must be > 1, got {args.reduction_factor}")
-    if args.cpus_per_trial <= 0 and args.gpus_per_trial <= 0:
-        raise ConfigError("--cpus-per-trial must be > 0")
-    if args.gpus_per_trial > 1 and not float(args.gpus_per_trial).is_integer():
-        raise ConfigError(f"--gpus-per-trial above 1 must be a whole number, got {args.gpus_per_trial}")
-
-
-def _check_resources(spec: dict[str, Any]) -> None:
+def _check_resources(spec: StudySpec) -> None:
     """A trial that no node can host would wait forever: refuse it now."""
     import ray
 
     nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
-    for key, wanted, option in (("CPU", spec["cpus_per_trial"], "--cpus-per-trial"),
-                                ("GPU", spec["gpus_per_trial"], "--gpus-per-trial")):
+    for key, wanted, option in (("CPU", spec.cpus_per_trial, "--cpus-per-trial"),
+                                ("GPU", spec.gpus_per_trial, "--gpus-per-trial")):
         if wanted > 0 and not any(node.get(key, 0) >= wanted for node in nodes):
             largest = max((node.get(key, 0) for node in nodes), default=0)
             raise ConfigError(f"{option} {wanted:g}: no node of the cluster has that many {key}s (largest: {largest:g})")
 
 
-def _print_header(study, spec: dict[str, Any], corpus, dashboard_url: str) -> None:
-    from tune.driver import print_connection, space_of
+def _print_header(study, spec: StudySpec, corpus, dashboard_url: str) -> None:
+    from tune.driver import print_connection
 
     stats = corpus.stats
     _say(f"{PROG}: study {study.name!r} in {study.path}")
-    _say(f"corpus: {spec['data']}: {stats['playlists']:,} playlists, vocabulary {stats['vocabulary_size']:,}, "
-         f"{stats['validation_pairs']:,} validation / {stats['test_pairs']:,} test pairs (min_count {spec['min_count']})")
-    _say(f"{spec['trials']} trials of at most {spec['max_epochs']} epochs; ASHA grace period {spec['grace_period']}, "
-         f"reduction factor {spec['reduction_factor']:g}; {spec['cpus_per_trial']:g} CPU / "
-         f"{spec['gpus_per_trial']:g} GPU per trial; seed {spec['seed']}")
-    _say("search space: " + "; ".join(space_of(spec).describe()))
+    _say(f"corpus: {spec.data}: {stats['playlists']:,} playlists, vocabulary {stats['vocabulary_size']:,}, "
+         f"{stats['validation_pairs']:,} validation / {stats['test_pairs']:,} test pairs (min_count {spec.min_count})")
+    _say(f"{spec.trials} trials of at most {spec.max_epochs} epochs; ASHA grace period {spec.grace_period}, "
+         f"reduction factor {spec.reduction_factor:g}; {spec.cpus_per_trial:g} CPU / "
+         f"{spec.gpus_per_trial:g} GPU per trial; seed {spec.seed}")
+    _say("search space: " + "; ".join(spec.space().describe()))
     print_connection(dashboard_url, study.is_local)
-    url = study.optuna_url(spec.get("optuna_storage"))
+    url = study.optuna_url(spec.optuna_storage)
     if url:
         _say(f"Optuna: optuna-dashboard {url}")
     _say(f"TensorBoard: tensorboard --logdir {study.path}")
     _say()
 
 
-def _finish(study, spec: dict[str, Any], corpus, outcome, force_export: bool) -> int:
+def _finish(study, spec: StudySpec, corpus, outcome, force_export: bool) -> int:
     from tune.table import evaluate_study, export_study, summary_lines, to_markdown
 
     if outcome.interrupted:
@@ -247,22 +229,22 @@ def _report_after_run(study) -> None:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from tune.search_space import build_space, load_overrides
+    from tune.search_space import load_overrides
     from tune.study import default_name
 
-    _check_run_args(args)
     study = _study(args, args.name or default_name())
+    spec = _spec_from_args(args, study)
     if study.exists():
         if args.resume:
-            return _resume(study, args, expected=vars(args))
+            return _resume(study, args, given=spec)
         study.create()  # raises the "already exists" error
-    overrides, config_text = load_overrides(args.config) if args.config else ({}, None)
-    build_space(overrides)
+    if args.config:
+        overrides, config_text = load_overrides(args.config)
+        spec = replace(spec, config_file=str(args.config.absolute()), config_text=config_text, overrides=overrides)
     from tune import driver
 
-    corpus = driver.load_corpus({"data": args.data, "seed": args.seed, "min_count": args.min_count,
-                                 "validation_pairs": args.validation_pairs, "test_pairs": args.test_pairs})
-    spec = _new_spec(args, study, corpus, config_text, overrides)
+    corpus = driver.load_corpus(spec)
+    spec = replace(spec, data_fingerprint=corpus.fingerprint, corpus_stats=corpus.stats)
     dashboard_url = driver.connect(args.address, args.dashboard_host, args.dashboard_port, args.dashboard)
     try:
         _check_resources(spec)
@@ -275,15 +257,13 @@ def command_run(args: argparse.Namespace) -> int:
         _shutdown()
 
 
-def _resume(study, args: argparse.Namespace, expected: dict[str, Any] | None = None) -> int:
+def _resume(study, args: argparse.Namespace, given: StudySpec | None = None) -> int:
     from tune import driver
 
     spec = study.load_spec()
-    if expected is not None:  # `run --resume`: the options must describe the same study
-        for key in ("trials", "max_epochs", "seed", "min_count", "grace_period", "reduction_factor"):
-            if expected.get(key) != spec[key]:
-                raise ConfigError(f"study {study.name!r} was started with --{key.replace('_', '-')} {spec[key]}, "
-                                  f"not {expected[key]}; use `{PROG} resume --name {study.name}`")
+    for name in spec.differences(given) if given is not None else ():  # `run --resume`: the same study
+        raise ConfigError(f"study {study.name!r} was started with {option(name)} {getattr(spec, name)}, "
+                          f"not {getattr(given, name)}; use `{PROG} resume --name {study.name}`")
     restorable = study.has_file("tuner.pkl") and study.has_experiment_state()
     if restorable:
         driver.check_restorable(study)  # before starting Ray: a damaged state is a one-line error
@@ -341,7 +321,7 @@ def command_status(args: argparse.Namespace) -> int:
     if args.json:
         _say(dumps(report))
         return 0
-    _say(f"study {study.name!r} in {study.path}: {len(evaluation.rows)} of {spec['trials']} trials started")
+    _say(f"study {study.name!r} in {study.path}: {len(evaluation.rows)} of {spec.trials} trials started")
     _say("  " + ", ".join(f"{count} {state}" for state, count in evaluation.counts().items()))
     if report["optuna"]:
         _say("  Optuna: " + ", ".join(f"{count} {state.lower()}" for state, count in report["optuna"].items()))
@@ -366,8 +346,8 @@ def command_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _optuna_counts(study, spec: dict[str, Any]) -> dict[str, int]:
-    url = study.optuna_url(spec.get("optuna_storage"))
+def _optuna_counts(study, spec: StudySpec) -> dict[str, int]:
+    url = study.optuna_url(spec.optuna_storage)
     if url is None:
         return {}
     try:

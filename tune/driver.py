@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlparse
 
 from ray.tune import Callback
@@ -22,7 +21,8 @@ from track2vec.corpus import Corpus, build_corpus
 from track2vec.data.loaders import load_playlists
 from track2vec.errors import ConfigError, DataError, StorageError
 
-from tune.search_space import PARAMS, SearchSpace, build_space
+from tune.search_space import PARAMS, SearchSpace
+from tune.spec import StudySpec
 from tune.study import Study
 from tune.trainable import METRIC, OBJECTIVE, TIME_ATTR, TrialSettings, train_trial
 
@@ -30,9 +30,6 @@ from tune.trainable import METRIC, OBJECTIVE, TIME_ATTR, TrialSettings, train_tr
 # a short period keeps what `resume` sees after a killed driver close to what happened.
 EXPERIMENT_SNAPSHOT_SECONDS = "2"
 KEEP_CHECKPOINTS = 2
-# A trial whose worker process or node dies is restarted from its last checkpoint, under the
-# same trial id, this many times before it counts as errored.
-MAX_TRIAL_FAILURES = 2  # the default of --max-failures
 
 
 @dataclass
@@ -43,21 +40,17 @@ class Outcome:
     seconds: float
 
 
-def load_corpus(spec: dict[str, Any]) -> Corpus:
-    """The study's corpus, rebuilt from ``study.json``; refuses changed data."""
+def load_corpus(spec: StudySpec) -> Corpus:
+    """The study's corpus, built from its settings; refuses data that changed since the study started."""
     corpus = build_corpus(
-        load_playlists(spec["data"], spec["seed"]), spec["min_count"],
-        spec["validation_pairs"], spec["test_pairs"], spec["seed"],
+        load_playlists(spec.data, spec.seed), spec.min_count,
+        spec.validation_pairs, spec.test_pairs, spec.seed,
     )
-    expected = spec.get("data_fingerprint")
+    expected = spec.data_fingerprint
     if expected and corpus.fingerprint != expected:
-        raise DataError(f"{spec['data']}: the data changed since the study started "
+        raise DataError(f"{spec.data}: the data changed since the study started "
                         f"(fingerprint {corpus.fingerprint}, study has {expected})")
     return corpus
-
-
-def space_of(spec: dict[str, Any]) -> SearchSpace:
-    return build_space(spec.get("overrides") or {}, source=spec.get("config_file") or "config")
 
 
 # ---------------------------------------------------------------------------------------
@@ -135,20 +128,20 @@ def trial_name(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def _settings(spec: dict[str, Any]) -> TrialSettings:
-    return TrialSettings(spec["max_epochs"], spec["seed"], spec["cpus_per_trial"], spec["gpus_per_trial"])
+def _settings(spec: StudySpec) -> TrialSettings:
+    return TrialSettings(spec.max_epochs, spec.seed, spec.cpus_per_trial, spec.gpus_per_trial)
 
 
-def _trainable(spec: dict[str, Any], corpus: Corpus):
+def _trainable(spec: StudySpec, corpus: Corpus):
     from ray import tune
 
-    resources = {"cpu": spec["cpus_per_trial"], "gpu": spec["gpus_per_trial"]}
+    resources = {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
     return tune.with_resources(
         tune.with_parameters(train_trial, corpus=corpus, settings=_settings(spec)), resources,
     )
 
 
-def _reporter(spec: dict[str, Any], space: SearchSpace):
+def _reporter(spec: StudySpec, space: SearchSpace):
     from ray.tune import CLIReporter
 
     searched = [name for name in PARAMS if name in space.distributions]
@@ -167,7 +160,7 @@ def _environment() -> None:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic CLIReporter table
 
 
-def build_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
+def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     """A new Tuner for a study whose directory and ``study.json`` exist."""
     from ray import tune
 
@@ -175,27 +168,27 @@ def build_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
     from tune.searcher import PruningOptunaSearch, make_sampler, make_storage
 
     _environment()
-    space = space_of(spec)
+    space = spec.space()
     searcher = PruningOptunaSearch(
         space.distributions, metric=METRIC, objective=OBJECTIVE, step_attr=TIME_ATTR,
-        max_steps=spec["max_epochs"], sampler=make_sampler(spec["seed"], spec["trials"]),
-        study_name=study.name, storage=make_storage(study.optuna_url(spec.get("optuna_storage"))),
+        max_steps=spec.max_epochs, sampler=make_sampler(spec.seed, spec.trials),
+        study_name=study.name, storage=make_storage(study.optuna_url(spec.optuna_storage)),
     )
     scheduler = ResumableASHA(
-        searcher, time_attr=TIME_ATTR, metric=METRIC, mode="max", max_t=spec["max_epochs"],
-        grace_period=spec["grace_period"], reduction_factor=spec["reduction_factor"],
+        searcher, time_attr=TIME_ATTR, metric=METRIC, mode="max", max_t=spec.max_epochs,
+        grace_period=spec.grace_period, reduction_factor=spec.reduction_factor,
     )
     return tune.Tuner(
         _trainable(spec, corpus),
         param_space=dict(space.fixed),
         tune_config=tune.TuneConfig(
-            search_alg=searcher, scheduler=scheduler, num_samples=spec["trials"],
+            search_alg=searcher, scheduler=scheduler, num_samples=spec.trials,
             trial_name_creator=trial_name, trial_dirname_creator=trial_name,
         ),
         run_config=tune.RunConfig(
             name=study.name, storage_path=study.storage,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
-            failure_config=tune.FailureConfig(max_failures=spec.get("max_failures", MAX_TRIAL_FAILURES)),
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             progress_reporter=_reporter(spec, space), verbose=1, callbacks=[StorageWatch(study)],
         ),
     )
@@ -235,21 +228,21 @@ def check_restorable(study: Study) -> None:
                            "read the trials from their directories") from None
 
 
-def restore_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
+def restore_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     """The Tuner of an interrupted study: finished trials kept, the others continue."""
     from ray import tune
 
     _environment()
     check_restorable(study)
     return tune.Tuner.restore(
-        study.path, trainable=_trainable(spec, corpus), param_space=dict(space_of(spec).fixed),
+        study.path, trainable=_trainable(spec, corpus), param_space=dict(spec.space().fixed),
         # restart_errored crashes with OptunaSearch in Ray 2.60; resume_errored continues
         # errored trials from their last checkpoint instead.
         resume_unfinished=True, resume_errored=True,
     )
 
 
-def fit(tuner, study: Study, spec: dict[str, Any]) -> Outcome:
+def fit(tuner, study: Study, spec: StudySpec) -> Outcome:
     """Run the Tuner; Ctrl-C or SIGTERM stop it gracefully (Ray saves its state first).
 
     A storage that fails (disk full, read-only) ends it with a StorageError.
@@ -280,4 +273,4 @@ def fit(tuner, study: Study, spec: dict[str, Any]) -> Outcome:
     # Read the saved snapshot: after an interruption Ray's in-memory trials are already cleaned up.
     trials = read_trials(study, _optuna_states(study, spec))
     unfinished = [trial for trial in trials if trial.status not in ("TERMINATED", "ERROR")]
-    return Outcome(interrupted=bool(unfinished) or len(trials) < spec["trials"], seconds=seconds)
+    return Outcome(interrupted=bool(unfinished) or len(trials) < spec.trials, seconds=seconds)

@@ -37,6 +37,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from track2vec.errors import ConfigError
+from tune.spec import StudySpec
 from tune.study import EXPORT_DIR, Study
 from tune.table import format_cell
 
@@ -68,7 +69,7 @@ class StudyData:
     """Everything the report shows, read from a study directory."""
 
     study_dir: Path
-    spec: dict[str, Any]
+    spec: StudySpec
     rows: list[dict[str, Any]]  # trials.csv, best first; numbers parsed, "" -> None
     model: dict[str, Any]  # export/model.json
     curves: dict[str, list[tuple[int, float]]]  # trial id -> [(epoch, validation NDCG@10)]
@@ -76,7 +77,7 @@ class StudyData:
 
     @property
     def name(self) -> str:
-        return self.spec.get("name") or self.study_dir.name
+        return self.spec.name or self.study_dir.name
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -162,9 +163,9 @@ def read_curve(trial_dir: Path) -> list[tuple[int, float]]:
     return sorted(by_epoch.items())
 
 
-def asha_rungs(spec: dict[str, Any]) -> list[float]:
+def asha_rungs(spec: StudySpec) -> list[float]:
     """The epochs at which ASHA compares trials (as Ray's ASHA computes them), below max epochs."""
-    grace, factor, max_t = spec.get("grace_period"), spec.get("reduction_factor"), spec.get("max_epochs")
+    grace, factor, max_t = spec.grace_period, spec.reduction_factor, spec.max_epochs
     if not grace or not factor or not max_t or factor <= 1:
         return []
     count = int(math.log(max_t / grace) / math.log(factor) + 1)
@@ -234,7 +235,7 @@ def plot_learning_curves(data: StudyData) -> Figure:
         axes.vlines(rungs, 0, 1, transform=axes.get_xaxis_transform(), colors="0.6", linestyles=(0, (1, 3)),
                     linewidth=1, zorder=1)
         handles.append(Line2D([], [], color="0.6", linestyle=(0, (1, 3)), label="ASHA rung (epoch)"))
-    last_epoch = max([data.spec.get("max_epochs") or 1] + [epoch for curve in data.curves.values()
+    last_epoch = max([data.spec.max_epochs or 1] + [epoch for curve in data.curves.values()
                                                              for epoch, _ in curve])
     axes.set_xlim(0.7, last_epoch + 0.3)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -348,7 +349,7 @@ def param_importances(data: StudyData) -> list[Importances]:
 
     Never raises: a basis that cannot be computed carries the reason instead.
     """
-    grace = int(data.spec.get("grace_period") or 1)
+    grace = int(data.spec.grace_period or 1)
     descriptions = {"completed": "completed trials: best validation NDCG@10 (Optuna objective)",
                     "first rung": f"all trials: validation NDCG@10 at epoch {grace} (ASHA's first rung)"}
     try:
@@ -366,7 +367,7 @@ def _load_optuna_study(data: StudyData):
     from tune.searcher import make_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = Study(str(data.study_dir.parent), data.study_dir.name).optuna_url(data.spec.get("optuna_storage"))
+    url = Study(str(data.study_dir.parent), data.study_dir.name).optuna_url(data.spec.optuna_storage)
     if url is None:
         raise ValueError("the study has no Optuna storage")
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
@@ -590,17 +591,17 @@ def summary_html(data: StudyData) -> str:
     """Facts about the study and the winner's numbers (validation, test, baselines, oracle)."""
     spec, model, metrics = data.spec, data.model, data.metrics
     counts = ", ".join(f"{count} {status}" for status, count in _counts(data).items())
-    stats = spec.get("corpus_stats") or model.get("data", {}).get("stats", {})
+    stats = spec.corpus_stats or model.get("data", {}).get("stats", {})
     corpus = (f"{stats.get('playlists', 0):,} playlists, vocabulary {stats.get('vocabulary_size', 0):,}, "
               f"{stats.get('validation_pairs', 0):,} validation / {stats.get('test_pairs', 0):,} test pairs"
               if stats else "")
     facts = [
-        ("data", f"{spec.get('data')} ({corpus})" if corpus else spec.get("data")),
-        ("trials", f"{len(data.rows)} of {spec.get('trials')}: {counts}"),
-        ("schedule", f"at most {spec.get('max_epochs')} epochs; ASHA grace period {spec.get('grace_period')}, "
-                     f"reduction factor {spec.get('reduction_factor')}; seed {spec.get('seed')}"),
+        ("data", f"{spec.data} ({corpus})" if corpus else spec.data),
+        ("trials", f"{len(data.rows)} of {spec.trials}: {counts}"),
+        ("schedule", f"at most {spec.max_epochs} epochs; ASHA grace period {spec.grace_period}, "
+                     f"reduction factor {spec.reduction_factor}; seed {spec.seed}"),
         ("objective", "validation NDCG@10 (best epoch of each trial); test pairs scored once, for the winner only"),
-        ("created", spec.get("created")),
+        ("created", spec.created),
     ]
     hyper = ", ".join(f"{name} {format_cell(name, value)}" for name, value in model.get("hyperparameters", {}).items())
     facts.append(("winner", f"trial {data.winner_id} (Optuna #{model.get('optuna_trial')}), best epoch "

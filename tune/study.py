@@ -6,7 +6,7 @@ Layout of a study directory::
         study.json                  the run's arguments: resume and export need only the name
         optuna.db                   the Optuna study (local storage only)
         tuner.pkl, experiment_state-*.json, searcher-state-*.pkl, ...   Ray Tune's state
-        train_trial_<id>_.../       one directory per trial: result.json, progress.csv,
+        trial_<id>/                 one directory per trial: result.json, progress.csv,
                                     TensorBoard events, checkpoint_<n>/ (the last two)
         export/                     embeddings.npy, vocabulary.tsv, model.json (the winner),
                                     trials.csv, trials.md (every trial)
@@ -20,18 +20,16 @@ URL (e.g. ``postgresql://...``) that the driver can reach.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 from track2vec.errors import ConfigError
 
-FORMAT_VERSION = 1
+from tune.spec import StudySpec
+
 STUDY_FILE = "study.json"
 OPTUNA_FILE = "optuna.db"
 EXPORT_DIR = "export"
@@ -169,22 +167,21 @@ class Study:
         except OSError as error:
             raise ConfigError(f"cannot create the study directory {self.path} ({error.strerror or error})") from None
 
-    def load_spec(self) -> dict[str, Any]:
+    def load_spec(self) -> StudySpec:
         """The study's ``study.json``; a missing study is a user error."""
         if not self.has_file(STUDY_FILE):
             if self.exists():
                 raise ConfigError(f"{self.path} is not a track2vec-tune study (no {STUDY_FILE})")
             raise ConfigError(f"no study named {self.name!r} in {self.storage}")
         try:
-            spec = json.loads(self.read_text(STUDY_FILE))
-        except (ValueError, OSError) as error:
+            return StudySpec.from_json(self.read_text(STUDY_FILE), default_name=self.name)
+        except OSError as error:
             raise ConfigError(f"{self.path}/{STUDY_FILE}: unreadable ({error})") from None
-        if spec.get("format_version") != FORMAT_VERSION:
-            raise ConfigError(f"{self.path}/{STUDY_FILE}: unknown format version {spec.get('format_version')!r}")
-        return spec
+        except ConfigError as error:
+            raise ConfigError(f"{self.path}/{STUDY_FILE}: {error}") from None
 
-    def save_spec(self, spec: dict[str, Any]) -> None:
-        self.write_text(STUDY_FILE, json.dumps({"format_version": FORMAT_VERSION, **spec}, indent=2) + "\n")
+    def save_spec(self, spec: StudySpec) -> None:
+        self.write_text(STUDY_FILE, spec.to_json())
 
     def storage_problem(self) -> str | None:
         """Why the study directory cannot take new files (full, read-only, gone), or None if it can."""

@@ -28,6 +28,7 @@ from track2vec.evaluation import evaluate, popularity_baseline
 from track2vec.export import write_export
 
 from tune.search_space import PARAMS
+from tune.spec import StudySpec
 from tune.study import Study
 from tune.trainable import BEST_EMBEDDINGS_FILE, METRICS_FILE, OBJECTIVE
 
@@ -61,7 +62,7 @@ class Evaluation:
     """Every trial, best first, and the winner's scores."""
 
     study: Study
-    spec: dict[str, Any]
+    spec: StudySpec
     rows: list[TrialRow]
     winner: TrialRow | None = None
     winner_embeddings: np.ndarray | None = None
@@ -71,11 +72,11 @@ class Evaluation:
         counts = {COMPLETED: 0, STOPPED: 0, ERRORED: 0, RUNNING: 0}
         for row in self.rows:
             counts[row.status] += 1
-        counts["not started"] = max(0, self.spec["trials"] - len(self.rows))
+        counts["not started"] = max(0, self.spec.trials - len(self.rows))
         return counts
 
 
-def read_rows(study: Study, spec: dict[str, Any]) -> list[TrialRow]:
+def read_rows(study: Study, spec: StudySpec) -> list[TrialRow]:
     """One row per trial that Ray recorded, sorted by best validation NDCG@10."""
     if not study.has_experiment_state():
         return []
@@ -90,7 +91,7 @@ def read_rows(study: Study, spec: dict[str, Any]) -> list[TrialRow]:
         number, optuna_state = optuna_states.get(trial.trial_id, (None, None))
         row = TrialRow(
             trial_id=trial.trial_id,
-            status=_status(trial.status, epochs, spec["max_epochs"], optuna_state),
+            status=_status(trial.status, epochs, spec.max_epochs, optuna_state),
             epochs=epochs,
             params={name: trial.config.get(name) for name in PARAMS},
             best_val_ndcg=_number(result.get(OBJECTIVE)),
@@ -236,9 +237,9 @@ def _status(tune_status: str, epochs: int, max_epochs: int, optuna_state: str | 
     return RUNNING  # PENDING, RUNNING or PAUSED when the study was interrupted
 
 
-def _optuna_states(study: Study, spec: dict[str, Any]) -> dict[str, tuple[int, str]]:
+def _optuna_states(study: Study, spec: StudySpec) -> dict[str, tuple[int, str]]:
     """Tune trial id -> (Optuna trial number, state), where the Optuna storage is readable."""
-    url = study.optuna_url(spec.get("optuna_storage"))
+    url = study.optuna_url(spec.optuna_storage)
     if url is None:
         return {}
     try:
@@ -257,7 +258,7 @@ def _optuna_states(study: Study, spec: dict[str, Any]) -> dict[str, tuple[int, s
     }
 
 
-def evaluate_study(study: Study, spec: dict[str, Any], corpus: Corpus | None) -> Evaluation:
+def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Evaluation:
     """Rows of every trial; with a corpus, the winner's test scores and the baselines too."""
     evaluation = Evaluation(study, spec, read_rows(study, spec))
     if corpus is None:
@@ -371,9 +372,9 @@ def to_markdown(evaluation: Evaluation, limit: int | None = None, compact: bool 
 def summary_lines(evaluation: Evaluation) -> list[str]:
     spec, scores, counts = evaluation.spec, evaluation.scores, evaluation.counts()
     lines = [
-        f"Study {evaluation.study.name!r}: {len(evaluation.rows)} of {spec['trials']} trials "
+        f"Study {evaluation.study.name!r}: {len(evaluation.rows)} of {spec.trials} trials "
         f"({counts[COMPLETED]} completed, {counts[STOPPED]} stopped early by ASHA, {counts[ERRORED]} errored, "
-        f"{counts[RUNNING]} running/unfinished); max {spec['max_epochs']} epochs, data {spec['data']}.",
+        f"{counts[RUNNING]} running/unfinished); max {spec.max_epochs} epochs, data {spec.data}.",
     ]
     winner = evaluation.winner
     if winner is None:
@@ -411,12 +412,12 @@ def export_study(evaluation: Evaluation, corpus: Corpus, force: bool = False) ->
         "study": study.name,
         "trial_id": winner.trial_id,
         "optuna_trial": winner.optuna_number,
-        "hyperparameters": {**winner.params, "epochs": winner.best_epoch, "seed": spec["seed"]},
+        "hyperparameters": {**winner.params, "epochs": winner.best_epoch, "seed": spec.seed},
         "best_epoch": winner.best_epoch,
         "epochs_run": winner.epochs,
-        "seed": spec["seed"],
-        "min_count": spec["min_count"],
-        "data": {"source": spec["data"], "fingerprint": corpus.fingerprint, "stats": corpus.stats},
+        "seed": spec.seed,
+        "min_count": spec.min_count,
+        "data": {"source": spec.data, "fingerprint": corpus.fingerprint, "stats": corpus.stats},
         "metrics": evaluation.scores,
         "selection": "highest validation NDCG@10 of any epoch of any trial; test scored once afterwards",
     }
@@ -450,7 +451,7 @@ def status_report(evaluation: Evaluation) -> dict[str, Any]:
     return {
         "study": evaluation.study.name,
         "path": evaluation.study.path,
-        "trials": evaluation.spec["trials"],
+        "trials": evaluation.spec.trials,
         **{key.replace(" ", "_"): value for key, value in counts.items()},
         "best": None if best is None else {"trial_id": best.trial_id, "best_val_ndcg_at_10": best.best_val_ndcg,
                                           "epochs": best.epochs, "status": best.status, "params": best.params},
