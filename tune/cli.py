@@ -304,6 +304,7 @@ def command_export(args: argparse.Namespace) -> int:
 
 
 def command_status(args: argparse.Namespace) -> int:
+    from tune import optuna_store
     from tune.study import STUDY_FILE, resolve_storage
     from tune.table import dumps, evaluate_study, status_report, to_markdown
 
@@ -317,7 +318,7 @@ def command_status(args: argparse.Namespace) -> int:
     spec = study.load_spec()
     evaluation = evaluate_study(study, spec, corpus=None)
     report = status_report(evaluation)
-    report["optuna"] = _optuna_counts(study, spec)
+    report["optuna"] = optuna_store.state_counts(study, spec.optuna_storage)
     if args.json:
         _say(dumps(report))
         return 0
@@ -344,21 +345,6 @@ def command_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"report needs a local study directory, not {study.path}")
     _say(f"report: {write_report(study.local_path)}")
     return 0
-
-
-def _optuna_counts(study, spec: StudySpec) -> dict[str, int]:
-    url = study.optuna_url(spec.optuna_storage)
-    if url is None:
-        return {}
-    try:
-        import optuna
-
-        from tune.searcher import make_storage, optuna_summary
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        return optuna_summary(optuna.load_study(study_name=study.name, storage=make_storage(url)))
-    except Exception:
-        return {}
 
 
 def _shutdown() -> None:

@@ -165,14 +165,15 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     from ray import tune
 
     from tune.scheduler import ResumableASHA
-    from tune.searcher import PruningOptunaSearch, make_sampler, make_storage
+    from tune import optuna_store
+    from tune.searcher import PruningOptunaSearch, make_sampler
 
     _environment()
     space = spec.space()
     searcher = PruningOptunaSearch(
         space.distributions, metric=METRIC, objective=OBJECTIVE, step_attr=TIME_ATTR,
         max_steps=spec.max_epochs, sampler=make_sampler(spec.seed, spec.trials),
-        study_name=study.name, storage=make_storage(study.optuna_url(spec.optuna_storage)),
+        study_name=study.name, storage=optuna_store.storage(study, spec.optuna_storage),
     )
     scheduler = ResumableASHA(
         searcher, time_attr=TIME_ATTR, metric=METRIC, mode="max", max_t=spec.max_epochs,

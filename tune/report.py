@@ -362,17 +362,9 @@ def param_importances(data: StudyData) -> list[Importances]:
 
 
 def _load_optuna_study(data: StudyData):
-    import optuna
+    from tune import optuna_store
 
-    from tune.searcher import make_storage
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = Study(str(data.study_dir.parent), data.study_dir.name).optuna_url(data.spec.optuna_storage)
-    if url is None:
-        raise ValueError("the study has no Optuna storage")
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        raise FileNotFoundError(f"no {Path(url.removeprefix('sqlite:///')).name} in the study directory")
-    return optuna.load_study(study_name=data.name, storage=make_storage(url))
+    return optuna_store.load(Study(str(data.study_dir.parent), data.study_dir.name), data.spec.optuna_storage)
 
 
 def _first_rung_study(study, epoch: int):

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
-logger = logging.getLogger(__name__)
+from tune.optuna_store import RAY_TRIAL_ID
 
-RAY_TRIAL_ID = "ray_trial_id"  # Optuna user attribute: the Tune trial it belongs to
+logger = logging.getLogger(__name__)
 
 
 class PruningOptunaSearch(OptunaSearch):
@@ -139,19 +138,3 @@ def make_sampler(seed: int, n_trials: int) -> optuna.samplers.TPESampler:
     return optuna.samplers.TPESampler(
         seed=seed, n_startup_trials=min(10, max(3, n_trials // 3)), constant_liar=True,
     )
-
-
-def make_storage(url: str | None) -> optuna.storages.BaseStorage | None:
-    if url is None:
-        return None
-    if url.startswith("sqlite:"):
-        # SQLite waits for optuna-dashboard's readers instead of failing at once.
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    return optuna.storages.RDBStorage(url)
-
-
-def optuna_summary(study: optuna.Study) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for frozen in study.get_trials(deepcopy=False):
-        counts[frozen.state.name] = counts.get(frozen.state.name, 0) + 1
-    return counts

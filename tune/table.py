@@ -238,24 +238,9 @@ def _status(tune_status: str, epochs: int, max_epochs: int, optuna_state: str | 
 
 
 def _optuna_states(study: Study, spec: StudySpec) -> dict[str, tuple[int, str]]:
-    """Tune trial id -> (Optuna trial number, state), where the Optuna storage is readable."""
-    url = study.optuna_url(spec.optuna_storage)
-    if url is None:
-        return {}
-    try:
-        import optuna
+    from tune import optuna_store
 
-        from tune.searcher import RAY_TRIAL_ID, make_storage
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        loaded = optuna.load_study(study_name=study.name, storage=make_storage(url))
-    except Exception:  # not created yet, or unreachable: the table does without
-        return {}
-    return {
-        frozen.user_attrs[RAY_TRIAL_ID]: (frozen.number, frozen.state.name)
-        for frozen in loaded.get_trials(deepcopy=False)
-        if RAY_TRIAL_ID in frozen.user_attrs
-    }
+    return optuna_store.trial_states(study, spec.optuna_storage)
 
 
 def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Evaluation:
