@@ -79,7 +79,7 @@ def resumable_in_snapshot(study_dir: Path) -> set[str]:
     such a trial is finished, not mid-way, and resume rightly does not run it again.
     """
     from tune.study import Study
-    from tune.table import read_analysis
+    from tune.reader import read_analysis
 
     try:
         trials = read_analysis(Study(str(study_dir.parent), study_dir.name)).trials
@@ -92,7 +92,7 @@ def resumable_in_snapshot(study_dir: Path) -> set[str]:
 def checkpoint_epochs_in_snapshot(study_dir: Path) -> dict[str, int]:
     """Trial id -> epoch of its checkpoint in Ray's saved experiment state (what resume starts from)."""
     from tune.study import Study
-    from tune.table import read_analysis
+    from tune.reader import read_analysis
 
     epochs = {}
     for trial in read_analysis(Study(str(study_dir.parent), study_dir.name)).trials:

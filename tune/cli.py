@@ -184,7 +184,9 @@ def _print_header(study, spec: StudySpec, corpus, dashboard_url: str) -> None:
 
 
 def _finish(study, spec: StudySpec, corpus, outcome, force_export: bool) -> int:
-    from tune.table import evaluate_study, export_study, summary_lines, to_markdown
+    from tune.evaluation import evaluate_study
+    from tune.export import export_study
+    from tune.table import summary_lines, to_markdown
 
     if outcome.interrupted:
         _say()
@@ -288,7 +290,9 @@ def command_resume(args: argparse.Namespace) -> int:
 
 def command_export(args: argparse.Namespace) -> int:
     from tune import driver
-    from tune.table import evaluate_study, export_study, summary_lines
+    from tune.evaluation import evaluate_study
+    from tune.export import export_study
+    from tune.table import summary_lines
 
     study = _study(args)
     spec = study.load_spec()
@@ -305,8 +309,9 @@ def command_export(args: argparse.Namespace) -> int:
 
 def command_status(args: argparse.Namespace) -> int:
     from tune import optuna_store
+    from tune.evaluation import evaluate_study
     from tune.study import STUDY_FILE, resolve_storage
-    from tune.table import dumps, evaluate_study, status_report, to_markdown
+    from tune.table import dumps, status_lines, status_report
 
     if args.name is None:  # list the studies of the storage
         storage = resolve_storage(args.storage)
@@ -317,23 +322,25 @@ def command_status(args: argparse.Namespace) -> int:
     study = _study(args)
     spec = study.load_spec()
     evaluation = evaluate_study(study, spec, corpus=None)
-    report = status_report(evaluation)
-    report["optuna"] = optuna_store.state_counts(study, spec.optuna_storage)
+    optuna_counts = optuna_store.state_counts(study, spec.optuna_storage)
     if args.json:
-        _say(dumps(report))
+        _say(dumps(status_report(evaluation, optuna_counts, _exported_scores(study))))
         return 0
-    _say(f"study {study.name!r} in {study.path}: {len(evaluation.rows)} of {spec.trials} trials started")
-    _say("  " + ", ".join(f"{count} {state}" for state, count in evaluation.counts().items()))
-    if report["optuna"]:
-        _say("  Optuna: " + ", ".join(f"{count} {state.lower()}" for state, count in report["optuna"].items()))
-    if report["best"]:
-        best = report["best"]
-        _say(f"  best so far: trial {best['trial_id']} ({best['status']}, {best['epochs']} epochs): "
-             f"validation NDCG@10 {best['best_val_ndcg_at_10']:.4f}")
-    if evaluation.rows:
-        _say()
-        _say(to_markdown(evaluation, limit=TABLE_ROWS, compact=True))
+    for line in status_lines(evaluation, optuna_counts, TABLE_ROWS):
+        _say(line)
     return 0
+
+
+def _exported_scores(study):
+    """The comparison series in the study's export, if it has one that can be read."""
+    import json
+
+    from tune.comparison import Comparison
+
+    try:
+        return Comparison.from_metrics(json.loads(study.read_text("export/model.json")).get("metrics", {}))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def command_report(args: argparse.Namespace) -> int:

@@ -91,6 +91,26 @@ def connect(address: str | None, dashboard_host: str, dashboard_port: int, dashb
     return f"http://{url}" if url and "://" not in url else url
 
 
+def check_resources(spec: StudySpec) -> None:
+    """A trial that no node of the cluster can host would wait forever: refuse it now."""
+    import ray
+
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    for key, wanted, option in (("CPU", spec.cpus_per_trial, "--cpus-per-trial"),
+                                ("GPU", spec.gpus_per_trial, "--gpus-per-trial")):
+        if wanted > 0 and not any(node.get(key, 0) >= wanted for node in nodes):
+            largest = max((node.get(key, 0) for node in nodes), default=0)
+            raise ConfigError(f"{option} {wanted:g}: no node of the cluster has that many {key}s (largest: {largest:g})")
+
+
+def shutdown() -> None:
+    """Leave the cluster (a local one stops)."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
 def token_auth_enabled() -> bool:
     if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
         return True
@@ -219,7 +239,7 @@ class StorageWatch(Callback):
 
 def check_restorable(study: Study) -> None:
     """Refuse, in one line, a study whose saved Ray state is unreadable."""
-    from tune.table import read_analysis
+    from tune.reader import read_analysis
 
     try:
         read_analysis(study)
@@ -248,7 +268,7 @@ def fit(tuner, study: Study, spec: StudySpec) -> Outcome:
 
     A storage that fails (disk full, read-only) ends it with a StorageError.
     """
-    from tune.table import _optuna_states, read_trials
+    from tune.reader import read_rows
 
     main_thread = threading.current_thread() is threading.main_thread()
     if main_thread:
@@ -272,6 +292,6 @@ def fit(tuner, study: Study, spec: StudySpec) -> Outcome:
             f"Trials finished so far are kept: `track2vec-tune status --name {study.name} --storage {study.storage}` "
             "lists them and `track2vec-tune export` writes the winner once the storage takes files again")
     # Read the saved snapshot: after an interruption Ray's in-memory trials are already cleaned up.
-    trials = read_trials(study, _optuna_states(study, spec))
-    unfinished = [trial for trial in trials if trial.status not in ("TERMINATED", "ERROR")]
-    return Outcome(interrupted=bool(unfinished) or len(trials) < spec.trials, seconds=seconds)
+    rows = read_rows(study, spec)
+    unfinished = [row for row in rows if not row.finished_in_ray]
+    return Outcome(interrupted=bool(unfinished) or len(rows) < spec.trials, seconds=seconds)

@@ -104,7 +104,8 @@ class Study:
         return None
 
     # File access that works for local paths and URIs alike.
-    def _fs(self):
+    def filesystem(self):
+        """(pyarrow filesystem, path of the study directory in it)."""
         import pyarrow.fs
 
         if self.is_local:
@@ -117,17 +118,17 @@ class Study:
     def exists(self) -> bool:
         import pyarrow.fs
 
-        fs, path = self._fs()
+        fs, path = self.filesystem()
         return fs.get_file_info(path).type != pyarrow.fs.FileType.NotFound
 
     def has_file(self, relative: str) -> bool:
         import pyarrow.fs
 
-        fs, path = self._fs()
+        fs, path = self.filesystem()
         return fs.get_file_info(f"{path}/{relative}").type == pyarrow.fs.FileType.File
 
     def read_text(self, relative: str) -> str:
-        fs, path = self._fs()
+        fs, path = self.filesystem()
         with fs.open_input_stream(f"{path}/{relative}") as stream:
             return stream.read().decode("utf-8")
 
@@ -146,7 +147,7 @@ class Study:
                 Path(temporary).unlink(missing_ok=True)
                 raise
             return
-        fs, path = self._fs()
+        fs, path = self.filesystem()
         fs.create_dir(path, recursive=True)
         with fs.open_output_stream(f"{path}/{relative}") as stream:
             stream.write(text.encode("utf-8"))
@@ -162,7 +163,7 @@ class Study:
             if self.is_local:
                 self.local_path.mkdir(parents=True)
             else:
-                fs, path = self._fs()
+                fs, path = self.filesystem()
                 fs.create_dir(path, recursive=True)
         except OSError as error:
             raise ConfigError(f"cannot create the study directory {self.path} ({error.strerror or error})") from None
@@ -206,6 +207,6 @@ class Study:
         """Whether Ray Tune has written its state (a run got as far as starting trials)."""
         import pyarrow.fs
 
-        fs, path = self._fs()
+        fs, path = self.filesystem()
         selector = pyarrow.fs.FileSelector(path, allow_not_found=True)
         return any(Path(info.path).name.startswith("experiment_state") for info in fs.get_file_info(selector))
