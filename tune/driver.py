@@ -21,6 +21,7 @@ from track2vec.corpus import Corpus, build_corpus
 from track2vec.data.loaders import load_playlists
 from track2vec.errors import ConfigError, DataError, StorageError
 
+from tune.adapters import ray_auth
 from tune.search_space import PARAMS, SearchSpace
 from tune.spec import StudySpec
 from tune.study import Study
@@ -111,17 +112,6 @@ def shutdown() -> None:
         ray.shutdown()
 
 
-def token_auth_enabled() -> bool:
-    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
-        return True
-    try:
-        from ray._private.authentication.authentication_utils import is_token_auth_enabled
-
-        return bool(is_token_auth_enabled())
-    except Exception:
-        return False
-
-
 def print_connection(dashboard_url: str, study_is_local: bool = True, stream=None) -> None:
     import ray
 
@@ -135,7 +125,7 @@ def print_connection(dashboard_url: str, study_is_local: bool = True, stream=Non
     if len(nodes) > 1 and study_is_local:
         print("  note: with several nodes, the storage path must be one shared filesystem mounted at the "
               "same path on every node (or use --storage s3://...)", file=stream, flush=True)
-    if dashboard_url and token_auth_enabled():
+    if dashboard_url and ray_auth.token_auth_enabled():
         print("  token authentication is on: the dashboard asks for the token that "
               "`ray get-auth-token` prints", file=stream, flush=True)
 
