@@ -5,11 +5,7 @@ None of these starts Ray: every check happens before ``ray.init``.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -113,11 +109,8 @@ def test_status_lists_studies_without_a_cluster(capsys, tmp_path):
     assert code == 0 and "one" in out
 
 
-def test_console_script_reports_one_line_and_exit_2(tmp_path):
-    script = Path(sys.executable).parent / "track2vec-tune"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "tune.cli"]
-    done = subprocess.run([*command, "export", "--name", "ghost", "--storage", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "RAY_ADDRESS": ""})
+def test_console_script_reports_one_line_and_exit_2(tmp_path, tune_cli):
+    done = tune_cli.run("export", "--name", "ghost", "--storage", str(tmp_path), timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"track2vec-tune: error: no study named 'ghost' in {tmp_path}"]

@@ -1,8 +1,8 @@
 """The study report (tune/report.py): the page and each figure show the study's own numbers.
 
-Fast tests draw the figures from a hand-made ``ReportData``; the slow ones run one real
-tiny study (Ray Tune, Optuna, ASHA, Keras on builtin:tiny) and check the report against its
-export and its trials' ``result.json``.
+Fast tests draw the figures from a hand-made ``ReportData``; the slow ones check the report of
+the real tiny study that conftest runs once (``tiny_study``) against its export and its trials'
+``result.json``.
 """
 
 from __future__ import annotations
@@ -31,10 +31,9 @@ from tune.report.figures import (
 from tune.report.importances import param_importances
 from tune.report.page import summary_html
 from tune.spec import StudySpec
-from tune.testing import FAST_SPACE_TOML, free_port, results, trial_dirs
+from tune.testing import results, trial_dirs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-TRIALS, MAX_EPOCHS = 4, 2
 
 
 # ---------------------------------------------------------------------------------------
@@ -179,18 +178,10 @@ def test_directory_that_is_no_study_is_refused(tmp_path):
 # Slow: one real study
 
 
-@pytest.fixture(scope="module")
-def study_dir(tmp_path_factory) -> Path:
-    from tune.cli import main
-
-    root = tmp_path_factory.mktemp("report-study")
-    config = root / "space.toml"
-    config.write_text(FAST_SPACE_TOML)
-    code = main(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", str(TRIALS),
-                 "--max-epochs", str(MAX_EPOCHS), "--grace-period", "1", "--reduction-factor", "2",
-                 "--storage", str(root / "studies"), "--name", "rep", "--dashboard-port", str(free_port())])
-    assert code == 0
-    return root / "studies" / "rep"
+@pytest.fixture
+def study_dir(tiny_study) -> Path:
+    assert tiny_study.code == 0, tiny_study.out
+    return tiny_study.path
 
 
 def trials_csv(study_dir: Path) -> list[dict[str, str]]:
@@ -224,7 +215,7 @@ def test_report_page_of_a_real_study(study_dir):
 
 
 @pytest.mark.slow
-def test_figures_show_the_real_study(study_dir):
+def test_figures_show_the_real_study(study_dir, tiny_study):
     data = load_report_data(study_dir)
     rows = trials_csv(study_dir)
     model = json.loads((study_dir / "export" / "model.json").read_text())
@@ -232,7 +223,7 @@ def test_figures_show_the_real_study(study_dir):
 
     # learning curves: one per trial, its points are the trial's epochs as result.json has them
     curves = learning_curves(figures["learning_curves"])
-    assert len(figures["learning_curves"].axes[0].lines) == len(rows) == TRIALS
+    assert len(figures["learning_curves"].axes[0].lines) == len(rows) == tiny_study.trials
     assert set(curves) == {row["trial_id"] for row in rows}
     dirs = trial_dirs(study_dir)
     for row in rows:
