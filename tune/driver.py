@@ -27,7 +27,7 @@ from tune.spec import StudySpec
 from tune.study import Study
 from tune.trainable import METRIC, OBJECTIVE, TIME_ATTR, TrialSettings, train_trial
 
-# Ray snapshots its experiment state at most this often (its "auto" default is >= 10 s);
+# Ray snapshots its experiment state at most this often (its own default waits much longer);
 # a short period keeps what `resume` sees after a killed driver close to what happened.
 EXPERIMENT_SNAPSHOT_SECONDS = "2"
 KEEP_CHECKPOINTS = 2

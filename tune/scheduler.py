@@ -9,9 +9,9 @@ immediate write and Ray's periodic snapshot).
 
 Asynchronous ASHA decides at once whether a trial reaching a rung goes on: it must
 not be below the top ``1 / reduction_factor`` of the values recorded there before it.
-The first trial at a rung has nothing to be compared with and always goes on, so in a
-study of a dozen trials a poor first trial used to run to ``max_t`` (and, being
-complete, became TPE's model of a good trial) while better ones were stopped. Here a
+The first trial at a rung has nothing to be compared with and always goes on, so with
+Ray's ASHA a poor first trial of a small study can run to ``max_t`` (and, being complete,
+become TPE's model of a good trial) while better ones are stopped. Here a
 trial that reaches a rung with fewer than ``reduction_factor - 1`` values before it,
 and has not been judged on that many at a lower rung, *waits*: Tune pauses it (its
 checkpoint is kept, its CPU goes to the next trial) until that many others have

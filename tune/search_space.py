@@ -5,10 +5,8 @@ hyperparameters matter" (RecSys 2018) and the original tuning notebook: the
 negative-sampling exponent ``alpha`` spans [-1.4, 1.4] and the subsampling threshold
 [1e-5, 1e-1] (log), as in the paper; window, negatives and dimension bracket the
 notebook's (3, 5, 30) and gensim's (5, 5, 100) values. The learning rate spans
-[1e-3, 1e-1] (log) around gensim's 0.025 and our 0.02: the best configurations we
-measured (e-commerce, Kosarak, the Deezer-scale built-in corpus) use rates between
-0.01 and 0.1, and a lower bound of 1e-4 spent a third of TPE's random start-up trials
-below 1e-3.
+[1e-3, 1e-1] (log) around gensim's 0.025 and the library's default 0.02 (why that
+floor: the README's search-space paragraph).
 
 A TOML file (``--config``) overrides any of them. A scalar fixes a parameter, a
 table sets a range or a list of choices::

@@ -18,7 +18,7 @@ def probe(owner: str, checks: dict[str, Callable[[], Any]]) -> list[str]:
     for attribute, check in checks.items():
         try:
             ok = check()
-        except Exception:  # noqa: BLE001 - any failure means the attribute no longer looks as expected
+        except Exception:  # any failure means the attribute no longer looks as expected
             ok = False
         if ok is False:
             missing.append(f"{owner}.{attribute}")
