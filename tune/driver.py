@@ -174,8 +174,8 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     """A new Tuner for a study whose directory and ``study.json`` exist."""
     from ray import tune
 
-    from tune.scheduler import ResumableASHA
     from tune import optuna_store
+    from tune.scheduler import ResumableASHA
     from tune.searcher import PruningOptunaSearch, make_sampler
 
     _environment()

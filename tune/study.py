@@ -10,6 +10,7 @@ Layout of a study directory::
                                     TensorBoard events, checkpoint_<n>/ (the last two)
         export/                     embeddings.npy, vocabulary.tsv, model.json (the winner),
                                     trials.csv, trials.md (every trial)
+        report.html, report_<figure>.png   the report (track2vec-tune report)
 
 ``<storage>`` is an absolute local path or a URI that pyarrow understands (``s3://``,
 ``gs://``, ...). SQLite cannot live on an object store, so for a URI the Optuna study
@@ -26,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
 from track2vec.errors import ConfigError
 
 from tune.spec import StudySpec
