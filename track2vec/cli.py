@@ -10,7 +10,7 @@ from pathlib import Path
 
 from track2vec.cli_support import OneLineParser, add_version, run_main
 from track2vec.config import ARCHITECTURES, OPTIMIZERS, TrainConfig
-from track2vec.corpus import DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
+from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 
 PROG = "track2vec"
 DEFAULTS = TrainConfig()
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train one configuration and export its embeddings",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    train.add_argument("--data", default="builtin",
+    train.add_argument("--data", default=DEFAULT_DATA,
                        help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:tiny|small|deezer]")
     train.add_argument("--architecture", choices=ARCHITECTURES, default=DEFAULTS.architecture,
                        help="sgns: separate target/context vectors (word2vec); tied-cosine: the notebook's model")
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="Keras optimizer")
     train.add_argument("--min-count", type=int, default=DEFAULT_MIN_COUNT, help="keep items seen at least this often in training")
     train.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training playlists")
-    train.add_argument("--seed", type=int, default=0, help="seed of every random choice (split, sampling, init)")
+    train.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of every random choice (split, sampling, init)")
     train.add_argument("--validation-pairs", type=int, default=DEFAULT_VALIDATION_PAIRS, help="size of the validation sample")
     train.add_argument("--test-pairs", type=int, default=DEFAULT_TEST_PAIRS, help="size of the held-out test sample")
     train.add_argument("--threads", type=int, default=None, help="TensorFlow threads (default: all cores)")

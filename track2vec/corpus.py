@@ -17,6 +17,7 @@ from track2vec.errors import ConfigError, DataError
 from track2vec.vocabulary import Vocabulary, build_vocabulary
 
 # Defaults of every tool that builds a corpus (track2vec train, track2vec-tune run).
+DEFAULT_DATA = "builtin"  # the built-in synthetic corpus (track2vec/data/builtin.py)
 DEFAULT_MIN_COUNT = 2  # the notebook's
 DEFAULT_VALIDATION_PAIRS = 10_000
 DEFAULT_TEST_PAIRS = 10_000

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 from track2vec.cli_support import OneLineParser, add_version, run_main
-from track2vec.corpus import DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
+from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 
 from tune import PROG, run
 from tune.run import ClusterOptions
 from tune.spec import (
-    DEFAULT_CPUS_PER_TRIAL, DEFAULT_DATA, DEFAULT_GPUS_PER_TRIAL, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_EPOCHS,
+    DEFAULT_CPUS_PER_TRIAL, DEFAULT_GPUS_PER_TRIAL, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_EPOCHS,
     DEFAULT_MAX_FAILURES, DEFAULT_REDUCTION_FACTOR, DEFAULT_SEED, DEFAULT_TRIALS, StudySpec,
 )
 from tune.study import Study, check_name, default_name, resolve_storage

@@ -13,12 +13,12 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
-from track2vec.corpus import DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
+from track2vec.config import TrainConfig
+from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.errors import ConfigError
 
 FORMAT_VERSION = 1
 
-DEFAULT_DATA = "builtin"
 DEFAULT_TRIALS = 12
 # With the grace period and reduction factor below, ASHA's rungs fall at epochs 1 and 3, and
 # 9 = 1 x 3^2 makes the last rung the end of training: a trial is judged twice before it runs to the end.
@@ -28,7 +28,7 @@ DEFAULT_REDUCTION_FACTOR = 3.0
 DEFAULT_CPUS_PER_TRIAL = 1.0
 DEFAULT_GPUS_PER_TRIAL = 0.0
 DEFAULT_MAX_FAILURES = 2  # restarts of a trial whose worker process or node dies
-DEFAULT_SEED = 0
+DEFAULT_SEED = TrainConfig.seed  # of the split, the sampler, the models and TPE
 METRIC_DESCRIPTION = "val_ndcg_at_10 (validation NDCG@10)"
 
 # Settings a resumed study must share with the command that resumes it (`run --resume`).
