@@ -94,6 +94,11 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     status = json.loads(capsys.readouterr().out)
     assert status["completed"] == len(completed) and status["stopped_early"] == len(stopped)
     assert status["best"]["trial_id"] == winner["trial_id"]
+    scores = status["exported_scores"]  # the export's comparison series, as model.json has them
+    assert list(scores) == ["winner", "popularity", "oracle"]
+    assert scores["winner"]["test"]["ndcg_at_10"] == metrics["winner_test_ndcg_at_10"]
+    assert scores["popularity"]["val"]["hr_at_10"] == metrics["popularity_val_hr_at_10"]
+    assert scores["oracle"]["all"]["ndcg_at_10"] == metrics["oracle_ndcg_at_10"]
     assert main(["export", "--name", name, "--storage", str(storage)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["export", "--name", name, "--storage", str(storage), "--force"]) == 0
