@@ -252,7 +252,8 @@ def plot_winner_vs_baselines(data: ReportData) -> Figure:
     if handles:
         figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8.5, frameon=False)
     others = [label(series) for series in comparison.series if series != WINNER]
-    figure.suptitle("Winner vs " + ", ".join(others) + " on validation and test pairs" if others
+    named = ", ".join(others[:-1]) + " and " + others[-1] if len(others) > 1 else "".join(others)
+    figure.suptitle(f"Winner vs {named} on validation and test pairs" if others
                     else "Winner on validation and test pairs")
     return figure
 
