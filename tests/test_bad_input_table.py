@@ -27,6 +27,7 @@ import pytest
 
 import track2vec.cli
 import tune.cli
+from conftest import Reducer, write_object_npy_file
 
 
 @dataclass(frozen=True)
@@ -65,21 +66,10 @@ def _object_array(playlists: list[list[str]]) -> np.ndarray:
     return array
 
 
-class _Reducer:
-    def __init__(self, function, *args) -> None:
-        self.function, self.args = function, args
-
-    def __reduce__(self):
-        return (self.function, self.args)
-
-
 def _malicious_npy(tmp: Path) -> str:
     """An object .npy whose pickle, loaded by plain NumPy, would create tmp/pwned."""
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "|O", "fortran_order": False, "shape": (1,)})
-    payload = pickle.dumps(_Reducer(open, str(tmp / "pwned"), "w"), protocol=2)
-    (tmp / "evil.npy").write_bytes(header.getvalue() + payload)
-    return str(tmp / "evil.npy")
+    payload = pickle.dumps(Reducer(open, str(tmp / "pwned"), "w"), protocol=2)
+    return str(write_object_npy_file(tmp / "evil.npy", payload))
 
 
 PLAYLISTS = [[f"track_{(i * 7 + j) % 40}" for j in range(12)] for i in range(60)]
@@ -117,12 +107,13 @@ def _closed_port() -> int:
 
 def _study(tmp: Path) -> str:
     """An existing study in tmp/studies (for the rows that must not touch it)."""
+    from tune.spec import StudySpec
     from tune.study import Study
 
     study = Study(str(tmp / "studies"), "old")
     study.create()
-    study.save_spec({"name": "old", "trials": 2, "max_epochs": 2, "seed": 0, "min_count": 2,
-                     "grace_period": 1, "reduction_factor": 3.0})
+    study.save_spec(StudySpec(name="old", trials=2, max_epochs=2, seed=0, min_count=2, grace_period=1,
+                              reduction_factor=3.0))
     return "old"
 
 
@@ -221,20 +212,8 @@ def _invoke(cli: str, argv: list[str]) -> tuple[int, str, str]:
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            code = main(argv)
-        except SystemExit as exit:  # track2vec's argparse exits (one line, see track2vec/cli.py)
-            code = exit.code
+        code = main(argv)
     return code, stdout.getvalue(), stderr.getvalue()
-
-
-@pytest.fixture
-def no_ray_left():
-    yield
-    import ray
-
-    if ray.is_initialized():
-        ray.shutdown()
 
 
 @pytest.mark.parametrize("case", [pytest.param(name, marks=[pytest.mark.slow] if case.slow else [])

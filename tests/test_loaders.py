@@ -10,6 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from conftest import Reducer
 from track2vec.data.builtin import SIZES
 from track2vec.data.loaders import load_playlists
 from track2vec.errors import DataError
@@ -28,16 +29,6 @@ def object_array(playlists: list[list]) -> np.ndarray:
 def save_object_npy(path, playlists: list[list]):
     np.save(path, object_array(playlists), allow_pickle=True)
     return path
-
-
-class Reducer:
-    """Pickles as ``function(*args)``: what a crafted .npy uses to run code on load."""
-
-    def __init__(self, function, *args) -> None:
-        self.function, self.args = function, args
-
-    def __reduce__(self):
-        return (self.function, self.args)
 
 
 DEEZER = [

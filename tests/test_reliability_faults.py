@@ -27,8 +27,8 @@ import pytest
 
 from tune.testing import auth_token, free_port, optuna_trials, results, trial_dirs, wait_for
 
-# Epochs of a few seconds, so that a fault lands mid-study: builtin:tiny's take 0.4 s
-# now that Keras runs 16 steps per call, too quick to kill a worker between two epochs.
+# Epochs of a few seconds, so that a fault lands mid-study: builtin:tiny's are too quick to
+# kill a worker between two epochs.
 SLOW_DATA = "builtin"
 SLOW_EPOCHS = """\
 batch_size = 64
@@ -36,29 +36,6 @@ window = 6
 dim = { min = 8, max = 16 }
 negatives = { min = 5, max = 6 }
 """
-
-
-def cli() -> list[str]:
-    script = Path(sys.executable).parent / "track2vec-tune"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tune.cli"]
-
-
-def start(args: list[str], log: Path, err: Path | None = None) -> subprocess.Popen:
-    """``track2vec-tune ARGS`` in a new process group; stdout to ``log``, stderr to ``err`` (or ``log``)."""
-    out = open(log, "w")
-    return subprocess.Popen([*cli(), *args], stdout=out, stderr=open(err, "w") if err else subprocess.STDOUT,
-                            env={**os.environ, "RAY_ADDRESS": ""}, start_new_session=True)
-
-
-def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([*cli(), *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "RAY_ADDRESS": ""})
-
-
-def stop_group(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=60)
 
 
 def kill_worker(pid: int) -> None:
@@ -104,7 +81,7 @@ def non_loopback_address() -> str | None:
 
 
 @pytest.mark.slow
-def test_killed_worker_continues_from_its_checkpoint_and_optuna_records_it_once(tmp_path):
+def test_killed_worker_continues_from_its_checkpoint_and_optuna_records_it_once(tmp_path, tune_cli):
     """Trial A's worker is killed once: A continues from its last checkpoint under the same id.
     Trial B's worker is killed twice with --max-failures 1: B ends errored, the study still ends
     normally (exit 0, not 'interrupted'). Optuna holds one trial per Tune trial, one final state.
@@ -116,7 +93,7 @@ def test_killed_worker_continues_from_its_checkpoint_and_optuna_records_it_once(
     config.write_text(SLOW_EPOCHS)
     log = tmp_path / "run.log"
     max_epochs = 4
-    run = start(["run", "--data", SLOW_DATA, "--config", str(config), "--trials", "2",
+    run = tune_cli.start(["run", "--data", SLOW_DATA, "--config", str(config), "--trials", "2",
                  "--max-epochs", str(max_epochs), "--grace-period", str(max_epochs), "--max-failures", "1",
                  "--cpus-per-trial", "1", "--storage", str(storage), "--name", name,
                  "--dashboard-port", str(free_port())], log)
@@ -156,7 +133,7 @@ def test_killed_worker_continues_from_its_checkpoint_and_optuna_records_it_once(
         kills[b].append((restarted["pid"], time.time()))
         assert run.wait(timeout=300) == 0, log.read_text()[-3000:]
     finally:
-        stop_group(run)
+        tune_cli.stop(run)
     output = log.read_text()
     assert "interrupted" not in output
 
@@ -204,19 +181,8 @@ def test_killed_worker_continues_from_its_checkpoint_and_optuna_records_it_once(
 # 3. The non-head node leaves a two-node cluster mid-study
 
 
-@pytest.fixture
-def two_node_cluster():
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    worker = cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    yield cluster, worker
-    cluster.shutdown()
-
-
 @pytest.mark.slow
-def test_study_completes_when_a_node_leaves(tmp_path, two_node_cluster):
+def test_study_completes_when_a_node_leaves(tmp_path, two_node_cluster, tune_cli):
     cluster, worker = two_node_cluster
     storage, name = tmp_path / "studies", "nodes"
     study_dir = storage / name
@@ -224,7 +190,7 @@ def test_study_completes_when_a_node_leaves(tmp_path, two_node_cluster):
     config.write_text(SLOW_EPOCHS)
     log = tmp_path / "run.log"
     max_epochs = 3
-    run = start(["run", "--data", SLOW_DATA, "--config", str(config), "--trials", "2",
+    run = tune_cli.start(["run", "--data", SLOW_DATA, "--config", str(config), "--trials", "2",
                  "--max-epochs", str(max_epochs), "--grace-period", str(max_epochs),
                  "--address", cluster.address, "--storage", str(storage), "--name", name], log)
     try:
@@ -239,7 +205,7 @@ def test_study_completes_when_a_node_leaves(tmp_path, two_node_cluster):
         removed = time.time()
         assert run.wait(timeout=300) == 0, log.read_text()[-3000:]
     finally:
-        stop_group(run)
+        tune_cli.stop(run)
     print(f"\nstudy ended {time.time() - removed:.1f} s after the node left")
     assert "Ray cluster: 2 node(s)" in log.read_text()
 
@@ -290,13 +256,13 @@ def fill(directory: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path, small_filesystem):
+def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path, small_filesystem, tune_cli):
     storage, name = small_filesystem / "studies", "full"
     study_dir = storage / name
     config = tmp_path / "space.toml"
     config.write_text(SLOW_EPOCHS)
     log, err = tmp_path / "run.log", tmp_path / "run.err"
-    run = start(["run", "--data", SLOW_DATA, "--config", str(config), "--trials", "3",
+    run = tune_cli.start(["run", "--data", SLOW_DATA, "--config", str(config), "--trials", "3",
                  "--max-epochs", "2", "--grace-period", "2", "--storage", str(storage), "--name", name,
                  "--dashboard-port", str(free_port())], log, err)
     try:
@@ -310,7 +276,7 @@ def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path,
         filled = time.time()
         code = run.wait(timeout=240)
     finally:
-        stop_group(run)
+        tune_cli.stop(run)
     stopped_after = time.time() - filled
     print(f"\nrun stopped {stopped_after:.1f} s after the disk filled")
 
@@ -322,13 +288,13 @@ def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path,
     assert stopped_after < 120
 
     # status reads what finished, with the disk still full
-    done = run_cli("status", "--name", name, "--storage", str(storage), "--json")
+    done = tune_cli.run("status", "--name", name, "--storage", str(storage), "--json")
     assert done.returncode == 0, done.stderr
     status = json.loads(done.stdout)
     assert status["completed"] >= len(finished)
 
     # export cannot write: one line, and nothing half-written is left
-    done = run_cli("export", "--name", name, "--storage", str(storage))
+    done = tune_cli.run("export", "--name", name, "--storage", str(storage))
     assert done.returncode == 2 and error_lines(done.stderr) == done.stderr.strip().splitlines()
     assert "No space left on device" in done.stderr
     assert not [p.name for p in study_dir.iterdir() if p.name.startswith(".export") or p.name == "export"]
@@ -338,16 +304,16 @@ def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path,
     # directories, and resume refuses in one line, before starting Ray.
     state = next(study_dir.glob("experiment_state-*.json"))
     state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
-    done = run_cli("status", "--name", name, "--storage", str(storage), "--json")
+    done = tune_cli.run("status", "--name", name, "--storage", str(storage), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["completed"] == status["completed"]
-    done = run_cli("resume", "--name", name, "--storage", str(storage))
+    done = tune_cli.run("resume", "--name", name, "--storage", str(storage))
     assert done.returncode == 1 and error_lines(done.stderr) == done.stderr.strip().splitlines()
     assert "damaged" in done.stderr and "Ray cluster" not in done.stdout
 
     # once there is space again, export writes the winner and the table of every trial
     filler.unlink()
-    done = run_cli("export", "--name", name, "--storage", str(storage))
+    done = tune_cli.run("export", "--name", name, "--storage", str(storage))
     assert done.returncode == 0, done.stderr
     rows = table(study_dir)
     assert len(rows) >= 2  # the third trial may not have started before the disk filled
@@ -399,19 +365,20 @@ def test_export_killed_mid_write_leaves_the_previous_export(tmp_path):
     assert not list(tmp_path.glob(".export.old-*"))
 
 
-def test_tune_export_refuses_to_overwrite_without_force(tmp_path):
+def test_tune_export_refuses_to_overwrite_without_force(tmp_path, tune_cli):
     """`track2vec-tune export` over an existing export: one line, exit 2, the export untouched."""
     from track2vec.export import write_export
     from track2vec.vocabulary import Vocabulary
+    from tune.spec import StudySpec
     from tune.study import Study
 
     study = Study(str(tmp_path), "done")
     study.create()
-    study.save_spec({"name": "done", "trials": 1, "max_epochs": 1})
+    study.save_spec(StudySpec(name="done", trials=1, max_epochs=1))
     write_export(Path(study.export_path), np.eye(2, dtype=np.float32),
                  Vocabulary(np.array(["a", "b"]), np.array([2, 1])), {"seed": 1})
     before = {path.name: path.read_bytes() for path in Path(study.export_path).iterdir()}
-    done = run_cli("export", "--name", "done", "--storage", str(tmp_path))
+    done = tune_cli.run("export", "--name", "done", "--storage", str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"track2vec-tune: error: {study.export_path} already exists; pass --force to replace it"]

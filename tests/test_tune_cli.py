@@ -5,16 +5,13 @@ None of these starts Ray: every check happens before ``ray.init``.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from track2vec.errors import ConfigError
 from tune.cli import main
+from tune.spec import StudySpec
 from tune.study import Study, resolve_storage
 
 
@@ -89,7 +86,7 @@ def test_unknown_study_name_is_refused(capsys, tmp_path, command):
 def test_existing_study_is_not_overwritten(capsys, tmp_path):
     study = Study(str(tmp_path), "taken")
     study.create()
-    study.save_spec({"name": "taken", "marker": 1})
+    study.save_spec(StudySpec(name="taken", seed=7))
     before = (tmp_path / "taken" / "study.json").read_text()
     code, _, err = run_cli(capsys, "run", "--data", "builtin:tiny", "--storage", str(tmp_path), "--name", "taken")
     assert_one_line_error(code, err, "already exists", "resume --name taken")
@@ -107,16 +104,13 @@ def test_relative_storage_is_made_absolute(tmp_path, monkeypatch):
 
 def test_status_lists_studies_without_a_cluster(capsys, tmp_path):
     Study(str(tmp_path), "one").create()
-    Study(str(tmp_path), "one").save_spec({"name": "one"})
+    Study(str(tmp_path), "one").save_spec(StudySpec(name="one"))
     code, out, _ = run_cli(capsys, "status", "--storage", str(tmp_path))
     assert code == 0 and "one" in out
 
 
-def test_console_script_reports_one_line_and_exit_2(tmp_path):
-    script = Path(sys.executable).parent / "track2vec-tune"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "tune.cli"]
-    done = subprocess.run([*command, "export", "--name", "ghost", "--storage", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "RAY_ADDRESS": ""})
+def test_console_script_reports_one_line_and_exit_2(tmp_path, tune_cli):
+    done = tune_cli.run("export", "--name", "ghost", "--storage", str(tmp_path), timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"track2vec-tune: error: no study named 'ghost' in {tmp_path}"]
@@ -125,8 +119,8 @@ def test_console_script_reports_one_line_and_exit_2(tmp_path):
 def test_run_resume_refuses_different_settings(capsys, tmp_path):
     study = Study(str(tmp_path), "old")
     study.create()
-    study.save_spec({"name": "old", "trials": 12, "max_epochs": 6, "seed": 0, "min_count": 2,
-                     "grace_period": 1, "reduction_factor": 3.0})
+    study.save_spec(StudySpec(name="old", trials=12, max_epochs=6, seed=0, min_count=2, grace_period=1,
+                              reduction_factor=3.0))
     code, _, err = run_cli(capsys, "run", "--resume", "--trials", "5", "--storage", str(tmp_path), "--name", "old")
     assert_one_line_error(code, err, "--trials 12, not 5")
 

@@ -12,21 +12,9 @@ from tune.testing import FAST_SPACE_TOML, results, trial_dirs
 TRIALS = 2  # one per node, at the same time
 
 
-@pytest.fixture
-def two_node_cluster():
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    yield cluster
-    if ray.is_initialized():
-        ray.shutdown()
-    cluster.shutdown()
-
-
 @pytest.mark.slow
 def test_study_spreads_over_nodes_and_shares_the_corpus_once(tmp_path, capsys, monkeypatch, two_node_cluster):
+    cluster, _ = two_node_cluster
     put_corpora = []
     real_put = ray.put
 
@@ -40,7 +28,7 @@ def test_study_spreads_over_nodes_and_shares_the_corpus_once(tmp_path, capsys, m
     config.write_text(FAST_SPACE_TOML)
     storage = tmp_path / "studies"
     code = main(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", str(TRIALS),
-                 "--max-epochs", "2", "--address", two_node_cluster.address,
+                 "--max-epochs", "2", "--address", cluster.address,
                  "--storage", str(storage), "--name", "nodes"])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -48,7 +36,7 @@ def test_study_spreads_over_nodes_and_shares_the_corpus_once(tmp_path, capsys, m
 
     reported = [result for path in trial_dirs(storage / "nodes").values() for result in results(path)]
     nodes = {result["node_id"] for result in reported}
-    assert nodes == {node.node_id for node in two_node_cluster.list_all_nodes()}
+    assert nodes == {node.node_id for node in cluster.list_all_nodes()}
     assert len({(result["hostname"], result["pid"]) for result in reported}) >= 2
 
     # the driver put the corpus into the object store once; every trial, on either node,

@@ -1,8 +1,8 @@
 """The study report (tune/report.py): the page and each figure show the study's own numbers.
 
-Fast tests draw the figures from a hand-made ``StudyData``; the slow ones run one real
-tiny study (Ray Tune, Optuna, ASHA, Keras on builtin:tiny) and check the report against its
-export and its trials' ``result.json``.
+Fast tests draw the figures from a hand-made ``ReportData``; the slow ones check the report of
+the real tiny study that conftest runs once (``tiny_study``) against its export and its trials'
+``result.json``.
 """
 
 from __future__ import annotations
@@ -17,24 +17,23 @@ from pathlib import Path
 import pytest
 
 from track2vec.errors import Track2VecError
-from tune.report import (
-    StudyData,
-    asha_rungs,
-    best_so_far,
+from tune.comparison import Comparison, Score
+from tune.reader import TrialRow
+from tune.report import write_report
+from tune.report.data import ReportData, Winner, asha_rungs, best_so_far, load_report_data
+from tune.report.figures import (
     build_figures,
-    load_study_data,
-    param_importances,
     plot_best_so_far,
     plot_importances,
     plot_learning_curves,
     plot_winner_vs_baselines,
-    read_trials_csv,
-    write_report,
 )
-from tune.testing import FAST_SPACE_TOML, free_port, results, trial_dirs
+from tune.report.importances import param_importances
+from tune.report.page import summary_html
+from tune.spec import StudySpec
+from tune.testing import results, trial_dirs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-TRIALS, MAX_EPOCHS = 4, 2
 
 
 # ---------------------------------------------------------------------------------------
@@ -64,15 +63,12 @@ def bar_heights(figure) -> dict[str, dict[str, list[float]]]:
             for axes in figure.axes}
 
 
-def fake_data(tmp_path: Path) -> StudyData:
+def fake_data(tmp_path: Path) -> ReportData:
     """Three trials: the winner (completed), another completed, one stopped early by ASHA."""
     rows = [
-        {"trial_id": "win", "optuna_trial": 1, "status": "completed", "epochs": 3, "dim": 16,
-         "best_val_ndcg_at_10": 0.30, "best_epoch": 2, "test_ndcg_at_10": 0.25},
-        {"trial_id": "done", "optuna_trial": 0, "status": "completed", "epochs": 3, "dim": 8,
-         "best_val_ndcg_at_10": 0.20, "best_epoch": 3, "test_ndcg_at_10": None},
-        {"trial_id": "cut", "optuna_trial": 2, "status": "stopped early", "epochs": 1, "dim": 4,
-         "best_val_ndcg_at_10": 0.10, "best_epoch": 1, "test_ndcg_at_10": None},
+        TrialRow("win", "completed", 3, {"dim": 16}, best_val_ndcg=0.30, best_epoch=2, optuna_number=1),
+        TrialRow("done", "completed", 3, {"dim": 8}, best_val_ndcg=0.20, best_epoch=3, optuna_number=0),
+        TrialRow("cut", "stopped early", 1, {"dim": 4}, best_val_ndcg=0.10, best_epoch=1, optuna_number=2),
     ]
     curves = {"win": [(1, 0.2), (2, 0.30), (3, 0.29)], "done": [(1, 0.12), (2, 0.15), (3, 0.20)],
               "cut": [(1, 0.10)]}
@@ -80,8 +76,8 @@ def fake_data(tmp_path: Path) -> StudyData:
                "winner_test_hr_at_10": 0.45, "popularity_val_ndcg_at_10": 0.08, "popularity_val_hr_at_10": 0.2,
                "popularity_test_ndcg_at_10": 0.07, "popularity_test_hr_at_10": 0.18,
                "oracle_ndcg_at_10": 0.4, "oracle_hr_at_10": 0.6}
-    spec = {"name": "fake", "trials": 3, "max_epochs": 3, "grace_period": 1, "reduction_factor": 3.0}
-    return StudyData(tmp_path, spec, rows, {"trial_id": "win", "metrics": metrics}, curves)
+    spec = StudySpec(name="fake", trials=3, max_epochs=3, grace_period=1, reduction_factor=3.0)
+    return ReportData(tmp_path, spec, rows, Winner("win"), Comparison.from_metrics(metrics), curves)
 
 
 # ---------------------------------------------------------------------------------------
@@ -130,10 +126,23 @@ def test_winner_vs_baselines_bars_and_oracle(tmp_path):
 
 def test_without_oracle_no_oracle_line(tmp_path):
     data = fake_data(tmp_path)
-    data.model["metrics"] = {k: v for k, v in data.metrics.items() if not k.startswith("oracle")}
+    data.comparison.series.pop("oracle")
     figure = plot_winner_vs_baselines(data)
     assert not [line for axes in figure.axes for line in axes.lines if line.get_gid() == "oracle"]
     assert not any("oracle" in text for text in legend_texts(figure))
+
+
+def test_a_new_comparison_series_is_drawn_and_tabled_without_changes(tmp_path):
+    data = fake_data(tmp_path)
+    data.comparison.add("sr", "val", Score(0.12, 0.3))
+    data.comparison.add("sr", "test", Score(0.11, 0.28))
+    heights = bar_heights(plot_winner_vs_baselines(data))
+    assert heights["NDCG@10"]["sr"] == [0.12, 0.11] and heights["HR@10"]["sr"] == [0.3, 0.28]
+    assert "sr (validation): 0.1200" in legend_texts(plot_learning_curves(data))
+    scores = re.search(r"<table id='scores'>.*?</table>", summary_html(data)).group(0)
+    assert re.search(r"<td class=\"text\">sr</td><td>0.1200</td><td>0.3000</td><td>0.1100</td><td>0.2800</td>", scores)
+    assert [re.sub("<.*?>", "", cell) for cell in re.findall(r'<td class="text">(.*?)</td>', scores)] == [
+        "winner", "popularity baseline", "generator oracle (best possible)", "sr"]
 
 
 def test_importances_not_computable_is_said_not_raised(tmp_path):
@@ -146,18 +155,9 @@ def test_importances_not_computable_is_said_not_raised(tmp_path):
 
 
 def test_asha_rungs_as_ray_computes_them():
-    assert asha_rungs({"grace_period": 1, "reduction_factor": 3.0, "max_epochs": 6}) == [1, 3]
-    assert asha_rungs({"grace_period": 1, "reduction_factor": 2.0, "max_epochs": 3}) == [1, 2]
-    assert asha_rungs({"grace_period": 2, "reduction_factor": 2.0, "max_epochs": 2}) == []
-
-
-def test_trial_ids_that_look_like_numbers_stay_text(tmp_path):
-    path = tmp_path / "trials.csv"
-    path.write_text("trial_id,optuna_trial,status,dim,best_val_ndcg_at_10,test_ndcg_at_10\n"
-                    "53433e27,0,completed,16,0.25,\n")
-    (row,) = read_trials_csv(path)
-    assert row == {"trial_id": "53433e27", "optuna_trial": 0, "status": "completed", "dim": 16,
-                   "best_val_ndcg_at_10": 0.25, "test_ndcg_at_10": None}
+    assert asha_rungs(StudySpec("s", grace_period=1, reduction_factor=3.0, max_epochs=6)) == [1, 3]
+    assert asha_rungs(StudySpec("s", grace_period=1, reduction_factor=2.0, max_epochs=3)) == [1, 2]
+    assert asha_rungs(StudySpec("s", grace_period=2, reduction_factor=2.0, max_epochs=2)) == []
 
 
 def test_study_without_export_is_refused_with_a_hint(tmp_path):
@@ -178,18 +178,10 @@ def test_directory_that_is_no_study_is_refused(tmp_path):
 # Slow: one real study
 
 
-@pytest.fixture(scope="module")
-def study_dir(tmp_path_factory) -> Path:
-    from tune.cli import main
-
-    root = tmp_path_factory.mktemp("report-study")
-    config = root / "space.toml"
-    config.write_text(FAST_SPACE_TOML)
-    code = main(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", str(TRIALS),
-                 "--max-epochs", str(MAX_EPOCHS), "--grace-period", "1", "--reduction-factor", "2",
-                 "--storage", str(root / "studies"), "--name", "rep", "--dashboard-port", str(free_port())])
-    assert code == 0
-    return root / "studies" / "rep"
+@pytest.fixture
+def study_dir(tiny_study) -> Path:
+    assert tiny_study.code == 0, tiny_study.out
+    return tiny_study.path
 
 
 def trials_csv(study_dir: Path) -> list[dict[str, str]]:
@@ -223,15 +215,15 @@ def test_report_page_of_a_real_study(study_dir):
 
 
 @pytest.mark.slow
-def test_figures_show_the_real_study(study_dir):
-    data = load_study_data(study_dir)
+def test_figures_show_the_real_study(study_dir, tiny_study):
+    data = load_report_data(study_dir)
     rows = trials_csv(study_dir)
     model = json.loads((study_dir / "export" / "model.json").read_text())
-    figures = build_figures(data)
+    figures = build_figures(data, param_importances(data))
 
     # learning curves: one per trial, its points are the trial's epochs as result.json has them
     curves = learning_curves(figures["learning_curves"])
-    assert len(figures["learning_curves"].axes[0].lines) == len(rows) == TRIALS
+    assert len(figures["learning_curves"].axes[0].lines) == len(rows) == tiny_study.trials
     assert set(curves) == {row["trial_id"] for row in rows}
     dirs = trial_dirs(study_dir)
     for row in rows:
@@ -265,7 +257,7 @@ def test_figures_show_the_real_study(study_dir):
 
 @pytest.mark.slow
 def test_importances_of_the_real_study(study_dir):
-    data = load_study_data(study_dir)
+    data = load_report_data(study_dir)
     rows = trials_csv(study_dir)
     completed, first_rung = param_importances(data)
     # every trial reached the first rung: Optuna's evaluator sees all of them

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,9 +20,8 @@ from tune.cli import main
 from tune.testing import free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
 
 TRIALS, MAX_EPOCHS = 4, 10
-# Small batches and a wide window make epochs slow enough (about a second on builtin small;
-# builtin:tiny's take 0.1-0.2 s with 16 steps per call) to catch a trial mid-way; ASHA's rungs
-# at epochs 2 and 6 let survivors run a while.
+# Small batches and a wide window on builtin small make epochs slow enough to catch a trial
+# mid-way (builtin:tiny's are too quick); ASHA's rungs at epochs 2 and 6 let survivors run a while.
 DATA = "builtin"
 SPACE = """\
 batch_size = 256
@@ -37,28 +32,6 @@ subsample = { min = 1e-2, max = 1e-1 }
 learning_rate = { min = 1e-2, max = 1e-1 }
 """
 FINISHED = ("COMPLETE", "PRUNED")
-
-
-def cli() -> list[str]:
-    script = Path(sys.executable).parent / "track2vec-tune"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tune.cli"]
-
-
-def start(args: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "RAY_ADDRESS": ""}
-    return subprocess.Popen([*cli(), *args], stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            env=env, start_new_session=True)
-
-
-def kill_group(process: subprocess.Popen) -> None:
-    """SIGKILL the driver, then whatever Ray processes of its session outlive it."""
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=60)
-    time.sleep(2)
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def dashboard_lists_trial_actors(log: Path, study_dir: Path) -> bool:
@@ -79,7 +52,7 @@ def resumable_in_snapshot(study_dir: Path) -> set[str]:
     such a trial is finished, not mid-way, and resume rightly does not run it again.
     """
     from tune.study import Study
-    from tune.table import read_analysis
+    from tune.reader import read_analysis
 
     try:
         trials = read_analysis(Study(str(study_dir.parent), study_dir.name)).trials
@@ -92,7 +65,7 @@ def resumable_in_snapshot(study_dir: Path) -> set[str]:
 def checkpoint_epochs_in_snapshot(study_dir: Path) -> dict[str, int]:
     """Trial id -> epoch of its checkpoint in Ray's saved experiment state (what resume starts from)."""
     from tune.study import Study
-    from tune.table import read_analysis
+    from tune.reader import read_analysis
 
     epochs = {}
     for trial in read_analysis(Study(str(study_dir.parent), study_dir.name)).trials:
@@ -103,13 +76,13 @@ def checkpoint_epochs_in_snapshot(study_dir: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys):
+def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys, tune_cli):
     storage, name = tmp_path / "studies", "killed"
     study_dir = storage / name
     config = tmp_path / "space.toml"
     config.write_text(SPACE)
     log = tmp_path / "run.log"
-    run = start(["run", "--data", DATA, "--config", str(config), "--trials", str(TRIALS),
+    run = tune_cli.start(["run", "--data", DATA, "--config", str(config), "--trials", str(TRIALS),
                  "--max-epochs", str(MAX_EPOCHS), "--grace-period", "2", "--reduction-factor", "3",
                  "--storage", str(storage), "--name", name, "--dashboard-port", str(free_port())], log)
     try:
@@ -131,10 +104,10 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
 
         finished, running = wait_for(ready, 180, interval=0.2, what="a finished trial and one mid-way")
         kill_time = time.time()
-        kill_group(run)
+        tune_cli.kill_driver(run)
     finally:
         if run.poll() is None:
-            kill_group(run)
+            tune_cli.kill_driver(run)
     before = {t.user_attrs["ray_trial_id"]: (t.state.name, dict(t.intermediate_values)) for t in finished}
     # what resume will see: a snapshot written between the last check and the kill may have finished one
     mid_way = {t.user_attrs["ray_trial_id"] for t in running} & resumable_in_snapshot(study_dir)
@@ -151,7 +124,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
         assert "running" in {row["status"] for row in csv.DictReader(handle)}
 
     resume_log = tmp_path / "resume.log"
-    resume = start(["resume", "--name", name, "--storage", str(storage), "--dashboard-port", str(free_port())],
+    resume = tune_cli.start(["resume", "--name", name, "--storage", str(storage), "--dashboard-port", str(free_port())],
                    resume_log)
     resume_started = time.time()
     assert resume.wait(timeout=600) == 0, resume_log.read_text()[-3000:]

@@ -9,6 +9,7 @@ import pytest
 from optuna.trial import TrialState
 from ray.tune.schedulers import TrialScheduler
 
+from tune.adapters import ray_asha
 from tune.scheduler import ResumableASHA
 from tune.search_space import build_space
 from tune.searcher import RAY_TRIAL_ID, PruningOptunaSearch, make_sampler
@@ -116,7 +117,7 @@ def test_asha_rebuilds_its_rungs_from_the_study_and_skips_finished_trials():
     assert scheduler.choose_trial_to_run(controller) is fresh
     assert controller.stopped == ["a"]
 
-    rungs = dict(scheduler._brackets[0]._rungs)
+    rungs = dict(ray_asha.rungs(scheduler))
     assert set(rungs[1]) == {"a", "b", "c"} and set(rungs[3]) == {"a", "b"}
     # a new trial is compared with the trials of the first session
     assert scheduler.on_trial_result(controller, fresh, result(1, 0.15)) == TrialScheduler.STOP
@@ -164,7 +165,7 @@ def test_asha_pauses_a_rungs_first_arrivals_until_others_can_judge_them():
     assert report("e", 3, 0.60) == TrialScheduler.CONTINUE
     # "b" passed rung 3 with no value before it: judged again at its next epoch, it is below "e"
     assert report("b", 4, 0.33) == TrialScheduler.STOP
-    assert scheduler._num_stopped == 4
+    assert ray_asha.stopped(scheduler) == 4
 
 
 def test_asha_judges_a_trial_that_resumed_unjudged_after_a_restore_at_its_later_epochs():

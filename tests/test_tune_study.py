@@ -1,11 +1,10 @@
-"""End to end: a real study (Ray Tune, Optuna, ASHA, Keras) on the built-in tiny corpus."""
+"""End to end: a real study (Ray Tune, Optuna, ASHA, Keras) on the built-in tiny corpus (conftest's tiny_study)."""
 
 from __future__ import annotations
 
 import csv
 import json
 
-import numpy as np
 import pytest
 
 from track2vec.evaluation import evaluate
@@ -13,31 +12,14 @@ from track2vec.export import read_export
 from tune import driver
 from tune.cli import main
 from tune.study import Study
-from tune.testing import FAST_SPACE_TOML, free_port, optuna_trials, results, trial_dirs
-
-TRIALS, MAX_EPOCHS = 5, 3
-
-
-@pytest.fixture
-def no_ray_left():
-    yield
-    import ray
-
-    if ray.is_initialized():
-        ray.shutdown()
-
+from tune.testing import FAST_SPACE_TOML, optuna_trials, results, trial_dirs
 
 @pytest.mark.slow
-def test_study_end_to_end(tmp_path, capsys, no_ray_left):
-    config = tmp_path / "space.toml"
-    config.write_text(FAST_SPACE_TOML)
-    storage = tmp_path / "studies"
-    code = main(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", str(TRIALS),
-                 "--max-epochs", str(MAX_EPOCHS), "--grace-period", "1", "--reduction-factor", "2",
-                 "--storage", str(storage), "--name", "e2e", "--dashboard-port", str(free_port())])
-    out = capsys.readouterr().out
+def test_study_end_to_end(tiny_study, capsys, no_ray_left):
+    code, out, storage, name = tiny_study.code, tiny_study.out, tiny_study.storage, tiny_study.name
+    trials, max_epochs = tiny_study.trials, tiny_study.max_epochs
     assert code == 0, out
-    study_dir = storage / "e2e"
+    study_dir = storage / name
     export_dir = study_dir / "export"
 
     # run printed the dashboard, the top of the table and where everything went
@@ -49,7 +31,7 @@ def test_study_end_to_end(tmp_path, capsys, no_ray_left):
     # one row per trial, every hyperparameter, statuses of both kinds
     with open(export_dir / "trials.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == TRIALS == len(trial_dirs(study_dir))
+    assert len(rows) == trials == len(trial_dirs(study_dir))
     assert {"dim", "window", "negatives", "batch_size", "alpha", "subsample", "learning_rate",
             "architecture", "best_val_ndcg_at_10", "last_val_hr_at_10", "loss", "accuracy", "wall_seconds"} <= set(rows[0])
     statuses = {row["trial_id"]: row["status"] for row in rows}
@@ -58,10 +40,10 @@ def test_study_end_to_end(tmp_path, capsys, no_ray_left):
     assert stopped and completed and stopped | completed == set(statuses)
     for row in rows:
         epochs = int(row["epochs"])
-        assert (epochs == MAX_EPOCHS) == (row["trial_id"] in completed)
+        assert (epochs == max_epochs) == (row["trial_id"] in completed)
 
     # ASHA-stopped trials are PRUNED in the Optuna storage, finished ones COMPLETE
-    states = {frozen.user_attrs["ray_trial_id"]: frozen for frozen in optuna_trials(study_dir, "e2e")}
+    states = {frozen.user_attrs["ray_trial_id"]: frozen for frozen in optuna_trials(study_dir, name)}
     assert set(states) == set(statuses)
     for trial in stopped:
         assert states[trial].state.name == "PRUNED"
@@ -82,7 +64,7 @@ def test_study_end_to_end(tmp_path, capsys, no_ray_left):
     winner = rows[0]
     assert winner["trial_id"] == max(rows, key=lambda row: float(row["best_val_ndcg_at_10"]))["trial_id"]
     assert exported.info["trial_id"] == winner["trial_id"]
-    spec = Study(str(storage), "e2e").load_spec()
+    spec = Study(str(storage), name).load_spec()
     corpus = driver.load_corpus(spec)
     again = evaluate(exported.embeddings, corpus.validation_pairs, 10)
     assert again.ndcg == pytest.approx(float(winner["best_val_ndcg_at_10"]), abs=1e-9)
@@ -105,14 +87,19 @@ def test_study_end_to_end(tmp_path, capsys, no_ray_left):
         assert all(result["corpus_zero_copy"] for result in results(path))
 
     # study.json holds what resume and export need
-    assert spec["trials"] == TRIALS and spec["max_epochs"] == MAX_EPOCHS and spec["config_text"] == FAST_SPACE_TOML
+    assert spec.trials == trials and spec.max_epochs == max_epochs and spec.config_text == FAST_SPACE_TOML
 
     # status reads the storage only; export refuses to overwrite without --force
-    assert main(["status", "--name", "e2e", "--storage", str(storage), "--json"]) == 0
+    assert main(["status", "--name", name, "--storage", str(storage), "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["completed"] == len(completed) and status["stopped_early"] == len(stopped)
     assert status["best"]["trial_id"] == winner["trial_id"]
-    assert main(["export", "--name", "e2e", "--storage", str(storage)]) == 2
+    scores = status["exported_scores"]  # the export's comparison series, as model.json has them
+    assert list(scores) == ["winner", "popularity", "oracle"]
+    assert scores["winner"]["test"]["ndcg_at_10"] == metrics["winner_test_ndcg_at_10"]
+    assert scores["popularity"]["val"]["hr_at_10"] == metrics["popularity_val_hr_at_10"]
+    assert scores["oracle"]["all"]["ndcg_at_10"] == metrics["oracle_ndcg_at_10"]
+    assert main(["export", "--name", name, "--storage", str(storage)]) == 2
     assert "already exists" in capsys.readouterr().err
-    assert main(["export", "--name", "e2e", "--storage", str(storage), "--force"]) == 0
+    assert main(["export", "--name", name, "--storage", str(storage), "--force"]) == 0
     assert read_export(export_dir).info["trial_id"] == winner["trial_id"]

@@ -8,19 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+from track2vec.cli_support import OneLineParser, add_version, run_main
 from track2vec.config import ARCHITECTURES, DIRECTIONS, LOSSES, OPTIMIZERS, TrainConfig
+from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.scoring import AUTO, SCORINGS
-from track2vec.errors import Track2VecError
 
+PROG = "track2vec"
 DEFAULTS = TrainConfig()
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line (exit 2), like every other user error."""
-
-    def error(self, message: str):
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
 
 
 def _weight(text: str) -> float | None:
@@ -33,17 +27,19 @@ def _weight(text: str) -> float | None:
 
 
 def _corpus_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="builtin",
+    parser.add_argument("--data", default=DEFAULT_DATA,
                         help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:tiny|small|deezer]")
-    parser.add_argument("--min-count", type=int, default=2, help="keep items seen at least this often in training")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (split, sampling, init)")
-    parser.add_argument("--validation-pairs", type=int, default=10_000, help="size of the validation sample")
-    parser.add_argument("--test-pairs", type=int, default=10_000, help="size of the held-out test sample")
+    parser.add_argument("--min-count", type=int, default=DEFAULT_MIN_COUNT,
+                        help="keep items seen at least this often in training")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of every random choice (split, sampling, init)")
+    parser.add_argument("--validation-pairs", type=int, default=DEFAULT_VALIDATION_PAIRS, help="size of the validation sample")
+    parser.add_argument("--test-pairs", type=int, default=DEFAULT_TEST_PAIRS, help="size of the held-out test sample")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="track2vec", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog=PROG, description=__doc__)
+    add_version(parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train one configuration and export its embeddings",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -192,26 +188,22 @@ def run_baselines(args: argparse.Namespace) -> dict:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "train":
-            result = run_train(args)
-            if args.json:
-                print(json.dumps(result))
-        elif args.command == "baselines":
-            run_baselines(args)
-        elif args.command == "recommend":
-            from track2vec.recommend import run_recommend
+def run_command(args: argparse.Namespace) -> int:
+    if args.command == "recommend":
+        from track2vec.recommend import run_recommend
 
-            return run_recommend(args)
+        return run_recommend(args)
+    if args.command == "baselines":
+        run_baselines(args)
         return 0
-    except Track2VecError as error:
-        print(f"track2vec: error: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("track2vec: interrupted", file=sys.stderr)
-        return 130
+    result = run_train(args)
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main(PROG, build_parser(), argv, run_command)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,12 @@ from track2vec.data.loaders import Playlists
 from track2vec.errors import ConfigError, DataError
 from track2vec.vocabulary import Vocabulary, build_vocabulary
 
+# Defaults of every tool that builds a corpus (track2vec train, track2vec-tune run).
+DEFAULT_DATA = "builtin"  # the built-in synthetic corpus (track2vec/data/builtin.py)
+DEFAULT_MIN_COUNT = 2  # the notebook's
+DEFAULT_VALIDATION_PAIRS = 10_000
+DEFAULT_TEST_PAIRS = 10_000
+
 
 @dataclass
 class Corpus:
@@ -45,9 +51,9 @@ class Corpus:
 
 def build_corpus(
     playlists: Playlists,
-    min_count: int = 2,
-    n_validation: int = 10_000,
-    n_test: int = 10_000,
+    min_count: int = DEFAULT_MIN_COUNT,
+    n_validation: int = DEFAULT_VALIDATION_PAIRS,
+    n_test: int = DEFAULT_TEST_PAIRS,
     seed: int = 0,
 ) -> Corpus:
     """Encode ``playlists`` and split off validation and test pairs (seeded).

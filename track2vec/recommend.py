@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from track2vec.errors import ConfigError, DataError, Track2VecError
+from track2vec.errors import ConfigError, DataError
 from track2vec.evaluation import top_k
 from track2vec.export import read_export
 from track2vec.scoring import Scoring, score_table
@@ -311,17 +311,15 @@ def run_recommend(args: argparse.Namespace, stdout=None, stderr=None, stdin=None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = add_recommend_arguments(argparse.ArgumentParser(
+    from track2vec.cli_support import OneLineParser, run_main
+
+    parser = add_recommend_arguments(OneLineParser(
         prog="python -m track2vec.recommend",
         description="Suggest the next tracks of playlists with an exported model (NumPy only).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     ))
-    args = parser.parse_args(argv)
-    try:
-        return run_recommend(args)
-    except Track2VecError as error:
-        print(f"track2vec: error: {error}", file=sys.stderr)
-        return error.exit_code
+    parser.program = "track2vec"
+    return run_main("track2vec", parser, argv, run_recommend)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlparse
 
 from ray.tune import Callback
@@ -22,17 +21,16 @@ from track2vec.corpus import Corpus, build_corpus
 from track2vec.data.loaders import load_playlists
 from track2vec.errors import ConfigError, DataError, StorageError
 
-from tune.search_space import PARAMS, SearchSpace, build_space
+from tune.adapters import ray_auth
+from tune.search_space import PARAMS, SearchSpace
+from tune.spec import StudySpec
 from tune.study import Study
 from tune.trainable import METRIC, OBJECTIVE, TIME_ATTR, TrialSettings, train_trial
 
-# Ray snapshots its experiment state at most this often (its "auto" default is >= 10 s);
+# Ray snapshots its experiment state at most this often (its own default waits much longer);
 # a short period keeps what `resume` sees after a killed driver close to what happened.
 EXPERIMENT_SNAPSHOT_SECONDS = "2"
 KEEP_CHECKPOINTS = 2
-# A trial whose worker process or node dies is restarted from its last checkpoint, under the
-# same trial id, this many times before it counts as errored.
-MAX_TRIAL_FAILURES = 2  # the default of --max-failures
 
 
 @dataclass
@@ -43,21 +41,17 @@ class Outcome:
     seconds: float
 
 
-def load_corpus(spec: dict[str, Any]) -> Corpus:
-    """The study's corpus, rebuilt from ``study.json``; refuses changed data."""
+def load_corpus(spec: StudySpec) -> Corpus:
+    """The study's corpus, built from its settings; refuses data that changed since the study started."""
     corpus = build_corpus(
-        load_playlists(spec["data"], spec["seed"]), spec["min_count"],
-        spec["validation_pairs"], spec["test_pairs"], spec["seed"],
+        load_playlists(spec.data, spec.seed), spec.min_count,
+        spec.validation_pairs, spec.test_pairs, spec.seed,
     )
-    expected = spec.get("data_fingerprint")
+    expected = spec.data_fingerprint
     if expected and corpus.fingerprint != expected:
-        raise DataError(f"{spec['data']}: the data changed since the study started "
+        raise DataError(f"{spec.data}: the data changed since the study started "
                         f"(fingerprint {corpus.fingerprint}, study has {expected})")
     return corpus
-
-
-def space_of(spec: dict[str, Any]) -> SearchSpace:
-    return build_space(spec.get("overrides") or {}, source=spec.get("config_file") or "config")
 
 
 # ---------------------------------------------------------------------------------------
@@ -98,15 +92,24 @@ def connect(address: str | None, dashboard_host: str, dashboard_port: int, dashb
     return f"http://{url}" if url and "://" not in url else url
 
 
-def token_auth_enabled() -> bool:
-    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
-        return True
-    try:
-        from ray._private.authentication.authentication_utils import is_token_auth_enabled
+def check_resources(spec: StudySpec) -> None:
+    """A trial that no node of the cluster can host would wait forever: refuse it now."""
+    import ray
 
-        return bool(is_token_auth_enabled())
-    except Exception:
-        return False
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    for key, wanted, option in (("CPU", spec.cpus_per_trial, "--cpus-per-trial"),
+                                ("GPU", spec.gpus_per_trial, "--gpus-per-trial")):
+        if wanted > 0 and not any(node.get(key, 0) >= wanted for node in nodes):
+            largest = max((node.get(key, 0) for node in nodes), default=0)
+            raise ConfigError(f"{option} {wanted:g}: no node of the cluster has that many {key}s (largest: {largest:g})")
+
+
+def shutdown() -> None:
+    """Leave the cluster (a local one stops)."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
 
 
 def print_connection(dashboard_url: str, study_is_local: bool = True, stream=None) -> None:
@@ -122,7 +125,7 @@ def print_connection(dashboard_url: str, study_is_local: bool = True, stream=Non
     if len(nodes) > 1 and study_is_local:
         print("  note: with several nodes, the storage path must be one shared filesystem mounted at the "
               "same path on every node (or use --storage s3://...)", file=stream, flush=True)
-    if dashboard_url and token_auth_enabled():
+    if dashboard_url and ray_auth.token_auth_enabled():
         print("  token authentication is on: the dashboard asks for the token that "
               "`ray get-auth-token` prints", file=stream, flush=True)
 
@@ -135,20 +138,20 @@ def trial_name(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def _settings(spec: dict[str, Any]) -> TrialSettings:
-    return TrialSettings(spec["max_epochs"], spec["seed"], spec["cpus_per_trial"], spec["gpus_per_trial"])
+def _settings(spec: StudySpec) -> TrialSettings:
+    return TrialSettings(spec.max_epochs, spec.seed, spec.cpus_per_trial, spec.gpus_per_trial)
 
 
-def _trainable(spec: dict[str, Any], corpus: Corpus):
+def _trainable(spec: StudySpec, corpus: Corpus):
     from ray import tune
 
-    resources = {"cpu": spec["cpus_per_trial"], "gpu": spec["gpus_per_trial"]}
+    resources = {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
     return tune.with_resources(
         tune.with_parameters(train_trial, corpus=corpus, settings=_settings(spec)), resources,
     )
 
 
-def _reporter(spec: dict[str, Any], space: SearchSpace):
+def _reporter(spec: StudySpec, space: SearchSpace):
     from ray.tune import CLIReporter
 
     searched = [name for name in PARAMS if name in space.distributions]
@@ -167,35 +170,36 @@ def _environment() -> None:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic CLIReporter table
 
 
-def build_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
+def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     """A new Tuner for a study whose directory and ``study.json`` exist."""
     from ray import tune
 
+    from tune import optuna_store
     from tune.scheduler import ResumableASHA
-    from tune.searcher import PruningOptunaSearch, make_sampler, make_storage
+    from tune.searcher import PruningOptunaSearch, make_sampler
 
     _environment()
-    space = space_of(spec)
+    space = spec.space()
     searcher = PruningOptunaSearch(
         space.distributions, metric=METRIC, objective=OBJECTIVE, step_attr=TIME_ATTR,
-        max_steps=spec["max_epochs"], sampler=make_sampler(spec["seed"], spec["trials"]),
-        study_name=study.name, storage=make_storage(study.optuna_url(spec.get("optuna_storage"))),
+        max_steps=spec.max_epochs, sampler=make_sampler(spec.seed, spec.trials),
+        study_name=study.name, storage=optuna_store.storage(study, spec.optuna_storage),
     )
     scheduler = ResumableASHA(
-        searcher, time_attr=TIME_ATTR, metric=METRIC, mode="max", max_t=spec["max_epochs"],
-        grace_period=spec["grace_period"], reduction_factor=spec["reduction_factor"],
+        searcher, time_attr=TIME_ATTR, metric=METRIC, mode="max", max_t=spec.max_epochs,
+        grace_period=spec.grace_period, reduction_factor=spec.reduction_factor,
     )
     return tune.Tuner(
         _trainable(spec, corpus),
         param_space=dict(space.fixed),
         tune_config=tune.TuneConfig(
-            search_alg=searcher, scheduler=scheduler, num_samples=spec["trials"],
+            search_alg=searcher, scheduler=scheduler, num_samples=spec.trials,
             trial_name_creator=trial_name, trial_dirname_creator=trial_name,
         ),
         run_config=tune.RunConfig(
             name=study.name, storage_path=study.storage,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
-            failure_config=tune.FailureConfig(max_failures=spec.get("max_failures", MAX_TRIAL_FAILURES)),
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             progress_reporter=_reporter(spec, space), verbose=1, callbacks=[StorageWatch(study)],
         ),
     )
@@ -225,7 +229,7 @@ class StorageWatch(Callback):
 
 def check_restorable(study: Study) -> None:
     """Refuse, in one line, a study whose saved Ray state is unreadable."""
-    from tune.table import read_analysis
+    from tune.reader import read_analysis
 
     try:
         read_analysis(study)
@@ -235,26 +239,26 @@ def check_restorable(study: Study) -> None:
                            "read the trials from their directories") from None
 
 
-def restore_tuner(study: Study, spec: dict[str, Any], corpus: Corpus):
+def restore_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     """The Tuner of an interrupted study: finished trials kept, the others continue."""
     from ray import tune
 
     _environment()
     check_restorable(study)
     return tune.Tuner.restore(
-        study.path, trainable=_trainable(spec, corpus), param_space=dict(space_of(spec).fixed),
+        study.path, trainable=_trainable(spec, corpus), param_space=dict(spec.space().fixed),
         # restart_errored crashes with OptunaSearch in Ray 2.60; resume_errored continues
         # errored trials from their last checkpoint instead.
         resume_unfinished=True, resume_errored=True,
     )
 
 
-def fit(tuner, study: Study, spec: dict[str, Any]) -> Outcome:
+def fit(tuner, study: Study, spec: StudySpec) -> Outcome:
     """Run the Tuner; Ctrl-C or SIGTERM stop it gracefully (Ray saves its state first).
 
     A storage that fails (disk full, read-only) ends it with a StorageError.
     """
-    from tune.table import _optuna_states, read_trials
+    from tune.reader import read_rows
 
     main_thread = threading.current_thread() is threading.main_thread()
     if main_thread:
@@ -278,6 +282,6 @@ def fit(tuner, study: Study, spec: dict[str, Any]) -> Outcome:
             f"Trials finished so far are kept: `track2vec-tune status --name {study.name} --storage {study.storage}` "
             "lists them and `track2vec-tune export` writes the winner once the storage takes files again")
     # Read the saved snapshot: after an interruption Ray's in-memory trials are already cleaned up.
-    trials = read_trials(study, _optuna_states(study, spec))
-    unfinished = [trial for trial in trials if trial.status not in ("TERMINATED", "ERROR")]
-    return Outcome(interrupted=bool(unfinished) or len(trials) < spec["trials"], seconds=seconds)
+    rows = read_rows(study, spec)
+    unfinished = [row for row in rows if not row.finished_in_ray]
+    return Outcome(interrupted=bool(unfinished) or len(rows) < spec.trials, seconds=seconds)

@@ -9,9 +9,9 @@ immediate write and Ray's periodic snapshot).
 
 Asynchronous ASHA decides at once whether a trial reaching a rung goes on: it must
 not be below the top ``1 / reduction_factor`` of the values recorded there before it.
-The first trial at a rung has nothing to be compared with and always goes on, so in a
-study of a dozen trials a poor first trial used to run to ``max_t`` (and, being
-complete, became TPE's model of a good trial) while better ones were stopped. Here a
+The first trial at a rung has nothing to be compared with and always goes on, so with
+Ray's ASHA a poor first trial of a small study can run to ``max_t`` (and, being complete,
+become TPE's model of a good trial) while better ones are stopped. Here a
 trial that reaches a rung with fewer than ``reduction_factor - 1`` values before it,
 and has not been judged on that many at a lower rung, *waits*: Tune pauses it (its
 checkpoint is kept, its CPU goes to the next trial) until that many others have
@@ -33,6 +33,7 @@ import math
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
+from tune.adapters import ray_asha, ray_controller
 from tune.searcher import PruningOptunaSearch
 
 UNFINISHED = (Trial.PENDING, Trial.RUNNING, Trial.PAUSED)
@@ -51,10 +52,10 @@ class ResumableASHA(ASHAScheduler):
     @property
     def _needed(self) -> int:
         """Values at a rung before a trial that make its judgement final."""
-        return math.ceil(self._brackets[0].rf) - 1
+        return math.ceil(ray_asha.reduction_factor(self)) - 1
 
     def _rung(self, milestone: float) -> dict[str, float]:
-        return dict(self._brackets[0]._rungs)[milestone]
+        return dict(ray_asha.rungs(self))[milestone]
 
     def _others_at(self, trial_id: str, milestone: float) -> dict[str, float]:
         """The values recorded at the rung by trials other than ``trial_id``; settles it there if they suffice."""
@@ -68,11 +69,11 @@ class ResumableASHA(ASHAScheduler):
             return
         self._rungs_synced = True
         history = self._searcher.intermediate_values()
-        for milestone, recorded in self._brackets[0]._rungs:
+        for milestone, recorded in ray_asha.rungs(self):
             for trial_id, values in history.items():
                 reached = [step for step in values if step >= milestone]
                 if reached and trial_id not in recorded:
-                    recorded[trial_id] = self._metric_op * values[min(reached)]
+                    recorded[trial_id] = ray_asha.metric_sign(self) * values[min(reached)]
 
     def on_trial_add(self, tune_controller, trial: Trial) -> None:
         self._sync_rungs()
@@ -81,18 +82,18 @@ class ResumableASHA(ASHAScheduler):
     def on_trial_result(self, tune_controller, trial: Trial, result: dict) -> str:
         if trial.trial_id in self._promoted:  # resumed
             self._promoted.remove(trial.trial_id)
-        passed = {milestone for milestone, recorded in self._brackets[0]._rungs if trial.trial_id in recorded}
+        passed = {milestone for milestone, recorded in ray_asha.rungs(self) if trial.trial_id in recorded}
         action = super().on_trial_result(tune_controller, trial, result)
         if action != TrialScheduler.CONTINUE:
             return action
-        arrived = [milestone for milestone, recorded in self._brackets[0]._rungs
+        arrived = [milestone for milestone, recorded in ray_asha.rungs(self)
                    if trial.trial_id in recorded and milestone not in passed]
         if arrived and not self._judged_below(trial.trial_id, arrived[0]) \
                 and self._must_wait(tune_controller, trial.trial_id, arrived[0]):
             self._waiting[trial.trial_id] = arrived[0]
             return TrialScheduler.PAUSE
         if self._below_a_rung_it_passed_early(trial.trial_id):
-            self._num_stopped += 1
+            ray_asha.count_stopped(self)
             return TrialScheduler.STOP
         return action
 
@@ -119,13 +120,12 @@ class ResumableASHA(ASHAScheduler):
         That is a rung it passed as the first there after being judged at a lower one, or one it
         waited at until no other trial could come, or any rung after a restore (waiting is not saved).
         """
-        bracket = self._brackets[0]
-        for milestone, recorded in bracket._rungs:
+        for milestone, recorded in ray_asha.rungs(self):
             if trial_id not in recorded or (trial_id, milestone) in self._settled:
                 continue
             others = self._others_at(trial_id, milestone)
             if list(recorded).index(trial_id) < self._needed:  # rungs keep arrival order
-                cutoff = bracket.cutoff(others)
+                cutoff = ray_asha.cutoff(self, others)
                 if cutoff is not None and recorded[trial_id] < cutoff:
                     return True
         return False
@@ -142,19 +142,19 @@ class ResumableASHA(ASHAScheduler):
             if trial.status != Trial.PAUSED or self._must_wait(tune_controller, trial.trial_id, milestone):
                 continue
             del self._waiting[trial.trial_id]
-            cutoff = self._brackets[0].cutoff(self._others_at(trial.trial_id, milestone))
+            cutoff = ray_asha.cutoff(self, self._others_at(trial.trial_id, milestone))
             if cutoff is not None and self._rung(milestone)[trial.trial_id] < cutoff:
-                self._num_stopped += 1
+                ray_asha.count_stopped(self)
                 # Tune tells the searcher of a stopped paused trial without its result: tell it first.
                 self._searcher.on_trial_complete(trial.trial_id, result=trial.last_result)
                 tune_controller.stop_trial(trial)
-                _snapshot_again(tune_controller, trial)
+                ray_controller.mark_for_snapshot(tune_controller, trial)
             else:
                 self._promoted.append(trial.trial_id)
 
     def on_trial_error(self, tune_controller, trial: Trial) -> None:
         super().on_trial_error(tune_controller, trial)
-        _snapshot_again(tune_controller, trial)
+        ray_controller.mark_for_snapshot(tune_controller, trial)
 
     def choose_trial_to_run(self, tune_controller) -> Trial | None:
         if self._already_finished is None:  # first call of this driver session
@@ -172,15 +172,3 @@ class ResumableASHA(ASHAScheduler):
         return (next((trial for trial in trials if trial.status == Trial.PENDING), None)
                 or next((trial for trial in paused.values() if trial.trial_id not in self._waiting), None))
 
-
-def _snapshot_again(tune_controller, trial: Trial) -> None:
-    """Have Tune save the trial's new status with its next experiment snapshot.
-
-    Ray 2.60 re-snapshots a trial only on some transitions (while its actor is live): without
-    this, the saved state keeps a trial that errored, or was stopped while paused, RUNNING or
-    PAUSED, and a study that ended reads back as unfinished.
-    """
-    controller = getattr(tune_controller, "_tune_controller", tune_controller)  # past Tune's wrapper, which warns
-    mark = getattr(controller, "_mark_trial_to_checkpoint", None)
-    if mark is not None:
-        mark(trial)

@@ -5,10 +5,8 @@ hyperparameters matter" (RecSys 2018) and the original tuning notebook: the
 negative-sampling exponent ``alpha`` spans [-1.4, 1.4] and the subsampling threshold
 [1e-5, 1e-1] (log), as in the paper; window, negatives and dimension bracket the
 notebook's (3, 5, 30) and gensim's (5, 5, 100) values. The learning rate spans
-[1e-3, 1e-1] (log) around gensim's 0.025 and our 0.02: the best configurations we
-measured (e-commerce, Kosarak, the Deezer-scale built-in corpus) use rates between
-0.01 and 0.1, and a lower bound of 1e-4 spent a third of TPE's random start-up trials
-below 1e-3.
+[1e-3, 1e-1] (log) around gensim's 0.025 and the library's default 0.02 (why that
+floor: the README's search-space paragraph).
 
 A TOML file (``--config``) overrides any of them. A scalar fixes a parameter, a
 table sets a range or a list of choices::
@@ -36,8 +34,7 @@ import optuna.distributions as od
 
 from track2vec.errors import ConfigError
 
-# Default choices. The names a user may give are checked against the library's lists, imported
-# only then: they live beside Keras code, and the driver otherwise never needs TensorFlow.
+# Default choices. The names a user may give are checked against the library's lists (library_names).
 DEFAULT_ARCHITECTURES = ("sgns", "tied-cosine")
 DEFAULT_OPTIMIZER = "adam"
 
@@ -51,7 +48,7 @@ class Param:
     log: bool = False
     lowest: float | None = None  # smallest valid value
     strictly_positive: bool = False
-    names: str = ""  # for strings: the list in track2vec.model that holds the valid names
+    names: str = ""  # for strings: the list in track2vec.config that holds the valid names
 
 
 PARAMS: dict[str, Param] = {
@@ -210,12 +207,7 @@ def _check_value(param: Param, value: Any, where: str) -> Any:
 
 
 def library_names(attribute: str) -> tuple[str, ...]:
-    """The library's ``ARCHITECTURES`` or ``OPTIMIZERS`` (from track2vec.config, or .model: Keras)."""
+    """The library's ``ARCHITECTURES`` or ``OPTIMIZERS`` (track2vec.config: no Keras import)."""
     from track2vec import config
 
-    names = getattr(config, attribute, None)
-    if names is None:
-        from track2vec import model
-
-        names = getattr(model, attribute)
-    return tuple(names)
+    return tuple(getattr(config, attribute))

@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
-logger = logging.getLogger(__name__)
+from tune.adapters import optuna_search
+from tune.optuna_store import RAY_TRIAL_ID
 
-RAY_TRIAL_ID = "ray_trial_id"  # Optuna user attribute: the Tune trial it belongs to
+logger = logging.getLogger(__name__)
 
 
 class PruningOptunaSearch(OptunaSearch):
@@ -56,19 +56,20 @@ class PruningOptunaSearch(OptunaSearch):
 
     @property
     def study(self) -> optuna.Study:
-        return self._ot_study
+        return optuna_search.optuna_study(self)
 
     def suggest(self, trial_id: str) -> dict | None:
-        new = trial_id not in self._ot_trials
+        trials = optuna_search.optuna_trials(self)
+        new = trial_id not in trials
         config = super().suggest(trial_id)
-        if new and trial_id in self._ot_trials:
-            self._ot_trials[trial_id].set_user_attr(RAY_TRIAL_ID, trial_id)
+        if new and trial_id in trials:
+            trials[trial_id].set_user_attr(RAY_TRIAL_ID, trial_id)
         return config
 
     def _report(self, trial_id: str, result: dict | None) -> bool:
         """Report ``result``'s metric at its epoch; False if Optuna already finished the trial."""
-        ot_trial = self._ot_trials[trial_id]
-        frozen = self._ot_study._storage.get_trial(ot_trial._trial_id)
+        ot_trial = optuna_search.optuna_trials(self)[trial_id]
+        frozen = optuna_search.stored_trial(self.study, ot_trial)
         if frozen.state.is_finished():
             return False
         if not result or self._step_attr not in result or self.metric not in result:
@@ -80,15 +81,15 @@ class PruningOptunaSearch(OptunaSearch):
         return True
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+        if trial_id in optuna_search.completed(self) or trial_id not in optuna_search.optuna_trials(self):
             return
         self._report(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+        if trial_id in optuna_search.completed(self) or trial_id not in optuna_search.optuna_trials(self):
             return
-        self._completed_trials.add(trial_id)
-        ot_trial = self._ot_trials[trial_id]
+        optuna_search.completed(self).add(trial_id)
+        ot_trial = optuna_search.optuna_trials(self)[trial_id]
         # Tune does not pass the result that made the scheduler stop a trial to
         # on_trial_result: report it here, or Optuna's last value would be an epoch early.
         if not self._report(trial_id, result):
@@ -104,24 +105,24 @@ class PruningOptunaSearch(OptunaSearch):
         else:
             state = TrialState.COMPLETE
         try:
-            self._ot_study.tell(ot_trial, value, state=state, skip_if_finished=True)
+            self.study.tell(ot_trial, value, state=state, skip_if_finished=True)
         except Exception as exc:  # a broken storage must not take the whole study down
             logger.warning("could not tell Optuna trial %s: %s", ot_trial.number, exc)
 
     def restore(self, checkpoint_path: str) -> None:
         super().restore(checkpoint_path)
-        known = {ot_trial.number for ot_trial in self._ot_trials.values()}
-        for frozen in self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        known = {ot_trial.number for ot_trial in optuna_search.optuna_trials(self).values()}
+        for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if frozen.number not in known:
                 logger.info("Optuna trial %s was never recorded by Tune; marking it FAIL", frozen.number)
-                self._ot_study.tell(frozen.number, state=TrialState.FAIL, skip_if_finished=True)
+                self.study.tell(frozen.number, state=TrialState.FAIL, skip_if_finished=True)
 
     def finished_trial_ids(self) -> set[str]:
         """Tune trial ids whose Optuna trial is COMPLETE or PRUNED (never to be run again)."""
         done = (TrialState.COMPLETE, TrialState.PRUNED)
         return {
             frozen.user_attrs[RAY_TRIAL_ID]
-            for frozen in self._ot_study.get_trials(deepcopy=False, states=done)
+            for frozen in self.study.get_trials(deepcopy=False, states=done)
             if RAY_TRIAL_ID in frozen.user_attrs
         }
 
@@ -129,7 +130,7 @@ class PruningOptunaSearch(OptunaSearch):
         """Per Tune trial id, the metric at each reported epoch (to rebuild ASHA's rungs)."""
         return {
             frozen.user_attrs[RAY_TRIAL_ID]: dict(frozen.intermediate_values)
-            for frozen in self._ot_study.get_trials(deepcopy=False)
+            for frozen in self.study.get_trials(deepcopy=False)
             if RAY_TRIAL_ID in frozen.user_attrs
         }
 
@@ -139,19 +140,3 @@ def make_sampler(seed: int, n_trials: int) -> optuna.samplers.TPESampler:
     return optuna.samplers.TPESampler(
         seed=seed, n_startup_trials=min(10, max(3, n_trials // 3)), constant_liar=True,
     )
-
-
-def make_storage(url: str | None) -> optuna.storages.BaseStorage | None:
-    if url is None:
-        return None
-    if url.startswith("sqlite:"):
-        # SQLite waits for optuna-dashboard's readers instead of failing at once.
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    return optuna.storages.RDBStorage(url)
-
-
-def optuna_summary(study: optuna.Study) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for frozen in study.get_trials(deepcopy=False):
-        counts[frozen.state.name] = counts.get(frozen.state.name, 0) + 1
-    return counts

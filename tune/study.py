@@ -6,10 +6,11 @@ Layout of a study directory::
         study.json                  the run's arguments: resume and export need only the name
         optuna.db                   the Optuna study (local storage only)
         tuner.pkl, experiment_state-*.json, searcher-state-*.pkl, ...   Ray Tune's state
-        train_trial_<id>_.../       one directory per trial: result.json, progress.csv,
+        trial_<id>/                 one directory per trial: result.json, progress.csv,
                                     TensorBoard events, checkpoint_<n>/ (the last two)
         export/                     embeddings.npy, vocabulary.tsv, model.json (the winner),
                                     trials.csv, trials.md (every trial)
+        report.html, report_<figure>.png   the report (track2vec-tune report)
 
 ``<storage>`` is an absolute local path or a URI that pyarrow understands (``s3://``,
 ``gs://``, ...). SQLite cannot live on an object store, so for a URI the Optuna study
@@ -20,18 +21,17 @@ URL (e.g. ``postgresql://...``) that the driver can reach.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from track2vec.errors import ConfigError
 
-FORMAT_VERSION = 1
+from tune.spec import StudySpec
+
 STUDY_FILE = "study.json"
 OPTUNA_FILE = "optuna.db"
 EXPORT_DIR = "export"
@@ -106,7 +106,8 @@ class Study:
         return None
 
     # File access that works for local paths and URIs alike.
-    def _fs(self):
+    def filesystem(self):
+        """(pyarrow filesystem, path of the study directory in it)."""
         import pyarrow.fs
 
         if self.is_local:
@@ -119,17 +120,17 @@ class Study:
     def exists(self) -> bool:
         import pyarrow.fs
 
-        fs, path = self._fs()
+        fs, path = self.filesystem()
         return fs.get_file_info(path).type != pyarrow.fs.FileType.NotFound
 
     def has_file(self, relative: str) -> bool:
         import pyarrow.fs
 
-        fs, path = self._fs()
+        fs, path = self.filesystem()
         return fs.get_file_info(f"{path}/{relative}").type == pyarrow.fs.FileType.File
 
     def read_text(self, relative: str) -> str:
-        fs, path = self._fs()
+        fs, path = self.filesystem()
         with fs.open_input_stream(f"{path}/{relative}") as stream:
             return stream.read().decode("utf-8")
 
@@ -148,7 +149,7 @@ class Study:
                 Path(temporary).unlink(missing_ok=True)
                 raise
             return
-        fs, path = self._fs()
+        fs, path = self.filesystem()
         fs.create_dir(path, recursive=True)
         with fs.open_output_stream(f"{path}/{relative}") as stream:
             stream.write(text.encode("utf-8"))
@@ -164,27 +165,26 @@ class Study:
             if self.is_local:
                 self.local_path.mkdir(parents=True)
             else:
-                fs, path = self._fs()
+                fs, path = self.filesystem()
                 fs.create_dir(path, recursive=True)
         except OSError as error:
             raise ConfigError(f"cannot create the study directory {self.path} ({error.strerror or error})") from None
 
-    def load_spec(self) -> dict[str, Any]:
+    def load_spec(self) -> StudySpec:
         """The study's ``study.json``; a missing study is a user error."""
         if not self.has_file(STUDY_FILE):
             if self.exists():
                 raise ConfigError(f"{self.path} is not a track2vec-tune study (no {STUDY_FILE})")
             raise ConfigError(f"no study named {self.name!r} in {self.storage}")
         try:
-            spec = json.loads(self.read_text(STUDY_FILE))
-        except (ValueError, OSError) as error:
+            return StudySpec.from_json(self.read_text(STUDY_FILE), default_name=self.name)
+        except OSError as error:
             raise ConfigError(f"{self.path}/{STUDY_FILE}: unreadable ({error})") from None
-        if spec.get("format_version") != FORMAT_VERSION:
-            raise ConfigError(f"{self.path}/{STUDY_FILE}: unknown format version {spec.get('format_version')!r}")
-        return spec
+        except ConfigError as error:
+            raise ConfigError(f"{self.path}/{STUDY_FILE}: {error}") from None
 
-    def save_spec(self, spec: dict[str, Any]) -> None:
-        self.write_text(STUDY_FILE, json.dumps({"format_version": FORMAT_VERSION, **spec}, indent=2) + "\n")
+    def save_spec(self, spec: StudySpec) -> None:
+        self.write_text(STUDY_FILE, spec.to_json())
 
     def storage_problem(self) -> str | None:
         """Why the study directory cannot take new files (full, read-only, gone), or None if it can."""
@@ -209,6 +209,6 @@ class Study:
         """Whether Ray Tune has written its state (a run got as far as starting trials)."""
         import pyarrow.fs
 
-        fs, path = self._fs()
+        fs, path = self.filesystem()
         selector = pyarrow.fs.FileSelector(path, allow_not_found=True)
         return any(Path(info.path).name.startswith("experiment_state") for info in fs.get_file_info(selector))

@@ -41,12 +41,10 @@ def trial_dirs(study_dir: Path) -> dict[str, Path]:
 
 def optuna_trials(study_dir: Path, name: str):
     """The Optuna study's trials, from the study's SQLite file."""
-    import optuna
+    from tune import optuna_store
+    from tune.study import Study
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{Path(study_dir) / 'optuna.db'}",
-                                         engine_kwargs={"connect_args": {"timeout": 30}})
-    return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
+    return optuna_store.load(Study(str(Path(study_dir).parent), name)).get_trials(deepcopy=False)
 
 
 def wait_for(condition: Callable[[], object], timeout: float, interval: float = 0.3, what: str = "condition"):

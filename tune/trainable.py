@@ -40,12 +40,12 @@ METRICS_FILE = "metrics.json"  # what the epoch reported (the table reads it if 
 
 @dataclass(frozen=True)
 class TrialSettings:
-    """Per-study settings every trial needs (hyperparameters come in ``config``)."""
+    """Per-study settings every trial needs, from the study's StudySpec (hyperparameters come in ``config``)."""
 
     max_epochs: int
     seed: int
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
+    cpus_per_trial: float
+    gpus_per_trial: float
 
 
 @dataclass

@@ -1,0 +1,83 @@
+"""StudySpec: one typed home for a study's settings, read from and written to study.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+
+import pytest
+
+from track2vec.errors import ConfigError
+from tune.cli import build_parser, main
+from tune.spec import FORMAT_VERSION, StudySpec, option
+from tune.study import Study
+
+# A study.json as track2vec-tune wrote it before StudySpec (format version 1): it must still load.
+VERSION_1 = {
+    "format_version": 1, "name": "demo", "storage": "/srv/studies", "created": "2025-01-02T03:04:05+0000",
+    "data": "builtin", "data_fingerprint": "builtin:small:seed=0:abc",
+    "corpus_stats": {"playlists": 3000, "vocabulary_size": 1234, "validation_pairs": 1378, "test_pairs": 1378},
+    "config_file": "/srv/space.toml", "config_text": "dim = { min = 8, max = 32 }\n",
+    "overrides": {"dim": {"min": 8, "max": 32}}, "trials": 12, "max_epochs": 9, "grace_period": 1,
+    "reduction_factor": 3.0, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0, "max_failures": 2, "seed": 0,
+    "min_count": 2, "validation_pairs": 10000, "test_pairs": 10000, "optuna_storage": None,
+    "metric": "val_ndcg_at_10 (validation NDCG@10)",
+    "command": ["track2vec-tune", "run", "--name", "demo"],
+}
+
+
+def test_a_version_1_study_json_loads_with_its_values():
+    spec = StudySpec.from_json(json.dumps(VERSION_1), default_name="other")
+    for name, value in VERSION_1.items():
+        if name != "format_version":
+            assert getattr(spec, name) == (tuple(value) if name == "command" else value), name
+    assert spec.space().distributions["dim"].low == 8
+
+
+def test_study_json_round_trip_keeps_every_field(tmp_path):
+    spec = StudySpec.from_json(json.dumps(VERSION_1), default_name="demo")
+    study = Study(str(tmp_path), "demo")
+    study.create()
+    study.save_spec(spec)
+    assert study.load_spec() == spec
+    assert json.loads((tmp_path / "demo" / "study.json").read_text()) == VERSION_1
+
+
+def test_a_newer_format_version_is_refused_in_one_line(tmp_path, capsys):
+    (tmp_path / "future").mkdir()
+    (tmp_path / "future" / "study.json").write_text(json.dumps({**VERSION_1, "format_version": FORMAT_VERSION + 1}))
+    assert main(["status", "--name", "future", "--storage", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"track2vec-tune: error: {tmp_path}/future/study.json: format version {FORMAT_VERSION + 1}")
+    assert "upgrade track2vec-tune" in line
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"format_version": None}, "unknown format version None"),
+    ({"trials": 0}, "--trials must be >= 1, got 0"),
+    ({"trials": "many"}, "--trials: expected a whole number"),
+    ({"grace_period": 10}, "--grace-period (10) must not exceed --max-epochs (9)"),
+    ({"reduction_factor": 1}, "--reduction-factor must be > 1"),
+    ({"cpus_per_trial": 0.0}, "--cpus-per-trial must be > 0"),
+    ({"gpus_per_trial": 1.5}, "--gpus-per-trial above 1 must be a whole number"),
+])
+def test_bad_settings_in_study_json_are_one_line_errors(changes, message):
+    with pytest.raises(ConfigError) as error:
+        StudySpec.from_json(json.dumps({**VERSION_1, **changes}), default_name="demo")
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_run_options_default_to_the_spec_defaults():
+    """One home for every default: the command line's are StudySpec's."""
+    args = vars(build_parser().parse_args(["run"]))
+    defaults = StudySpec(name="defaults")
+    for spec_field in fields(StudySpec):
+        if spec_field.name in args and spec_field.name not in ("name", "storage", "command"):  # not options
+            assert args[spec_field.name] == getattr(defaults, spec_field.name), option(spec_field.name)
+    assert {"trials", "max_epochs", "min_count", "validation_pairs", "max_failures", "seed", "data"} <= set(args)
+
+
+def test_differences_name_the_settings_a_resumed_study_must_share():
+    spec = StudySpec(name="s")
+    assert spec.differences(StudySpec(name="s", cpus_per_trial=2.0)) == []
+    assert spec.differences(StudySpec(name="s", trials=5, seed=3)) == ["trials", "seed"]

@@ -1,0 +1,61 @@
+"""What every command-line tool of the project shares: one-line usage errors, ``--version``,
+and the wrapper that turns a user error into one line and its exit status.
+
+A user error (``Track2VecError``) is printed as ``<program>: error: <message>`` and exits with
+the error's status (2 for bad input); Ctrl-C is ``<program>: interrupted`` and 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import metadata
+from typing import Callable, NoReturn
+
+from track2vec.errors import Track2VecError
+
+DISTRIBUTION = "track2vec-tune"  # the package that installs both tools
+INTERRUPTED = 130
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit status 2, like every other user error.
+
+    The line starts with ``program`` (the tool's name, also for its subcommands), or with the
+    first word of ``prog``.
+    """
+
+    program: str | None = None
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.program or self.prog.split()[0]}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def version() -> str:
+    """The installed package's version, from its metadata."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+
+
+def run_main(program: str, parser: argparse.ArgumentParser, argv: list[str] | None,
+             command: Callable[[argparse.Namespace], int]) -> int:
+    """Parse ``argv`` and run ``command``; returns the exit status (never a traceback for a user error)."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # --help, --version, or a usage error already printed as one line
+        return int(exit.code or 0)
+    try:
+        return command(args)
+    except Track2VecError as error:
+        print(f"{program}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"{program}: interrupted", file=sys.stderr)
+        return INTERRUPTED

@@ -1,0 +1,69 @@
+"""Export a study's winner: ``<study>/export/`` with the embeddings, ``model.json`` and the tables.
+
+The files are those of ``track2vec.export.write_export`` (what ``track2vec recommend`` reads),
+plus ``trials.csv`` and ``trials.md``, in the same atomic replacement where the storage is local.
+``model.json`` keeps the comparison series as flat ``metrics`` keys and lists the trials the
+export saw (``trial_ids``), so the report can tell an export older than its study.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from track2vec.corpus import Corpus
+from track2vec.errors import DataError, ExportExistsError
+from track2vec.export import INFO_FILE, write_export
+
+from tune.evaluation import Evaluation
+from tune.study import EXPORT_DIR
+from tune.table import TRIALS_CSV, TRIALS_MD, to_csv, trials_markdown
+
+SELECTION = "highest validation NDCG@10 of any epoch of any trial; test scored once afterwards"
+
+
+def model_info(evaluation: Evaluation, corpus: Corpus) -> dict:
+    """``model.json``'s content (``write_export`` adds the format version)."""
+    spec, winner = evaluation.spec, evaluation.winner
+    return {
+        "study": evaluation.study.name,
+        "trial_id": winner.trial_id,
+        "optuna_trial": winner.optuna_number,
+        "hyperparameters": {**winner.params, "epochs": winner.best_epoch, "seed": spec.seed},
+        "best_epoch": winner.best_epoch,
+        "epochs_run": winner.epochs,
+        "seed": spec.seed,
+        "min_count": spec.min_count,
+        "data": {"source": spec.data, "fingerprint": corpus.fingerprint, "stats": corpus.stats},
+        "metrics": evaluation.comparison.to_metrics(),
+        "selection": SELECTION,
+        "trial_ids": [row.trial_id for row in evaluation.rows],
+    }
+
+
+def export_study(evaluation: Evaluation, corpus: Corpus, force: bool = False) -> str:
+    """Write the winner and the tables into ``<study>/export``; returns its path."""
+    study = evaluation.study
+    if evaluation.winner is None:
+        raise DataError(f"study {study.name!r} has no trial with a finished epoch yet: nothing to export")
+    info = model_info(evaluation, corpus)
+    tables = {TRIALS_CSV: to_csv(evaluation), TRIALS_MD: trials_markdown(evaluation)}
+    if study.is_local:  # the tables go into the same atomic replacement as the winner
+        target = write_export(Path(study.export_path), evaluation.winner_embeddings, corpus.vocabulary, info,
+                              force=force, extra_files=tables)
+        return str(target)
+    # Remote storage: write locally, then copy into the study directory.
+    import pyarrow.fs
+
+    if study.exists() and not force and study.has_file(f"{EXPORT_DIR}/{INFO_FILE}"):
+        raise ExportExistsError(f"{study.export_path} already exists; pass --force to replace it")
+    staging = Path(tempfile.mkdtemp(prefix="track2vec-export-"))
+    try:
+        write_export(staging / EXPORT_DIR, evaluation.winner_embeddings, corpus.vocabulary, info)
+        for name, text in tables.items():
+            (staging / EXPORT_DIR / name).write_text(text)
+        pyarrow.fs.copy_files(str(staging / EXPORT_DIR), study.export_path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return study.export_path

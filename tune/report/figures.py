@@ -1,0 +1,275 @@
+"""The report's figures, drawn from ``ReportData`` (and the importances) with matplotlib's object API.
+
+Ours, because they show what Optuna's figures leave out: ASHA's rungs and the trials it
+stopped (Optuna's history and intermediate-value plots draw COMPLETE trials, or no statuses),
+the two bases of the importances side by side, the winner beside its comparison series.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from tune.comparison import K, ONE_NUMBER, SPLIT_LABELS, VALIDATION, WINNER, Comparison, label
+from tune.reader import COMPLETED, ERRORED, RUNNING, STOPPED
+from tune.report.data import ReportData, best_so_far, trial_order
+from tune.report.importances import COMPLETED as COMPLETED_BASIS
+from tune.report.importances import FIRST_RUNG, Importances
+
+# How each status is drawn: (colour, line style, end marker, legend label).
+STYLES: dict[str, tuple[str, str, str, str]] = {
+    COMPLETED: ("tab:blue", "-", "o", "completed"),
+    STOPPED: ("tab:orange", "--", "x", "stopped early by ASHA"),
+    ERRORED: ("tab:red", ":", "X", "errored"),
+    RUNNING: ("tab:gray", "-.", ">", "running / unfinished"),
+}
+WINNER_COLOUR = "tab:green"
+SERIES_COLOURS = {WINNER: WINNER_COLOUR, "popularity": "0.35", "oracle": "tab:purple"}
+OTHER_COLOURS = ("tab:brown", "tab:olive", "tab:cyan", "tab:pink", "tab:red")  # series without a colour of their own
+REFERENCE_STYLE = (0, (6, 2, 1, 2))  # the comparison series' horizontal lines
+FIGURE_SIZE = (10.0, 4.8)
+DPI = 110
+METRICS = (("NDCG@10", "ndcg"), ("HR@10", "hit_rate"))  # (panel title, Score attribute)
+
+
+def series_colour(comparison: Comparison, series: str) -> str:
+    if series in SERIES_COLOURS:
+        return SERIES_COLOURS[series]
+    others = [name for name in comparison.series if name not in SERIES_COLOURS]
+    return OTHER_COLOURS[others.index(series) % len(OTHER_COLOURS)]
+
+
+def _new_figure(size: tuple[float, float] = FIGURE_SIZE) -> tuple[Figure, Any]:
+    figure = Figure(figsize=size, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.grid(True, alpha=0.3)
+    return figure, axes
+
+
+def _legend_outside(axes, handles: list) -> None:
+    """The legend to the right of the plot, where it hides no data."""
+    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5, frameon=False)
+
+
+def _reference_lines(axes, comparison: Comparison) -> list[Line2D]:
+    """A horizontal line per comparison series at its validation NDCG@10 (collections); their legend handles."""
+    handles = []
+    for series in comparison.series:
+        if series == WINNER:
+            continue
+        one_number = series in comparison.one_number()
+        score = comparison.score(series, VALIDATION)
+        if score is None:
+            continue
+        colour = series_colour(comparison, series)
+        key = f"{series}_ndcg_at_{K}" if one_number else f"{series}_{VALIDATION}_ndcg_at_{K}"
+        axes.hlines([score.ndcg], 0, 1, transform=axes.get_yaxis_transform(), colors=colour,
+                    linestyles=REFERENCE_STYLE, linewidth=1.3, zorder=1, gid=key)
+        text = label(series) if one_number else f"{label(series)} ({SPLIT_LABELS[VALIDATION]})"
+        handles.append(Line2D([], [], color=colour, linestyle=REFERENCE_STYLE, label=f"{text}: {score.ndcg:.4f}"))
+    return handles
+
+
+def plot_learning_curves(data: ReportData) -> Figure:
+    """Validation NDCG@10 per epoch, one line per trial (``gid`` = trial id).
+
+    Stopped-early trials are dashed and end in an ``x``; the winner is thick and green with
+    a star at its best epoch; the comparison series and ASHA's rungs are drawn as line
+    collections, so ``axes.lines`` holds exactly the trials' curves.
+    """
+    figure, axes = _new_figure()
+    winner = data.winner_id
+    statuses_drawn: set[str] = set()
+    drawn = 0
+    for row in reversed(data.rows):  # best last, so on top
+        points = data.curves.get(row.trial_id, [])
+        if not points:
+            continue
+        epochs, values = zip(*points)
+        status = row.status if row.status in STYLES else RUNNING
+        colour, style, marker, _ = STYLES[status]
+        is_winner = row.trial_id == winner
+        line = axes.plot(
+            epochs, values, linestyle=style, marker=marker, markevery=[len(epochs) - 1],
+            color=WINNER_COLOUR if is_winner else colour, linewidth=2.8 if is_winner else 1.4,
+            markersize=9 if is_winner else 7, markeredgewidth=2, alpha=1.0 if is_winner else 0.75,
+            zorder=4 if is_winner else 2,
+        )[0]
+        line.set_gid(row.trial_id)
+        line.set_label(f"_trial {row.trial_id} ({status})")  # leading "_": not in the legend
+        if not is_winner:
+            statuses_drawn.add(status)
+        drawn += 1
+        if is_winner and row.best_epoch is not None and row.best_val_ndcg is not None:
+            axes.scatter([row.best_epoch], [row.best_val_ndcg], marker="*", s=260,
+                         color=WINNER_COLOUR, edgecolor="black", zorder=5)
+            axes.annotate(f"winner {winner}\n{row.best_val_ndcg:.4f}", (row.best_epoch, row.best_val_ndcg),
+                          xytext=(-12, 10), ha="right", textcoords="offset points", fontsize=9, color="darkgreen",
+                          zorder=6, bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none",
+                                          "alpha": 0.8})
+    handles = [Line2D([], [], color=WINNER_COLOUR, linewidth=2.8, marker="*", markersize=12,
+                      markeredgecolor="black", label=f"winner ({winner})")]
+    for status in STYLES:
+        if status in statuses_drawn:
+            colour, style, marker, text = STYLES[status]
+            handles.append(Line2D([], [], color=colour, linestyle=style, marker=marker, markeredgewidth=2,
+                                  label=text))
+    handles += _reference_lines(axes, data.comparison)
+    if data.rungs:
+        axes.vlines(data.rungs, 0, 1, transform=axes.get_xaxis_transform(), colors="0.6", linestyles=(0, (1, 3)),
+                    linewidth=1, zorder=1)
+        handles.append(Line2D([], [], color="0.6", linestyle=(0, (1, 3)), label="ASHA rung (epoch)"))
+    last_epoch = max([data.spec.max_epochs] + [epoch for curve in data.curves.values() for epoch, _ in curve])
+    axes.set_xlim(0.7, last_epoch + 0.3)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("validation NDCG@10")
+    axes.set_title(f"Learning curves of {drawn} trials: validation NDCG@10 per epoch")
+    _legend_outside(axes, handles)
+    return figure
+
+
+def plot_best_so_far(data: ReportData) -> Figure:
+    """Best validation NDCG@10 found so far against the trial number (in order of start).
+
+    The running best is the line with ``gid`` ``"best-so-far"``; each trial's best epoch is a
+    point, coloured by status (``gid`` ``"trials-<status>"``), the winner's a star (``gid`` ``"winner"``).
+    """
+    figure, axes = _new_figure()
+    numbers, ordered, xlabel = trial_order(data)
+    running = best_so_far([row.best_val_ndcg for row in ordered])
+    drawn = [(n, value) for n, value in zip(numbers, running) if value is not None]
+    if drawn:
+        line = axes.plot(*zip(*drawn), drawstyle="steps-post", color="black", linewidth=2,
+                         label="best so far", zorder=3)[0]
+        line.set_gid("best-so-far")
+    for status, (colour, _, marker, text) in STYLES.items():
+        points = [(n, row.best_val_ndcg) for n, row in zip(numbers, ordered)
+                  if row.status == status and row.best_val_ndcg is not None and row.trial_id != data.winner_id]
+        if points:
+            axes.scatter(*zip(*points), color=colour, marker=marker if marker != "x" else "X", s=55,
+                         edgecolor="white" if marker != "x" else None, linewidth=0.5,
+                         label=f"trial's best epoch: {text}", zorder=4, gid=f"trials-{status}")
+    winner = next(((n, row) for n, row in zip(numbers, ordered) if row.trial_id == data.winner_id), None)
+    if winner and winner[1].best_val_ndcg is not None:
+        axes.scatter([winner[0]], [winner[1].best_val_ndcg], marker="*", s=280, color=WINNER_COLOUR,
+                     edgecolor="black", zorder=5, label=f"winner ({data.winner_id})", gid="winner")
+    handles, _ = axes.get_legend_handles_labels()
+    handles += _reference_lines(axes, data.comparison)
+    if numbers:
+        axes.set_xlim(min(numbers) - 0.5, max(numbers) + 0.5)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("validation NDCG@10")
+    axes.set_title("Best validation NDCG@10 so far, by trial")
+    _legend_outside(axes, handles)
+    return figure
+
+
+def plot_importances(importances: list[Importances]) -> Figure | None:
+    """Horizontal bars, one row per hyperparameter and one colour per basis; None if none computed.
+
+    Each computed basis is one bar container labelled with its basis ('completed' or 'first
+    rung'); bar ``i`` of every container belongs to ``axes.get_yticklabels()[i]``.
+    """
+    computed = [result for result in importances if result.values]
+    if not computed:
+        return None
+    widest = max(computed, key=lambda result: result.trials).values  # order by the basis with most trials
+    params = sorted({name for result in computed for name in result.values},
+                    key=lambda name: (widest.get(name, 0.0), name))
+    height = 0.8 / len(computed)
+    figure, axes = _new_figure((10.0, max(3.4, 0.3 * len(params) * len(computed) + 2.0)))
+    axes.grid(False, axis="y")
+    colours = {COMPLETED_BASIS: "tab:blue", FIRST_RUNG: "tab:orange"}
+    handles = []
+    for index, result in enumerate(computed):
+        offsets = [i - (index - (len(computed) - 1) / 2) * height for i in range(len(params))]  # first on top
+        bars = axes.barh(offsets, [result.values.get(name, 0.0) for name in params], height=height * 0.92,
+                         color=colours.get(result.basis, f"C{index}"), label=result.basis)
+        axes.bar_label(bars, fmt="%.2f", padding=3, fontsize=8)
+        handles.append(Line2D([], [], color=colours.get(result.basis, f"C{index}"), linewidth=8,
+                              label=f"{result.description} ({result.trials} trials)"))
+    axes.set_yticks(range(len(params)), params)
+    axes.set_xlim(0, max(max(result.values.values()) for result in computed) * 1.15 + 0.02)
+    axes.set_xlabel("importance (fANOVA: share of the variance of the objective; sums to 1)")
+    axes.set_ylabel("hyperparameter")
+    axes.set_title("Hyperparameter importances (Optuna, fANOVA evaluator)")
+    figure.legend(handles=handles, loc="outside lower center", fontsize=8.5, frameon=False)
+    return figure
+
+
+def plot_winner_vs_baselines(data: ReportData) -> Figure:
+    """Grouped bars: NDCG@10 and HR@10 of the winner and every series scored per split, on
+    validation and test; a series with one number (the generator's oracle) as a horizontal line.
+
+    Every bar container is labelled with its series' label ('winner', 'popularity baseline', ...);
+    its bars are in the order of the x tick labels ('validation', 'test'). A one-number series'
+    line has the series' name as ``gid``.
+    """
+    comparison = data.comparison
+    bars_of, lines_of = comparison.per_split(), comparison.one_number()
+    splits = comparison.splits()
+    figure = Figure(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    panels = figure.subplots(1, len(METRICS) if bars_of else 1, squeeze=False)[0]
+    for axes, (title, attribute) in zip(panels, METRICS if bars_of else ()):
+        axes.grid(True, axis="y", alpha=0.3)
+        width = 0.8 / len(bars_of)
+        for index, series in enumerate(bars_of):
+            offsets = [i + (index - (len(bars_of) - 1) / 2) * width for i in range(len(splits))]
+            scores = [comparison.series[series].get(split) for split in splits]
+            bars = axes.bar(offsets, [getattr(score, attribute) if score else math.nan for score in scores],
+                            width=width * 0.92, color=series_colour(comparison, series))
+            bars.set_label(label(series))  # stable name for readers of the figure; the legend uses the handles below
+            axes.bar_label(bars, fmt="%.4f", padding=2, fontsize=8.5)
+        tops = [getattr(score, attribute) for series in bars_of for score in comparison.series[series].values()]
+        for series in lines_of:
+            value = getattr(comparison.series[series][ONE_NUMBER], attribute)
+            tops.append(value)
+            axes.axhline(value, color=series_colour(comparison, series), linestyle=REFERENCE_STYLE, linewidth=1.5,
+                         gid=series)
+            axes.annotate(f"{series} {value:.4f}", (1.0, value), xycoords=("axes fraction", "data"),
+                          xytext=(-4, 4), textcoords="offset points", ha="right", fontsize=8.5,
+                          color=series_colour(comparison, series))
+        axes.set_xticks(range(len(splits)), [SPLIT_LABELS[split] for split in splits])
+        axes.set_ylim(0, max(tops) * 1.18)
+        axes.set_xlabel("held-out pairs")
+        axes.set_ylabel(title)
+        axes.set_title(title)
+    handles = [Line2D([], [], color=series_colour(comparison, series), linewidth=8,
+                      label=f"winner ({data.winner_id})" if series == WINNER else label(series))
+               for series in bars_of]
+    handles += [Line2D([], [], color=series_colour(comparison, series), linestyle=REFERENCE_STYLE,
+                       label=f"{label(series)}; one number, not per split") for series in lines_of]
+    if handles:
+        figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8.5, frameon=False)
+    others = [label(series) for series in comparison.series if series != WINNER]
+    named = ", ".join(others[:-1]) + " and " + others[-1] if len(others) > 1 else "".join(others)
+    figure.suptitle(f"Winner vs {named} on validation and test pairs" if others
+                    else "Winner on validation and test pairs")
+    return figure
+
+
+def build_figures(data: ReportData, importances: list[Importances]) -> dict[str, Figure]:
+    """The report's figures by name: learning_curves, best_so_far, importances (when
+    computable), winner_vs_baselines."""
+    figures = {"learning_curves": plot_learning_curves(data), "best_so_far": plot_best_so_far(data)}
+    importance_figure = plot_importances(importances)
+    if importance_figure is not None:
+        figures["importances"] = importance_figure
+    figures["winner_vs_baselines"] = plot_winner_vs_baselines(data)
+    return figures
+
+
+def png_bytes(figure: Figure) -> bytes:
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()

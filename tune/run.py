@@ -1,0 +1,225 @@
+"""What each ``track2vec-tune`` command does, step by step: run, resume, export, status, report.
+
+``tune/cli.py`` parses the command line into a ``Study``, a ``StudySpec`` and the cluster
+options and calls one function here; Ray itself is driven by ``tune/driver.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from track2vec.errors import ConfigError, ExportExistsError
+from track2vec.export import INFO_FILE
+
+from tune import PROG
+from tune.spec import StudySpec, option
+from tune.study import EXPORT_DIR, STUDY_FILE, Study
+
+TABLE_ROWS = 12  # rows of the evaluation table printed in the terminal
+INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Where to run: an existing cluster (``address``), or a local one and its dashboard."""
+
+    address: str | None = None  # auto, HOST:PORT or ray://HOST:PORT; None: $RAY_ADDRESS or a local cluster
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8265
+    dashboard: bool = True
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOptions,
+          resume_existing: bool = False) -> int:
+    """``run``: a new study (or, with ``resume_existing``, continue the one of that name)."""
+    from tune import driver
+    from tune.search_space import load_overrides
+
+    if study.exists():
+        if resume_existing:
+            return resume(study, cluster, given=spec)
+        study.create()  # raises the "already exists" error
+    if config:
+        overrides, config_text = load_overrides(config)
+        spec = replace(spec, config_file=str(config.absolute()), config_text=config_text, overrides=overrides)
+    corpus = driver.load_corpus(spec)
+    spec = replace(spec, data_fingerprint=corpus.fingerprint, corpus_stats=corpus.stats)
+    dashboard_url = driver.connect(cluster.address, cluster.dashboard_host, cluster.dashboard_port, cluster.dashboard)
+    try:
+        driver.check_resources(spec)
+        study.create()
+        study.save_spec(spec)
+        _print_header(study, spec, corpus, dashboard_url)
+        outcome = driver.fit(driver.build_tuner(study, spec, corpus), study, spec)
+        return _finish(study, spec, corpus, outcome, force_export=False)
+    finally:
+        driver.shutdown()
+
+
+def resume(study: Study, cluster: ClusterOptions, given: StudySpec | None = None) -> int:
+    """``resume``: finished trials are kept, unfinished ones continue, new ones fill the study.
+
+    ``given``: the settings of a ``run --resume``, which must describe the same study.
+    """
+    from tune import driver
+
+    spec = study.load_spec()
+    for name in spec.differences(given) if given is not None else ():
+        raise ConfigError(f"study {study.name!r} was started with {option(name)} {getattr(spec, name)}, "
+                          f"not {getattr(given, name)}; use `{PROG} resume --name {study.name}`")
+    restorable = study.has_file("tuner.pkl") and study.has_experiment_state()
+    if restorable:
+        driver.check_restorable(study)  # before starting Ray: a damaged state is a one-line error
+    corpus = driver.load_corpus(spec)
+    dashboard_url = driver.connect(cluster.address, cluster.dashboard_host, cluster.dashboard_port, cluster.dashboard)
+    try:
+        driver.check_resources(spec)
+        _print_header(study, spec, corpus, dashboard_url)
+        if restorable:
+            tuner = driver.restore_tuner(study, spec, corpus)
+        else:  # interrupted before Ray saved anything: start the trials afresh
+            tuner = driver.build_tuner(study, spec, corpus)
+        outcome = driver.fit(tuner, study, spec)
+        return _finish(study, spec, corpus, outcome, force_export=True)
+    finally:
+        driver.shutdown()
+
+
+def export(study: Study, force: bool) -> int:
+    """``export``: the winner and the evaluation table of a finished, interrupted or running study."""
+    from tune import driver
+    from tune.evaluation import evaluate_study
+    from tune.export import export_study
+    from tune.table import summary_lines
+
+    spec = study.load_spec()
+    if study.has_file(f"{EXPORT_DIR}/{INFO_FILE}") and not force:
+        raise ExportExistsError(f"{study.export_path} already exists; pass --force to replace it")
+    corpus = driver.load_corpus(spec)
+    evaluation = evaluate_study(study, spec, corpus)
+    path = export_study(evaluation, corpus, force=force)
+    for line in summary_lines(evaluation):
+        say(line)
+    say(f"exported the winner to {path}; evaluation table in {path}/trials.csv and trials.md")
+    return 0
+
+
+def list_studies(storage: str) -> int:
+    """``status`` without a name: the studies of the storage."""
+    root = Path(storage)
+    names = sorted(p.name for p in root.iterdir() if (p / STUDY_FILE).is_file()) if root.is_dir() else []
+    say(f"studies in {storage}: " + (", ".join(names) if names else "none"))
+    return 0
+
+
+def status(study: Study, as_json: bool) -> int:
+    """``status``: trials by status and the best so far, from the storage alone (also while it runs)."""
+    from tune import optuna_store
+    from tune.evaluation import evaluate_study
+    from tune.table import dumps, status_lines, status_report
+
+    spec = study.load_spec()
+    evaluation = evaluate_study(study, spec, corpus=None)
+    optuna_counts = optuna_store.state_counts(study, spec.optuna_storage)
+    if as_json:
+        say(dumps(status_report(evaluation, optuna_counts, _exported_scores(study))))
+        return 0
+    for line in status_lines(evaluation, optuna_counts, TABLE_ROWS):
+        say(line)
+    return 0
+
+
+def report(study: Study) -> int:
+    """``report``: write ``<study>/report.html`` of an exported study."""
+    from tune.report import write_report
+
+    study.load_spec()  # an unknown name is the usual one-line error
+    if not study.is_local:
+        raise ConfigError(f"report needs a local study directory, not {study.path}")
+    say(f"report: {write_report(study.local_path)}")
+    return 0
+
+
+def _exported_scores(study: Study):
+    """The comparison series in the study's export, where it has one that can be read."""
+    from tune.comparison import Comparison
+
+    try:
+        metrics = json.loads(study.read_text(f"{EXPORT_DIR}/{INFO_FILE}")).get("metrics", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Comparison.from_metrics(metrics) if isinstance(metrics, dict) else None
+
+
+def _print_header(study: Study, spec: StudySpec, corpus, dashboard_url: str) -> None:
+    from tune.driver import print_connection
+
+    stats = corpus.stats
+    say(f"{PROG}: study {study.name!r} in {study.path}")
+    say(f"corpus: {spec.data}: {stats['playlists']:,} playlists, vocabulary {stats['vocabulary_size']:,}, "
+        f"{stats['validation_pairs']:,} validation / {stats['test_pairs']:,} test pairs (min_count {spec.min_count})")
+    say(f"{spec.trials} trials of at most {spec.max_epochs} epochs; ASHA grace period {spec.grace_period}, "
+        f"reduction factor {spec.reduction_factor:g}; {spec.cpus_per_trial:g} CPU / "
+        f"{spec.gpus_per_trial:g} GPU per trial; seed {spec.seed}")
+    say("search space: " + "; ".join(spec.space().describe()))
+    print_connection(dashboard_url, study.is_local)
+    url = study.optuna_url(spec.optuna_storage)
+    if url:
+        say(f"Optuna: optuna-dashboard {url}")
+    say(f"TensorBoard: tensorboard --logdir {study.path}")
+    say()
+
+
+def _finish(study: Study, spec: StudySpec, corpus, outcome, force_export: bool) -> int:
+    """After ``fit``: the table, the export and the report of a finished study, or how to continue."""
+    from tune.evaluation import evaluate_study
+    from tune.export import export_study
+    from tune.table import summary_lines, to_markdown
+
+    if outcome.interrupted:
+        say()
+        say(f"{PROG}: study {study.name!r} interrupted after {outcome.seconds:.0f} s; its state is saved.")
+        say(f"  continue it with: {PROG} resume --name {study.name} --storage {study.storage}")
+        say(f"  table so far:     {PROG} export --name {study.name} --storage {study.storage}")
+        return INTERRUPTED
+    evaluation = evaluate_study(study, spec, corpus)
+    say()
+    say(f"{PROG}: study {study.name!r} finished in {outcome.seconds:.0f} s")
+    for line in summary_lines(evaluation):
+        say(line)
+    say()
+    say(to_markdown(evaluation, limit=TABLE_ROWS, compact=True))
+    if len(evaluation.rows) > TABLE_ROWS:
+        say(f"... {len(evaluation.rows) - TABLE_ROWS} more in trials.md")
+    say()
+    if evaluation.winner is None:
+        print(f"{PROG}: no trial finished an epoch; each trial's error is in {study.path}/trial_<id>/error.txt",
+              file=sys.stderr)
+        return 1
+    path = export_study(evaluation, corpus, force=force_export)
+    say(f"exported the winner to {path} (embeddings.npy, vocabulary.tsv, model.json)")
+    say(f"evaluation table: {path}/trials.csv and {path}/trials.md")
+    say(f"study directory (Ray state, trial logs and checkpoints, study.json): {study.path}")
+    _report_after_run(study)
+    return 0
+
+
+def _report_after_run(study: Study) -> None:
+    """Write the study's HTML report; a failure only warns: the study and its export are done."""
+    if not study.is_local:
+        say(f"no report for a study on {study.storage}: copy the study directory and run `{PROG} report`")
+        return
+    from tune.report import write_report
+
+    try:
+        say(f"report: {write_report(study.local_path)}")
+    except Exception as error:  # the report is a convenience: never fail a finished study for it
+        print(f"{PROG}: warning: could not write the report ({type(error).__name__}: {error}); "
+              f"retry with `{PROG} report --name {study.name} --storage {study.storage}`", file=sys.stderr)

@@ -1,0 +1,145 @@
+"""The settings of one study, ``StudySpec``: what ``run`` was asked, kept in the study's ``study.json``.
+
+Every module takes a ``StudySpec``; this is the one home of the study defaults and of their
+checks (``__post_init__``), so a value is checked once, whether it comes from the command
+line or from ``study.json``. The file carries ``format_version``: files of this version or
+older are read, a newer one is refused in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+from track2vec.config import TrainConfig
+from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
+from track2vec.errors import ConfigError
+
+FORMAT_VERSION = 1
+
+DEFAULT_TRIALS = 12
+# With the grace period and reduction factor below, ASHA's rungs fall at epochs 1 and 3, and
+# 9 = 1 x 3^2 makes the last rung the end of training: a trial is judged twice before it runs to the end.
+DEFAULT_MAX_EPOCHS = 9
+DEFAULT_GRACE_PERIOD = 1
+DEFAULT_REDUCTION_FACTOR = 3.0
+DEFAULT_CPUS_PER_TRIAL = 1.0
+DEFAULT_GPUS_PER_TRIAL = 0.0
+DEFAULT_MAX_FAILURES = 2  # restarts of a trial whose worker process or node dies
+DEFAULT_SEED = TrainConfig.seed  # of the split, the sampler, the models and TPE
+METRIC_DESCRIPTION = "val_ndcg_at_10 (validation NDCG@10)"
+
+# Settings a resumed study must share with the command that resumes it (`run --resume`).
+SAME_STUDY = ("trials", "max_epochs", "seed", "min_count", "grace_period", "reduction_factor")
+
+_WHOLE_NUMBERS = {  # field -> smallest valid value
+    "trials": 1, "max_epochs": 1, "grace_period": 1, "max_failures": 0, "min_count": 1,
+    "validation_pairs": 1, "test_pairs": 1, "seed": None,
+}
+_NUMBERS = ("reduction_factor", "cpus_per_trial", "gpus_per_trial")
+
+
+def option(name: str) -> str:
+    """The command-line option of a field: ``max_epochs`` -> ``--max-epochs``."""
+    return "--" + name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """One study's settings, as ``track2vec-tune run`` was given them (and what it derived)."""
+
+    name: str
+    storage: str = ""
+    created: str = ""
+    data: str = DEFAULT_DATA  # "builtin[:size]" or an absolute path
+    data_fingerprint: str = ""  # of the data when the study started: resume refuses changed data
+    corpus_stats: Mapping[str, int] = field(default_factory=dict)
+    config_file: str | None = None  # --config, absolute
+    config_text: str | None = None  # its text, as read
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # its parsed search-space overrides
+    trials: int = DEFAULT_TRIALS
+    max_epochs: int = DEFAULT_MAX_EPOCHS
+    grace_period: int = DEFAULT_GRACE_PERIOD
+    reduction_factor: float = DEFAULT_REDUCTION_FACTOR
+    cpus_per_trial: float = DEFAULT_CPUS_PER_TRIAL
+    gpus_per_trial: float = DEFAULT_GPUS_PER_TRIAL
+    max_failures: int = DEFAULT_MAX_FAILURES
+    seed: int = DEFAULT_SEED
+    min_count: int = DEFAULT_MIN_COUNT
+    validation_pairs: int = DEFAULT_VALIDATION_PAIRS
+    test_pairs: int = DEFAULT_TEST_PAIRS
+    optuna_storage: str | None = None  # an Optuna storage URL; None: SQLite in the study directory
+    metric: str = METRIC_DESCRIPTION
+    command: tuple[str, ...] = ()  # the command line that started the study
+
+    def __post_init__(self) -> None:
+        for name in ("name", "data"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{name}: expected a non-empty string, got {value!r}")
+        for name, lowest in _WHOLE_NUMBERS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{option(name)}: expected a whole number, got {value!r}")
+            if lowest is not None and value < lowest:
+                raise ConfigError(f"{option(name)} must be >= {lowest}, got {value}")
+        for name in _NUMBERS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"{option(name)}: expected a finite number, got {value!r}")
+        checks = [
+            (self.grace_period <= self.max_epochs,
+             f"--grace-period ({self.grace_period}) must not exceed --max-epochs ({self.max_epochs})"),
+            (self.reduction_factor > 1, f"--reduction-factor must be > 1, got {self.reduction_factor}"),
+            (self.cpus_per_trial >= 0, f"--cpus-per-trial must be >= 0, got {self.cpus_per_trial}"),
+            (self.gpus_per_trial >= 0, f"--gpus-per-trial must be >= 0, got {self.gpus_per_trial}"),
+            (self.cpus_per_trial > 0 or self.gpus_per_trial > 0, "--cpus-per-trial must be > 0"),
+            (self.gpus_per_trial <= 1 or float(self.gpus_per_trial).is_integer(),
+             f"--gpus-per-trial above 1 must be a whole number, got {self.gpus_per_trial}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        object.__setattr__(self, "command", tuple(self.command))
+
+    def space(self):
+        """The study's search space (its defaults with the ``--config`` overrides)."""
+        from tune.search_space import build_space
+
+        return build_space(dict(self.overrides), source=self.config_file or "config")
+
+    def differences(self, other: StudySpec) -> list[str]:
+        """The settings of ``SAME_STUDY`` in which ``other`` differs from this spec."""
+        return [name for name in SAME_STUDY if getattr(other, name) != getattr(self, name)]
+
+    # study.json
+
+    def to_json(self) -> str:
+        values = asdict(self)
+        values["command"] = list(self.command)
+        return json.dumps({"format_version": FORMAT_VERSION, **values}, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, default_name: str) -> StudySpec:
+        """Read ``study.json``; ``default_name`` names a study whose file does not. Raises ConfigError."""
+        try:
+            values = json.loads(text)
+        except ValueError as error:
+            raise ConfigError(f"unreadable ({error})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"expected a JSON object, got {type(values).__name__}")
+        version = values.get("format_version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ConfigError(f"unknown format version {version!r}")
+        if version > FORMAT_VERSION:
+            raise ConfigError(f"format version {version} is newer than this track2vec-tune reads "
+                              f"({FORMAT_VERSION}): upgrade track2vec-tune")
+        known = {spec_field.name for spec_field in fields(cls)}
+        # Whole numbers in JSON stay ints; a float setting written as 3 is read back as 3.0.
+        settings = {key: value for key, value in values.items() if key in known}
+        for name in _NUMBERS:
+            if isinstance(settings.get(name), int) and not isinstance(settings[name], bool):
+                settings[name] = float(settings[name])
+        return cls(**{"name": default_name, **settings})
