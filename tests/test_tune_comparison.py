@@ -38,20 +38,32 @@ def evaluation(comparison: Comparison) -> Evaluation:
 
 
 def test_a_new_series_needs_only_its_scores():
-    """What sequential rules ("sr") would take: scores added, no other change, in every view."""
+    """A series with scores and no label ("gru4rec", say): scores added, no other change, in every view."""
     comparison = Comparison.from_metrics(FLAT)
-    comparison.add("sr", "val", Score(0.11, 0.2))
-    comparison.add("sr", "test", Score(0.1, 0.19))
+    comparison.add("gru4rec", "val", Score(0.11, 0.2))
+    comparison.add("gru4rec", "test", Score(0.1, 0.19))
     lines = summary_lines(evaluation(comparison))
-    assert "Sr: validation NDCG@10 0.1100, HR@10 0.2000; test NDCG@10 0.1000, HR@10 0.1900." in lines
+    assert "Gru4rec: validation NDCG@10 0.1100, HR@10 0.2000; test NDCG@10 0.1000, HR@10 0.1900." in lines
     assert "Popularity baseline: validation NDCG@10 0.0400, HR@10 0.1000; test NDCG@10 0.0300, HR@10 0.0900." in lines
     assert "Generator oracle (best possible): NDCG@10 0.2500, HR@10 0.4000." in lines
     assert "Winner on the held-out test pairs (scored once): NDCG@10 0.1400, HR@10 0.2800." in lines
-    assert "Sr: validation" in trials_markdown(evaluation(comparison))
-    assert comparison.to_metrics()["sr_test_hr_at_10"] == 0.19
+    assert "Gru4rec: validation" in trials_markdown(evaluation(comparison))
+    assert comparison.to_metrics()["gru4rec_test_hr_at_10"] == 0.19
     exported = status_report(evaluation(comparison), {}, comparison)["exported_scores"]
-    assert exported["sr"]["val"] == {"ndcg_at_10": 0.11, "hr_at_10": 0.2}
+    assert exported["gru4rec"]["val"] == {"ndcg_at_10": 0.11, "hr_at_10": 0.2}
     assert exported["oracle"] == {ONE_NUMBER: {"ndcg_at_10": 0.25, "hr_at_10": 0.4}}
+
+
+def test_sr_ar_and_the_blend_have_labels_and_read_back_from_model_json():
+    comparison = Comparison.from_metrics(FLAT)
+    for series, value in (("blend", 0.16), ("sr", 0.11), ("ar", 0.12)):
+        comparison.add(series, "val", Score(value, 0.2))
+        comparison.add(series, "test", Score(value, 0.2))
+    lines = summary_lines(evaluation(comparison))
+    assert any(line.startswith("SR baseline (sequential rules): validation NDCG@10 0.1100") for line in lines)
+    assert any(line.startswith("AR baseline (co-occurrence): validation NDCG@10 0.1200") for line in lines)
+    assert any(line.startswith("Blend: winner + SR (separate mode): validation NDCG@10 0.1600") for line in lines)
+    assert Comparison.from_metrics(comparison.to_metrics()).as_dict() == comparison.as_dict()
 
 
 def test_winner_row_alone_has_test_scores_in_the_table():

@@ -134,15 +134,15 @@ def test_without_oracle_no_oracle_line(tmp_path):
 
 def test_a_new_comparison_series_is_drawn_and_tabled_without_changes(tmp_path):
     data = fake_data(tmp_path)
-    data.comparison.add("sr", "val", Score(0.12, 0.3))
-    data.comparison.add("sr", "test", Score(0.11, 0.28))
+    data.comparison.add("gru4rec", "val", Score(0.12, 0.3))
+    data.comparison.add("gru4rec", "test", Score(0.11, 0.28))
     heights = bar_heights(plot_winner_vs_baselines(data))
-    assert heights["NDCG@10"]["sr"] == [0.12, 0.11] and heights["HR@10"]["sr"] == [0.3, 0.28]
-    assert "sr (validation): 0.1200" in legend_texts(plot_learning_curves(data))
+    assert heights["NDCG@10"]["gru4rec"] == [0.12, 0.11] and heights["HR@10"]["gru4rec"] == [0.3, 0.28]
+    assert "gru4rec (validation): 0.1200" in legend_texts(plot_learning_curves(data))
     scores = re.search(r"<table id='scores'>.*?</table>", summary_html(data)).group(0)
-    assert re.search(r"<td class=\"text\">sr</td><td>0.1200</td><td>0.3000</td><td>0.1100</td><td>0.2800</td>", scores)
+    assert re.search(r"<td class=\"text\">gru4rec</td><td>0.1200</td><td>0.3000</td><td>0.1100</td><td>0.2800</td>", scores)
     assert [re.sub("<.*?>", "", cell) for cell in re.findall(r'<td class="text">(.*?)</td>', scores)] == [
-        "winner", "popularity baseline", "generator oracle (best possible)", "sr"]
+        "winner", "popularity baseline", "generator oracle (best possible)", "gru4rec"]
 
 
 def test_importances_not_computable_is_said_not_raised(tmp_path):

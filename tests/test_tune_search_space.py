@@ -24,7 +24,43 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     assert (subsample.low, subsample.high, subsample.log) == (1e-5, 1e-1, True)
     assert space.distributions["batch_size"].log and space.distributions["learning_rate"].log
     assert set(space.distributions["architecture"].choices) == {"sgns", "tied-cosine"}
-    assert space.fixed == {"optimizer": "adam"}
+    assert set(space.distributions["direction"].choices) == {"both", "forward"}
+    assert set(space.distributions["shrink_windows"].choices) == {False, True}
+    assert space.distributions["dim"].high == 256
+    # Scoring does not change training: chosen on validation in every trial, not searched.
+    assert space.fixed == {"optimizer": "adam", "loss": "negative-sampling", "scoring": "auto",
+                           "popularity_weight": None}
+    assert "popularity_weight: auto (the best on validation after each epoch)" in space.describe()
+
+
+def test_scoring_can_be_fixed_and_the_popularity_weight_searched(tmp_path):
+    overrides, _ = load_overrides(write(tmp_path, """
+scoring = "target-context"
+architecture = "sgns"
+popularity_weight = { max = 2.0 }
+shrink_windows = true
+direction = { choices = ["forward"] }
+"""))
+    space = build_space(overrides)
+    assert space.fixed["scoring"] == "target-context" and space.fixed["shrink_windows"] is True
+    assert space.fixed["direction"] == "forward"
+    weight = space.distributions["popularity_weight"]
+    assert (weight.low, weight.high) == (0.0, 2.0)
+    config = TrainConfig.from_dict({**space.fixed, "popularity_weight": 1.5, "dim": 8})
+    assert config.scoring_methods() == ("target-context",) and config.popularity_weights() == (1.5,)
+    auto, _ = load_overrides(write(tmp_path, 'popularity_weight = "auto"'))
+    assert build_space(auto).fixed["popularity_weight"] is None
+
+
+@pytest.mark.parametrize("text, message", [
+    ("shrink_windows = 1", "expected true or false"),
+    ("scoring = \"dot\"", "not one of auto, cosine, target-context"),
+    ("direction = { min = 1, max = 2 }", "categorical"),
+    ("popularity_weight = -0.5", "must be >= 0"),
+])
+def test_bad_new_parameters_are_refused_in_one_line(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_overrides(write(tmp_path, text))
 
 
 def test_default_choices_are_names_the_library_accepts():

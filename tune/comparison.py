@@ -21,10 +21,13 @@ SPLITS = (VALIDATION, TEST)
 ONE_NUMBER = "all"  # the split of a series with one number for every split
 SPLIT_LABELS = {VALIDATION: "validation", TEST: "test"}
 
-WINNER, POPULARITY, ORACLE = "winner", "popularity", "oracle"
+WINNER, BLEND, POPULARITY, SR, AR, ORACLE = "winner", "blend", "popularity", "sr", "ar", "oracle"
 SERIES_LABELS = {
     WINNER: "winner",
+    BLEND: "blend: winner + SR (separate mode)",
     POPULARITY: "popularity baseline",
+    SR: "SR baseline (sequential rules)",
+    AR: "AR baseline (co-occurrence)",
     ORACLE: "generator oracle (best possible)",
 }
 

@@ -20,7 +20,10 @@ from tune.evaluation import Evaluation
 from tune.study import EXPORT_DIR
 from tune.table import TRIALS_CSV, TRIALS_MD, to_csv, trials_markdown
 
-SELECTION = "highest validation NDCG@10 of any epoch of any trial; test scored once afterwards"
+SELECTION = ("highest validation NDCG@10 of any epoch of any trial (each epoch under the scoring its trial chose "
+             "on validation); test scored once afterwards")
+BLEND_NOTE = ("a separate mode (track2vec recommend --mode blend): the winner's score plus weight * log(1 + SR), "
+              "the weight chosen on validation; the winner alone is the pure-embedding model")
 
 
 def model_info(evaluation: Evaluation, corpus: Corpus) -> dict:
@@ -36,7 +39,9 @@ def model_info(evaluation: Evaluation, corpus: Corpus) -> dict:
         "seed": spec.seed,
         "min_count": spec.min_count,
         "data": {"source": spec.data, "fingerprint": corpus.fingerprint, "stats": corpus.stats},
+        "scoring": evaluation.winner_scoring.as_dict(),
         "metrics": evaluation.comparison.to_metrics(),
+        "baselines": {name: baseline.settings for name, baseline in evaluation.baselines.items()},
         "selection": SELECTION,
         "trial_ids": [row.trial_id for row in evaluation.rows],
     }
@@ -48,10 +53,14 @@ def export_study(evaluation: Evaluation, corpus: Corpus, force: bool = False) ->
     if evaluation.winner is None:
         raise DataError(f"study {study.name!r} has no trial with a finished epoch yet: nothing to export")
     info = model_info(evaluation, corpus)
+    if evaluation.blend is not None:
+        info["blend"] = {**evaluation.blend.as_dict(), "note": BLEND_NOTE}
     tables = {TRIALS_CSV: to_csv(evaluation), TRIALS_MD: trials_markdown(evaluation)}
+    vectors = {"context_embeddings": evaluation.winner_vectors.context_embeddings,
+               "blend_rules": evaluation.blend_rules if evaluation.blend is not None else None}
     if study.is_local:  # the tables go into the same atomic replacement as the winner
         target = write_export(Path(study.export_path), evaluation.winner_embeddings, corpus.vocabulary, info,
-                              force=force, extra_files=tables)
+                              force=force, extra_files=tables, **vectors)
         return str(target)
     # Remote storage: write locally, then copy into the study directory.
     import pyarrow.fs
@@ -60,7 +69,7 @@ def export_study(evaluation: Evaluation, corpus: Corpus, force: bool = False) ->
         raise ExportExistsError(f"{study.export_path} already exists; pass --force to replace it")
     staging = Path(tempfile.mkdtemp(prefix="track2vec-export-"))
     try:
-        write_export(staging / EXPORT_DIR, evaluation.winner_embeddings, corpus.vocabulary, info)
+        write_export(staging / EXPORT_DIR, evaluation.winner_embeddings, corpus.vocabulary, info, **vectors)
         for name, text in tables.items():
             (staging / EXPORT_DIR / name).write_text(text)
         pyarrow.fs.copy_files(str(staging / EXPORT_DIR), study.export_path)

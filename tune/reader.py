@@ -46,6 +46,7 @@ class TrialRow:
     best_val_ndcg: float | None = None
     best_val_hr: float | None = None
     best_epoch: int | None = None
+    best_scoring: str = ""  # how the best epoch ranked candidates (chosen on validation), e.g. "target-context + 1.5 log(count)"
     last_val_ndcg: float | None = None
     last_val_hr: float | None = None
     loss: float | None = None
@@ -125,6 +126,7 @@ def _row(trial, spec: StudySpec, optuna_states: dict[str, tuple[int, str]]) -> T
         best_val_ndcg=_number(result.get(OBJECTIVE)),
         best_val_hr=_number(result.get("best_val_hr_at_10")),
         best_epoch=result.get("best_epoch"),
+        best_scoring=_scoring(result),
         last_val_ndcg=_number(result.get(METRIC)),
         last_val_hr=_number(result.get("val_hr_at_10")),
         loss=_number(result.get("loss")),
@@ -137,6 +139,17 @@ def _row(trial, spec: StudySpec, optuna_states: dict[str, tuple[int, str]]) -> T
         ray_status=trial.status,
         checkpoint=checkpoint,
     )
+
+
+def _scoring(result: dict) -> str:
+    from track2vec.errors import Track2VecError
+    from track2vec.scoring import Scoring
+
+    method, weight = result.get("best_scoring"), result.get("best_popularity_weight")
+    try:
+        return Scoring(method, float(weight)).describe() if method else ""
+    except (TypeError, ValueError, Track2VecError):  # an older or damaged result: no scoring to show
+        return ""
 
 
 def _ray_trials(study: Study, optuna_states: dict[str, tuple[int, str]]) -> list:

@@ -16,6 +16,12 @@ table sets a range or a list of choices::
     alpha = { min = -1.0, max = 1.0, log = false }
     optimizer = { choices = ["adam", "adagrad"] }
 
+Order in sequences is searched too: ``direction`` (contexts on both sides of a target, or
+only after it) and ``shrink_windows`` (word2vec's reduced window). How candidates are
+scored (``scoring``, ``popularity_weight``; see ``track2vec.scoring``) does not change
+training, so by default each trial picks both on its validation pairs after every epoch
+("auto"); a scalar fixes them and a table makes Optuna search ``popularity_weight``.
+
 ``min_count`` is deliberately not a search dimension: it changes the vocabulary, and
 with it the validation and test pairs (a pair is held out only if both its items are
 in the vocabulary), so NDCG@10 values from different ``min_count`` would not be
@@ -37,30 +43,40 @@ from track2vec.errors import ConfigError
 # Default choices. The names a user may give are checked against the library's lists (library_names).
 DEFAULT_ARCHITECTURES = ("sgns", "tied-cosine")
 DEFAULT_OPTIMIZER = "adam"
+DEFAULT_LOSS = "negative-sampling"
+AUTO = "auto"  # track2vec.scoring.AUTO; a fixed popularity_weight of None means the same
 
 
 @dataclass(frozen=True)
 class Param:
     """One searchable hyperparameter of ``track2vec.config.TrainConfig``."""
 
-    kind: type  # int, float or str
+    kind: type  # int, float, str or bool
     default: Any  # an (low, high) pair for numbers, a tuple of choices, or a fixed value
     log: bool = False
     lowest: float | None = None  # smallest valid value
     strictly_positive: bool = False
     names: str = ""  # for strings: the list in track2vec.config that holds the valid names
+    search_range: tuple | None = None  # for a number fixed by default: the range a {min, max} table starts from
 
 
 PARAMS: dict[str, Param] = {
     "architecture": Param(str, DEFAULT_ARCHITECTURES, names="ARCHITECTURES"),
-    "dim": Param(int, (16, 128), log=True, lowest=1),
+    "dim": Param(int, (16, 256), log=True, lowest=1),
     "window": Param(int, (1, 10), lowest=1),
+    "direction": Param(str, ("both", "forward"), names="DIRECTIONS"),
+    "shrink_windows": Param(bool, (False, True)),
     "negatives": Param(int, (1, 20), lowest=1),
     "batch_size": Param(int, (256, 16384), log=True, lowest=1),
     "alpha": Param(float, (-1.4, 1.4)),
     "subsample": Param(float, (1e-5, 1e-1), log=True, lowest=0.0),
     "learning_rate": Param(float, (1e-3, 1e-1), log=True, strictly_positive=True),
     "optimizer": Param(str, DEFAULT_OPTIMIZER, names="OPTIMIZERS"),
+    "loss": Param(str, DEFAULT_LOSS, names="LOSSES"),
+    # Neither changes training: by default every trial picks them on validation after each
+    # epoch (AUTO), which costs no trials. Fixing one, or searching one, is a --config choice.
+    "scoring": Param(str, AUTO, names="SCORING_CHOICES"),
+    "popularity_weight": Param(float, None, lowest=0.0, search_range=(0.0, 3.0)),
 }
 
 # Keys a user may try that belong elsewhere: say where.
@@ -86,7 +102,11 @@ class SearchSpace:
         lines = []
         for name in PARAMS:
             if name in self.fixed:
-                lines.append(f"{name} = {self.fixed[name]!r} (fixed)")
+                value = self.fixed[name]
+                if value is None or value == AUTO:
+                    lines.append(f"{name}: auto (the best on validation after each epoch)")
+                else:
+                    lines.append(f"{name} = {value!r} (fixed)")
                 continue
             dist = self.distributions[name]
             if isinstance(dist, od.CategoricalDistribution):
@@ -128,7 +148,7 @@ def build_space(overrides: dict[str, Any] | None = None, source: str = "config")
         if isinstance(value, dict):
             _parse_table(name, param, value, where, distributions, fixed)
         elif isinstance(value, tuple):  # a default range or choice list
-            if param.kind is str:
+            if param.kind in (str, bool):
                 distributions[name] = od.CategoricalDistribution(value)
             else:
                 distributions[name] = _range(param, value[0], value[1], param.log)
@@ -155,9 +175,9 @@ def _parse_table(name: str, param: Param, table: dict, where: str, distributions
         else:
             distributions[name] = od.CategoricalDistribution(values)
         return
-    if param.kind is str:
+    if param.kind in (str, bool):
         raise ConfigError(f"{where}: a categorical parameter takes a value or choices = [...], not min/max")
-    default_low, default_high = param.default
+    default_low, default_high = param.search_range or param.default
     low = _check_value(param, table.get("min", default_low), where + ".min")
     high = _check_value(param, table.get("max", default_high), where + ".max")
     log = table.get("log", param.log)
@@ -181,6 +201,12 @@ def _range(param: Param, low, high, log: bool, where: str = "") -> od.BaseDistri
 
 def _check_value(param: Param, value: Any, where: str) -> Any:
     """Type- and bounds-check one value (a fixed value, a bound or a choice)."""
+    if param.default is None and value == AUTO:  # a setting that is chosen on validation unless fixed
+        return None
+    if param.kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
     if param.kind is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -207,7 +233,7 @@ def _check_value(param: Param, value: Any, where: str) -> Any:
 
 
 def library_names(attribute: str) -> tuple[str, ...]:
-    """The library's ``ARCHITECTURES`` or ``OPTIMIZERS`` (track2vec.config: no Keras import)."""
+    """One of the library's lists of names (``ARCHITECTURES``, ``OPTIMIZERS``, ...; track2vec.config: no Keras import)."""
     from track2vec import config
 
     return tuple(getattr(config, attribute))

@@ -21,16 +21,16 @@ TRIALS_CSV, TRIALS_MD = "trials.csv", "trials.md"
 COLUMNS = [  # (csv name, header)
     ("trial_id", "trial"), ("optuna_trial", "optuna #"), ("status", "status"), ("epochs", "epochs"),
     *[(name, name) for name in PARAMS],
-    ("best_val_ndcg_at_10", "best val NDCG@10"), ("best_epoch", "best epoch"),
+    ("best_val_ndcg_at_10", "best val NDCG@10"), ("best_epoch", "best epoch"), ("best_scoring", "scoring"),
     ("best_val_hr_at_10", "best val HR@10"), ("last_val_ndcg_at_10", "last val NDCG@10"),
     ("last_val_hr_at_10", "last val HR@10"), ("loss", "loss"), ("accuracy", "accuracy"),
     ("pairs_per_second", "pairs/s"), ("wall_seconds", "wall s"), ("host_pid", "host:pid"),
     ("test_ndcg_at_10", "test NDCG@10"), ("test_hr_at_10", "test HR@10"),
 ]
 # The columns that fit a terminal.
-COMPACT = {"trial_id", "status", "epochs", "architecture", "dim", "window", "negatives", "batch_size",
-           "alpha", "subsample", "learning_rate", "best_val_ndcg_at_10", "best_val_hr_at_10",
-           "last_val_ndcg_at_10", "wall_seconds"}
+COMPACT = {"trial_id", "status", "epochs", "architecture", "dim", "window", "direction", "negatives", "batch_size",
+           "alpha", "subsample", "learning_rate", "best_val_ndcg_at_10", "best_scoring", "best_val_hr_at_10",
+           "wall_seconds"}
 WINNER_MARK = " ★"
 
 
@@ -40,7 +40,8 @@ def row_values(row: TrialRow, winner_id: str | None, comparison: Comparison) -> 
     return {
         "trial_id": row.trial_id, "optuna_trial": row.optuna_number, "status": row.status, "epochs": row.epochs,
         **row.params,
-        "best_val_ndcg_at_10": row.best_val_ndcg, "best_epoch": row.best_epoch, "best_val_hr_at_10": row.best_val_hr,
+        "best_val_ndcg_at_10": row.best_val_ndcg, "best_epoch": row.best_epoch, "best_scoring": row.best_scoring,
+        "best_val_hr_at_10": row.best_val_hr,
         "last_val_ndcg_at_10": row.last_val_ndcg, "last_val_hr_at_10": row.last_val_hr,
         "loss": row.loss, "accuracy": row.accuracy, "pairs_per_second": row.pairs_per_second,
         "wall_seconds": row.wall_seconds, "host_pid": row.hosts,

@@ -4,11 +4,12 @@ A checkpoint holds
 
 * ``model.keras``: the model saved by Keras, optimizer state included (Adam's moments
   and step count), so training continues exactly;
-* ``best_embeddings.npy``: the item vectors of the best epoch so far (by validation
-  NDCG@10), so the winner stays exportable although only the last checkpoints are kept;
+* ``best_embeddings.npy`` (and, for ``sgns``, ``best_context_embeddings.npy``): the item
+  vectors of the best epoch so far (by validation NDCG@10), so the winner stays exportable
+  although only the last checkpoints are kept;
 * ``state.json``: epochs done (the sampler's randomness is derived from (seed, epoch),
-  so the epoch number is the sampler's whole state), best epoch and its metrics,
-  accumulated wall time;
+  so the epoch number is the sampler's whole state), best epoch, its metrics and the
+  scoring they were measured with, accumulated wall time;
 * ``metrics.json``: the metrics reported with it (Ray's experiment state is a periodic
   snapshot; after a killed driver the newest checkpoint on storage can be ahead of it).
 """
@@ -20,7 +21,7 @@ import os
 import socket
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ OBJECTIVE = "best_val_ndcg_at_10"  # best epoch so far: what export ranks trials
 TIME_ATTR = "epoch"
 MODEL_FILE = "model.keras"
 BEST_EMBEDDINGS_FILE = "best_embeddings.npy"
+BEST_CONTEXT_EMBEDDINGS_FILE = "best_context_embeddings.npy"
 STATE_FILE = "state.json"
 METRICS_FILE = "metrics.json"  # what the epoch reported (the table reads it if Ray's state lags)
 
@@ -54,7 +56,16 @@ class TrialProgress:
     best_epoch: int = 0
     best_val_ndcg_at_10: float = float("-inf")
     best_val_hr_at_10: float = 0.0
+    best_scoring: dict = field(default_factory=dict)  # track2vec.scoring.Scoring.as_dict() of the best epoch
     wall_seconds: float = 0.0
+
+
+@dataclass
+class BestVectors:
+    """The vectors of the best epoch so far: item (target) vectors and, for sgns, context vectors."""
+
+    embeddings: np.ndarray
+    context_embeddings: np.ndarray | None = None
 
 
 def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
@@ -65,39 +76,53 @@ def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
     from track2vec.training import Trainer
 
     train_config = TrainConfig.from_dict({**config, "epochs": settings.max_epochs, "seed": settings.seed})
-    progress, model, best_embeddings = TrialProgress(), None, None
+    progress, model, best = TrialProgress(), None, None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
-            progress, model, best_embeddings = load_checkpoint(Path(directory))
+            progress, model, best = load_checkpoint(Path(directory))
     if progress.epoch >= settings.max_epochs:
         return  # finished just before an interruption: nothing left to do
     trainer = Trainer(corpus, train_config, model=model)
-    reporter = _epoch_reporter(trainer, progress, best_embeddings, restored_from=progress.epoch)
+    reporter = _epoch_reporter(trainer, progress, best, restored_from=progress.epoch)
     trainer.fit(epochs=settings.max_epochs, initial_epoch=progress.epoch, callbacks=[reporter])
 
 
-def save_checkpoint(directory: Path, model, best_embeddings: np.ndarray, progress: TrialProgress,
+def save_checkpoint(directory: Path, model, best: BestVectors, progress: TrialProgress,
                     epoch_started: float) -> float:
     """Write a checkpoint; adds the epoch's seconds (save included) to ``progress``, returns them."""
     model.save(directory / MODEL_FILE)
-    np.save(directory / BEST_EMBEDDINGS_FILE, best_embeddings, allow_pickle=False)
+    save_best_vectors(directory, best)
     seconds = time.perf_counter() - epoch_started
     progress.wall_seconds += seconds
     (directory / STATE_FILE).write_text(json.dumps(asdict(progress)))
     return seconds
 
 
+def save_best_vectors(directory: Path, best: BestVectors) -> None:
+    np.save(directory / BEST_EMBEDDINGS_FILE, best.embeddings, allow_pickle=False)
+    if best.context_embeddings is not None:
+        np.save(directory / BEST_CONTEXT_EMBEDDINGS_FILE, best.context_embeddings, allow_pickle=False)
+
+
+def load_best_vectors(directory: Path) -> BestVectors:
+    contexts = directory / BEST_CONTEXT_EMBEDDINGS_FILE
+    return BestVectors(np.load(directory / BEST_EMBEDDINGS_FILE, allow_pickle=False),
+                       np.load(contexts, allow_pickle=False) if contexts.is_file() else None)
+
+
+def load_progress(directory: Path) -> TrialProgress:
+    return TrialProgress(**json.loads((directory / STATE_FILE).read_text()))
+
+
 def load_checkpoint(directory: Path):
-    """(progress, Keras model with its optimizer state, best embeddings so far)."""
+    """(progress, Keras model with its optimizer state, best vectors so far)."""
     import keras
 
-    import track2vec.model  # noqa: F401  (registers the model's own layer and LazyAdam for loading)
+    import track2vec.model  # noqa: F401  (registers the model's own layers and LazyAdam for loading)
 
-    progress = TrialProgress(**json.loads((directory / STATE_FILE).read_text()))
     model = keras.saving.load_model(directory / MODEL_FILE)
-    best_embeddings = np.load(directory / BEST_EMBEDDINGS_FILE, allow_pickle=False)
-    return progress, model, best_embeddings
+    return load_progress(directory), model, load_best_vectors(directory)
 
 
 def _where() -> dict:
@@ -106,7 +131,7 @@ def _where() -> dict:
     return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(), "pid": os.getpid()}
 
 
-def _epoch_reporter(trainer, progress: TrialProgress, best_embeddings, restored_from: int):
+def _epoch_reporter(trainer, progress: TrialProgress, best: BestVectors | None, restored_from: int):
     """A Keras callback that checkpoints and reports each epoch (Keras is imported only in the trial)."""
     import keras
 
@@ -119,22 +144,27 @@ def _epoch_reporter(trainer, progress: TrialProgress, best_embeddings, restored_
             started[0] = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            nonlocal best_embeddings
+            nonlocal best
             ndcg = float(logs[METRIC])
             progress.epoch = int(logs["epoch"])
-            if ndcg > progress.best_val_ndcg_at_10 or best_embeddings is None:
+            if ndcg > progress.best_val_ndcg_at_10 or best is None:
                 progress.best_epoch = progress.epoch
                 progress.best_val_ndcg_at_10 = ndcg
                 progress.best_val_hr_at_10 = float(logs["val_hr_at_10"])
-                best_embeddings = trainer.embeddings()
+                progress.best_scoring = trainer.scoring.as_dict()
+                best = BestVectors(trainer.embeddings(), trainer.context_embeddings())
             with tempfile.TemporaryDirectory(prefix="track2vec-ckpt-") as directory:
-                seconds = save_checkpoint(Path(directory), self.model, best_embeddings, progress, started[0])
+                seconds = save_checkpoint(Path(directory), self.model, best, progress, started[0])
                 metrics = {
                     TIME_ATTR: progress.epoch,
                     METRIC: ndcg,
                     "val_hr_at_10": float(logs["val_hr_at_10"]),
                     "loss": float(logs["loss"]),
                     "accuracy": float(logs["accuracy"]),
+                    "scoring": trainer.scoring.method,
+                    "popularity_weight": trainer.scoring.popularity_weight,
+                    "best_scoring": progress.best_scoring.get("method"),
+                    "best_popularity_weight": progress.best_scoring.get("popularity_weight"),
                     "pairs_per_second": float(logs["pairs_per_second"]),
                     "train_seconds": float(logs["train_seconds"]),
                     "epoch_seconds": seconds,
