@@ -178,3 +178,12 @@ def test_top_k_over_many_groups_matches_a_full_sort_and_ranks_nan_last():
     broken[ids[0, 0]] = np.nan
     ids_nan, _ = top_k(broken, queries[:1], k=10)
     assert ids[0, 0] not in ids_nan[0] and ids_nan[0].tolist() == ids[0, 1:].tolist() + [ids_nan[0, -1]]
+
+
+def test_pair_gains_are_the_per_pair_terms_whose_means_are_the_metrics():
+    ranks = np.array([0, 1, 4, 5, 30])
+    gains, hits = evaluation.pair_gains(ranks, k=5)
+    np.testing.assert_allclose(gains, [1.0, 1 / math.log2(3), 1 / math.log2(6), 0.0, 0.0])
+    assert hits.tolist() == [True, True, True, False, False]
+    metrics = metrics_from_ranks(ranks, k=5)
+    assert (metrics.ndcg, metrics.hit_rate) == (gains.mean(), hits.mean())

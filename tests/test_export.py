@@ -25,7 +25,7 @@ INFO = {"hyperparameters": {"dim": 4, "window": 3, "alpha": 0.75}, "seed": 7,
 
 
 def snapshot(directory) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+    return {str(path.relative_to(directory)): path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()}
 
 
 def leftovers(parent) -> list[str]:

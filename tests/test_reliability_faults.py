@@ -325,6 +325,11 @@ def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path,
 # 5. An export killed mid-write
 
 
+def export_files(directory) -> dict[str, bytes]:
+    """Every file of an export (the projector/ folder included) by relative path."""
+    return {str(path.relative_to(directory)): path.read_bytes() for path in Path(directory).rglob("*") if path.is_file()}
+
+
 WRITE_LARGE_EXPORT = """
 import sys
 import numpy as np
@@ -344,7 +349,7 @@ def test_export_killed_mid_write_leaves_the_previous_export(tmp_path):
     out = tmp_path / "export"
     items = np.array(["track_1", "track_2", "track_3"])
     write_export(out, np.eye(3, dtype=np.float32), Vocabulary(items, np.array([3, 2, 1])), {"seed": 1})
-    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    before = export_files(out)
 
     writer = subprocess.Popen([sys.executable, "-c", WRITE_LARGE_EXPORT, str(out)])
     try:
@@ -360,7 +365,7 @@ def test_export_killed_mid_write_leaves_the_previous_export(tmp_path):
     assert staging
 
     # the previous export is whole and readable; the half-written one is not in its place
-    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert export_files(out) == before
     assert read_export(out).info["seed"] == 1
     assert not list(tmp_path.glob(".export.old-*"))
 
@@ -377,9 +382,9 @@ def test_tune_export_refuses_to_overwrite_without_force(tmp_path, tune_cli):
     study.save_spec(StudySpec(name="done", trials=1, max_epochs=1))
     write_export(Path(study.export_path), np.eye(2, dtype=np.float32),
                  Vocabulary(np.array(["a", "b"]), np.array([2, 1])), {"seed": 1})
-    before = {path.name: path.read_bytes() for path in Path(study.export_path).iterdir()}
+    before = export_files(study.export_path)
     done = tune_cli.run("export", "--name", "done", "--storage", str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"track2vec-tune: error: {study.export_path} already exists; pass --force to replace it"]
-    assert {path.name: path.read_bytes() for path in Path(study.export_path).iterdir()} == before
+    assert export_files(study.export_path) == before

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 TRAIN_OPTIONS = [
     "--data", "--architecture", "--dim", "--window", "--negatives", "--alpha", "--subsample", "--batch-size",
     "--lr", "--optimizer", "--min-count", "--epochs", "--seed", "--validation-pairs", "--test-pairs",
-    "--threads", "--out", "--force", "--json",
+    "--threads", "--out", "--force", "--word2vec-binary", "--json",
 ]
 
 
@@ -49,7 +49,8 @@ def assert_one_line_error(code: int, stdout: str, stderr: str, phrase: str) -> N
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "export"
-    code, stdout, stderr = run_main(["train", "--data", "builtin:tiny", "--epochs", "2", "--json", "--out", str(out)])
+    code, stdout, stderr = run_main(["train", "--data", "builtin:tiny", "--epochs", "2", "--json", "--out", str(out),
+                                     "--word2vec-binary"])
     return {"code": code, "stdout": stdout, "stderr": stderr, "out": out}
 
 
@@ -85,6 +86,18 @@ def test_train_writes_a_consistent_export(trained):
     assert info["seed"] == 0 and info["min_count"] == 2
     assert info["data"]["fingerprint"] == "builtin:tiny:seed=0"
     assert info["metrics"] == json.loads(trained["stdout"].strip().splitlines()[-1])
+
+
+def test_train_exports_word2vec_files_that_gensim_loads(trained):
+    from track2vec.export import read_export
+
+    gensim_models = pytest.importorskip("gensim.models")
+    export = read_export(trained["out"])
+    for name, binary in (("embeddings.w2v.txt", False), ("embeddings.w2v.bin", True)):
+        vectors = gensim_models.KeyedVectors.load_word2vec_format(str(trained["out"] / name), binary=binary)
+        assert vectors.index_to_key == export.vocabulary.items.tolist()  # track_<id> tokens need no escaping
+        np.testing.assert_array_equal(vectors.vectors, export.embeddings)
+    assert (trained["out"] / "projector" / "projector_config.pbtxt").is_file()
 
 
 def test_exported_embeddings_reproduce_the_reported_validation_metrics(trained):

@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, default=None, help="TensorFlow threads (default: all cores)")
     train.add_argument("--out", type=Path, default=None, help="export directory (default: no export)")
     train.add_argument("--force", action="store_true", help="replace an existing export in --out")
+    train.add_argument("--word2vec-binary", action="store_true",
+                       help="also write embeddings.w2v.bin (word2vec's binary format) into --out")
     train.add_argument("--json", action="store_true", help="end with one JSON line of the final metrics")
 
     baselines = commands.add_parser(
@@ -151,7 +153,7 @@ def run_train(args: argparse.Namespace) -> dict:
             "metrics": result,
         }
         path = write_export(args.out, trainer.embeddings(), corpus.vocabulary, info, force=args.force,
-                            context_embeddings=trainer.context_embeddings())
+                            context_embeddings=trainer.context_embeddings(), word2vec_binary=args.word2vec_binary)
         print(f"exported to {path}")
     return result
 

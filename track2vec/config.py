@@ -10,6 +10,7 @@ from track2vec.scoring import AUTO, POPULARITY_WEIGHTS, SCORINGS
 ARCHITECTURES = ("sgns", "tied-cosine")
 DIRECTIONS = ("both", "forward")  # contexts on both sides of a target, or only after it
 LOSSES = ("negative-sampling", "sampled-softmax")
+SCORING_CHOICES = (AUTO, *SCORINGS)
 OPTIMIZERS = ("adam", "lazy-adam", "sgd", "adagrad")
 
 
@@ -48,7 +49,7 @@ class TrainConfig:
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),
             (self.direction in DIRECTIONS, f"direction must be one of {', '.join(DIRECTIONS)}"),
-            (self.scoring in (AUTO, *SCORINGS), f"scoring must be one of {', '.join((AUTO, *SCORINGS))}"),
+            (self.scoring in SCORING_CHOICES, f"scoring must be one of {', '.join(SCORING_CHOICES)}"),
             (self.popularity_weight is None or self.popularity_weight >= 0, "popularity_weight must be >= 0"),
             (not (self.scoring == "target-context" and self.architecture != "sgns"),
              "scoring target-context needs the sgns architecture (tied-cosine has no separate context vectors)"),

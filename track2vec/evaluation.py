@@ -77,10 +77,18 @@ def ranks_of_targets(embeddings: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return rank_targets(score_table("cosine", embeddings, np.ones(len(embeddings))), pairs)[:, 0]
 
 
+def pair_gains(ranks: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair NDCG@k gains (``1 / log2(rank + 2)`` below k, else 0, float64) and hits (bool) from 0-based ranks.
+
+    The metrics of a set of pairs are the means of these; :mod:`track2vec.intervals` resamples them.
+    """
+    hits = ranks < k
+    return np.where(hits, 1.0 / np.log2(ranks + 2.0), 0.0), hits
+
+
 def metrics_from_ranks(ranks: np.ndarray, k: int = 10) -> Metrics:
     """NDCG@k and HR@k from 0-based ranks."""
-    hits = ranks < k
-    gains = np.where(hits, 1.0 / np.log2(ranks + 2.0), 0.0)
+    gains, hits = pair_gains(ranks, k)
     return Metrics(float(gains.mean()) if len(ranks) else 0.0, float(hits.mean()) if len(ranks) else 0.0, len(ranks), k)
 
 

@@ -2,7 +2,9 @@
 
 An ``sgns`` export also holds ``context_embeddings.npy``, the context vectors that
 target-context scoring needs; ``model.json``'s ``scoring`` says how the evaluation ranked
-candidates, so that ``recommend`` ranks them the same way.
+candidates, so that ``recommend`` ranks them the same way. The same embeddings are also written
+in formats other tools read (:mod:`track2vec.formats`: ``embeddings.w2v.txt``, optionally
+``embeddings.w2v.bin``, and ``projector/``); :func:`read_export` reads only the files above.
 
 An export directory is written in a temporary sibling and renamed into place, so a
 reader sees either the previous export or the new one, never half of one. An
@@ -23,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from track2vec.errors import DataError, ExportExistsError, Track2VecError
+from track2vec.formats import write_standard_formats
 from track2vec.scoring import Scoring, ScoreTable, score_table
 from track2vec.vocabulary import Vocabulary
 
@@ -59,12 +62,13 @@ class Export:
 
 def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, info: dict, force: bool = False,
                  extra_files: dict[str, str] | None = None, context_embeddings: np.ndarray | None = None,
-                 blend_rules: sp.csr_matrix | None = None) -> Path:
+                 blend_rules: sp.csr_matrix | None = None, word2vec_binary: bool = False) -> Path:
     """Atomically write an export to ``out_dir``; ``info`` holds hyperparameters, seed, data fingerprint,
     metrics and the ``scoring`` they were measured with.
 
     ``extra_files`` (name -> text, e.g. an evaluation table) are part of the same atomic replacement;
     ``blend_rules`` are the blended mode's ``log(1 + SR)`` scores (``info["blend"]`` gives its weight).
+    The word2vec text and Projector files are always written; ``word2vec_binary`` adds the binary word2vec file.
     """
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not force:
@@ -84,12 +88,14 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
         if blend_rules is not None:
             sp.save_npz(staging / BLEND_RULES_FILE, sp.csr_matrix(blend_rules, dtype=np.float32))
         _write_vocabulary(staging / VOCABULARY_FILE, vocabulary)
+        write_standard_formats(staging, embeddings, vocabulary, word2vec_binary=word2vec_binary)
         (staging / INFO_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, **info}, indent=2, default=_json_default))
         for name, text in (extra_files or {}).items():
             (staging / name).write_text(text, encoding="utf-8")
-        for path in staging.iterdir():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
+        for path in staging.rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
         _replace_directory(staging, out_dir)
     except OSError as error:  # disk full, permissions: the user's to fix, not a crash
         shutil.rmtree(staging, ignore_errors=True)
