@@ -49,6 +49,7 @@ def fixed_study_config() -> str:
     defaults = TrainConfig()
     lines = [f'architecture = "{defaults.architecture}"', f'optimizer = "{defaults.optimizer}"',
              f"dim = {defaults.dim}", f"window = {defaults.window}", f"negatives = {defaults.negatives}",
+             f'direction = "{defaults.direction}"', f"shrink_windows = {str(defaults.shrink_windows).lower()}",
              f"batch_size = {defaults.batch_size}", f"subsample = {defaults.subsample}",
              f"learning_rate = {defaults.learning_rate}",
              f"alpha = {{ min = {defaults.alpha - 0.01}, max = {defaults.alpha + 0.01} }}"]
