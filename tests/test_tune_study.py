@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 
-from track2vec.evaluation import evaluate
+from track2vec.baselines import corpus_baselines
+from track2vec.evaluation import evaluate_with, rank_targets
 from track2vec.export import read_export
+from track2vec.recommend import Recommender
 from tune import driver
 from tune.cli import main
 from tune.study import Study
@@ -66,21 +69,44 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     assert exported.info["trial_id"] == winner["trial_id"]
     spec = Study(str(storage), name).load_spec()
     corpus = driver.load_corpus(spec)
-    again = evaluate(exported.embeddings, corpus.validation_pairs, 10)
+    # ... under the scoring its trial chose on validation, which the export records
+    scoring = exported.scoring
+    assert exported.info["scoring"] == scoring.as_dict() and winner["best_scoring"] == scoring.describe()
+    assert (exported.context_embeddings is not None) == (exported.info["hyperparameters"]["architecture"] == "sgns")
+    table = exported.score_table()
+    again = evaluate_with(table, corpus.validation_pairs, scoring.popularity_weight, 10)
     assert again.ndcg == pytest.approx(float(winner["best_val_ndcg_at_10"]), abs=1e-9)
     assert list(exported.vocabulary.items) == list(corpus.vocabulary.items)
     assert exported.info["hyperparameters"]["dim"] == int(winner["dim"]) == exported.embeddings.shape[1]
 
     # test metrics of the winner only, with the baselines and the oracle beside them
     assert float(winner["test_ndcg_at_10"]) == pytest.approx(
-        evaluate(exported.embeddings, corpus.test_pairs, 10).ndcg)
+        evaluate_with(table, corpus.test_pairs, scoring.popularity_weight, 10).ndcg)
     assert all(row["test_ndcg_at_10"] == "" for row in rows[1:])
     metrics = exported.info["metrics"]
     for key in ("winner_test_ndcg_at_10", "winner_test_hr_at_10", "popularity_val_ndcg_at_10",
-                "popularity_test_ndcg_at_10", "oracle_ndcg_at_10"):
+                "popularity_test_ndcg_at_10", "oracle_ndcg_at_10", "sr_val_ndcg_at_10", "sr_test_ndcg_at_10",
+                "ar_val_hr_at_10", "ar_test_hr_at_10", "blend_val_ndcg_at_10", "blend_test_ndcg_at_10"):
         assert key in metrics
+    # the counted baselines are those of the library, on the same pairs
+    baselines = corpus_baselines(corpus)
+    assert metrics["sr_test_ndcg_at_10"] == pytest.approx(baselines["sr"].test.ndcg)
+    assert metrics["ar_val_ndcg_at_10"] == pytest.approx(baselines["ar"].validation.ndcg)
+    assert exported.info["baselines"]["sr"] == baselines["sr"].settings
+    assert exported.blend_weight == exported.info["blend"]["weight"] and exported.blend_rules is not None
     markdown = (export_dir / "trials.md").read_text()
     assert "held-out test" in markdown and "Popularity baseline" in markdown and "oracle" in markdown
+    assert "SR baseline" in markdown and "AR baseline" in markdown and "Blend: winner + SR" in markdown
+    assert "SR baseline" in out and "AR baseline" in out and "Blend" in out
+
+    # recommend ranks a query's candidates exactly as the evaluation did
+    recommender = Recommender.from_export(export_dir)
+    index = {item: number for number, item in enumerate(corpus.vocabulary.items.tolist())}
+    for query in corpus.validation_pairs[:5, 0]:
+        suggested = recommender.complete([str(corpus.vocabulary.items[query])], k=10)
+        ids = [index[suggestion.item] for suggestion in suggested]
+        ranks = rank_targets(table, np.array([[query, item] for item in ids]), (scoring.popularity_weight,))[:, 0]
+        np.testing.assert_array_equal(ranks, range(10))
 
     # trials read the corpus zero-copy from the object store
     for path in trial_dirs(study_dir).values():
@@ -95,10 +121,13 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     assert status["completed"] == len(completed) and status["stopped_early"] == len(stopped)
     assert status["best"]["trial_id"] == winner["trial_id"]
     scores = status["exported_scores"]  # the export's comparison series, as model.json has them
-    assert list(scores) == ["winner", "popularity", "oracle"]
+    assert list(scores) == ["winner", "blend", "popularity", "sr", "ar", "oracle"]
     assert scores["winner"]["test"]["ndcg_at_10"] == metrics["winner_test_ndcg_at_10"]
     assert scores["popularity"]["val"]["hr_at_10"] == metrics["popularity_val_hr_at_10"]
     assert scores["oracle"]["all"]["ndcg_at_10"] == metrics["oracle_ndcg_at_10"]
+    assert main(["status", "--name", name, "--storage", str(storage)]) == 0
+    text = capsys.readouterr().out
+    assert "the export's winner beside the baselines" in text and "SR baseline (sequential rules): validation" in text
     assert main(["export", "--name", name, "--storage", str(storage)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["export", "--name", name, "--storage", str(storage), "--force"]) == 0

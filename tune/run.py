@@ -131,7 +131,7 @@ def status(study: Study, as_json: bool) -> int:
     if as_json:
         say(dumps(status_report(evaluation, optuna_counts, _exported_scores(study))))
         return 0
-    for line in status_lines(evaluation, optuna_counts, TABLE_ROWS):
+    for line in status_lines(evaluation, optuna_counts, TABLE_ROWS, _exported_scores(study)):
         say(line)
     return 0
 

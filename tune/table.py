@@ -117,7 +117,8 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
         return lines
     lines.append(
         f"Winner (chosen on validation only): trial {winner.trial_id}, best validation NDCG@10 "
-        f"{winner.best_val_ndcg:.4f} / HR@10 {winner.best_val_hr:.4f} at epoch {winner.best_epoch} of {winner.epochs}."
+        f"{winner.best_val_ndcg:.4f} / HR@10 {winner.best_val_hr:.4f} at epoch {winner.best_epoch} of {winner.epochs}"
+        + (f", ranking by {evaluation.winner_scoring.describe()}." if evaluation.winner_scoring else ".")
     )
     test = comparison.series.get(WINNER, {}).get(TEST)
     if test is not None:
@@ -150,8 +151,9 @@ def status_report(evaluation: Evaluation, optuna_counts: dict[str, int],
     }
 
 
-def status_lines(evaluation: Evaluation, optuna_counts: dict[str, int], limit: int) -> list[str]:
-    """``status``' text: trials by status, Optuna's states, the best so far, the top of the table."""
+def status_lines(evaluation: Evaluation, optuna_counts: dict[str, int], limit: int,
+                 exported: Comparison | None = None) -> list[str]:
+    """``status``' text: trials by status, Optuna's states, the best so far, the export's scores, the top of the table."""
     study, report = evaluation.study, status_report(evaluation, optuna_counts)
     lines = [f"study {study.name!r} in {study.path}: {len(evaluation.rows)} of {evaluation.spec.trials} trials started",
              "  " + ", ".join(f"{count} {state}" for state, count in evaluation.counts().items())]
@@ -161,6 +163,9 @@ def status_lines(evaluation: Evaluation, optuna_counts: dict[str, int], limit: i
     if best:
         lines.append(f"  best so far: trial {best['trial_id']} ({best['status']}, {best['epochs']} epochs): "
                      f"validation NDCG@10 {best['best_val_ndcg_at_10']:.4f}")
+    if exported:
+        lines.append("  the export's winner beside the baselines (export/model.json):")
+        lines += [f"    {comparison_line(exported, series)}" for series in exported.series]
     if evaluation.rows:
         lines += ["", to_markdown(evaluation, limit=limit, compact=True)]
     return lines

@@ -249,11 +249,11 @@ def plot_winner_vs_baselines(data: ReportData) -> Figure:
                for series in bars_of]
     handles += [Line2D([], [], color=series_colour(comparison, series), linestyle=REFERENCE_STYLE,
                        label=f"{label(series)}; one number, not per split") for series in lines_of]
-    if handles:
-        figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8.5, frameon=False)
-    others = [label(series) for series in comparison.series if series != WINNER]
-    named = ", ".join(others[:-1]) + " and " + others[-1] if len(others) > 1 else "".join(others)
-    figure.suptitle(f"Winner vs {named} on validation and test pairs" if others
+    if handles:  # at most three entries a row, so that long labels fit the figure's width
+        figure.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), fontsize=8.5,
+                      frameon=False)
+    others = [series for series in comparison.series if series != WINNER]
+    figure.suptitle("Winner vs the baselines on validation and test pairs" if others
                     else "Winner on validation and test pairs")
     return figure
 
