@@ -233,3 +233,19 @@ def test_peak_memory_helpers():
     # The kernel batches per-thread RSS counters (up to 64 pages each), so VmHWM may
     # trail a sampled RSS by a few pages; the 8 MiB block is far larger than that slack.
     assert peak is None or peak >= peaks["allocate"] - 2**20
+
+
+def test_quality_row_judges_each_corpus_by_its_target(tmp_path):
+    from bench.row_quality import QualityCorpus, judge, read_outcome
+
+    metrics = {"winner_test_ndcg_at_10": 0.20, "sr_test_ndcg_at_10": 0.21, "ar_test_ndcg_at_10": 0.19,
+               "blend_test_ndcg_at_10": 0.225, "winner_val_ndcg_at_10": 0.2}
+    (tmp_path / "model.json").write_text(json.dumps({
+        "hyperparameters": {"architecture": "sgns", "dim": 64, "seed": 0}, "metrics": metrics,
+        "scoring": {"method": "target-context", "popularity_weight": 1.5}, "baselines": {"sr": {"steps": 3}}}))
+    plain = read_outcome(QualityCorpus("kosarak", "k.txt"), tmp_path, 60.0)
+    assert "target-context + 1.5 log(count)" in plain.winner and "seed" not in plain.winner
+    assert judge(plain) == [("winner / max(SR, AR)", 0.20, 0.21, False)]
+    music = read_outcome(QualityCorpus("music", "m.txt", music=True), tmp_path, 60.0)
+    assert [(what, met) for what, _, _, met in judge(music)] == [
+        ("winner / AR", True), ("winner / (0.9 x SR)", True), ("blend / (1.05 x SR)", True)]

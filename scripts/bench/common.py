@@ -21,6 +21,10 @@ ECOMMERCE = os.environ.get("TRACK2VEC_BENCH_ECOMMERCE", str(REPO.parent / "share
 # The shared Kosarak click-stream (one session a line), row 4's corpus.
 KOSARAK = os.environ.get("TRACK2VEC_BENCH_KOSARAK", str(REPO.parent / "shared" / "data" / "kosarak_sessions.txt"))
 
+# The shared #nowplaying listening sessions (one session of integer ids a line), row 7's music corpus.
+NOWPLAYING = os.environ.get("TRACK2VEC_BENCH_NOWPLAYING",
+                            str(REPO.parent / "shared" / "data" / "nowplaying_sessions.txt"))
+
 # The paper's setting (Caselles-Dupré et al. 2018 on the e-commerce set), used by rows 1 and 3.
 PAPER = dict(window=3, subsample=1e-3, alpha=1.0, dim=50, negatives=5)
 # A sensible learning rate per optimizer: Adam's usual 0.01; sgd's is word2vec's per-pair rate.
@@ -90,6 +94,10 @@ class Settings:
     parallel_rounds: int
     memory_playlists: tuple[int | None, ...]  # builtin:deezer playlists the memory probe trains on
     # (default config[, largest config]): the largest is probed only when given; None: all
+    # row 7: quality against the counted baselines
+    quality_corpora: tuple = ()  # bench.row_quality.QualityCorpus
+    quality_trials: int = 24
+    quality_seed: int = 0
 
     def describe(self) -> str:
         return "quick (--quick)" if self.quick else "full"
@@ -111,6 +119,7 @@ def quick_settings() -> Settings:
         tune_trials=6, tune_epochs=3, tune_seeds=(0,),
         parallel_trials=4, parallel_epochs=2, parallel_rounds=1,
         memory_playlists=(4096,),  # one sampler chunk: full-size model and optimizer state, full-size steps
+        quality_corpora=_quality_corpora(quick=True), quality_trials=8,
     )
 
 
@@ -129,7 +138,19 @@ def full_settings() -> Settings:
         tune_trials=16, tune_epochs=6, tune_seeds=(0, 1, 2),
         parallel_trials=8, parallel_epochs=3, parallel_rounds=2,
         memory_playlists=(None, 20_000),
+        quality_corpora=_quality_corpora(quick=False), quality_trials=24,
     )
+
+
+def _quality_corpora(quick: bool) -> tuple:
+    """Row 7's corpora: the built-in one only in a quick run (a short study), issue 12's four in a full run."""
+    from bench.row_quality import QualityCorpus
+
+    builtin = QualityCorpus("builtin small", "builtin")
+    if quick:
+        return (builtin,)
+    return (QualityCorpus("e-commerce", ECOMMERCE), QualityCorpus("Kosarak", KOSARAK), builtin,
+            QualityCorpus("#nowplaying", NOWPLAYING, music=True))
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,96 @@
+"""Row 7: is the winner worth it? A default study's winner against the counted baselines, on test.
+
+For each corpus the row runs exactly what a user runs, ``track2vec-tune run --data <corpus>
+--trials N`` with every other option at its default, and reads the export's ``model.json``:
+the pure-embedding winner, the blended mode (winner + weight * log(1 + SR)) and the
+baselines (popularity; SR and AR with their steps and weighting chosen on validation), all
+scored once on the same held-out test pairs (issue 12's targets):
+
+* e-commerce, Kosarak and builtin small: winner >= max(SR, AR);
+* the #nowplaying music sessions: winner >= AR and >= 0.9 x SR, blend >= 1.05 x SR.
+
+Nothing here is tuned on test: the study chooses its winner, each trial its scoring, the
+blend its weight and the baselines their settings on the validation pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import RowReport, Settings
+from bench.studies import run_study
+
+
+@dataclass(frozen=True)
+class QualityCorpus:
+    """One corpus of the row and what the winner (and the blend) must reach there."""
+
+    name: str
+    spec: str
+    music: bool = False  # the music target: >= AR, >= 0.9 SR, blend >= 1.05 SR
+
+
+@dataclass(frozen=True)
+class Outcome:
+    corpus: QualityCorpus
+    metrics: dict[str, float]
+    winner: str  # the winner's hyperparameters and scoring, in words
+    baselines: dict
+    seconds: float
+
+    def test(self, series: str) -> float | None:
+        return self.metrics.get(f"{series}_test_ndcg_at_10")
+
+    def validation(self, series: str) -> float | None:
+        return self.metrics.get(f"{series}_val_ndcg_at_10")
+
+
+def read_outcome(corpus: QualityCorpus, export: Path, seconds: float) -> Outcome:
+    info = json.loads((export / "model.json").read_text())
+    params = info["hyperparameters"]
+    scoring = info.get("scoring", {})
+    winner = (", ".join(f"{key} {value}" for key, value in params.items() if key != "seed")
+              + f"; scoring {scoring.get('method')} + {scoring.get('popularity_weight')} log(count)")
+    return Outcome(corpus, info["metrics"], winner, info.get("baselines", {}), seconds)
+
+
+def judge(outcome: Outcome) -> list[tuple[str, float | None, float | None, bool | None]]:
+    """(what, ours, reference, met) for each of the corpus' targets."""
+    winner, sr, ar, blend = (outcome.test(series) for series in ("winner", "sr", "ar", "blend"))
+    if None in (winner, sr, ar):
+        return [("winner vs the counted baselines", winner, None, None)]
+    if not outcome.corpus.music:
+        best = max(sr, ar)
+        return [("winner / max(SR, AR)", winner, best, winner >= best)]
+    judged = [("winner / AR", winner, ar, winner >= ar), ("winner / (0.9 x SR)", winner, 0.9 * sr, winner >= 0.9 * sr)]
+    if blend is not None:
+        judged.append(("blend / (1.05 x SR)", blend, 1.05 * sr, blend >= 1.05 * sr))
+    return judged
+
+
+def run(settings: Settings) -> RowReport:
+    report = RowReport(7, "Recommendation quality: a default study's winner vs the counted baselines (test NDCG@10)")
+    trials, seed = settings.quality_trials, settings.quality_seed
+    with tempfile.TemporaryDirectory(prefix="track2vec-bench-quality-") as storage:
+        for corpus in settings.quality_corpora:
+            name = f"row7-{corpus.name.replace(' ', '-').replace('#', '')}"
+            options = ["--data", corpus.spec, "--trials", str(trials), "--seed", str(seed), "--no-dashboard"]
+            study = run_study(Path(storage), name, options, timeout=6 * 3600)
+            outcome = read_outcome(corpus, study.path / "export", study.wall_seconds)
+            for what, ours, reference, met in judge(outcome):
+                ratio = f"{ours / reference:.3f}" if ours is not None and reference else ""
+                report.add(f"{corpus.name}: {what}", f"{ours:.4f}" if ours is not None else "n/a",
+                           f"{reference:.4f}" if reference is not None else "", ratio, ">= 1.0", met)
+            report.detail(f"{corpus.name}: track2vec-tune run --data {Path(corpus.spec).name} --trials {trials} "
+                          f"--seed {seed} ({study.wall_seconds / 60:.1f} min)")
+            report.detail(f"  winner: {outcome.winner}")
+            for series in ("winner", "blend", "sr", "ar", "popularity"):
+                if outcome.test(series) is not None:
+                    report.detail(f"  {series:<10} validation NDCG@10 {outcome.validation(series):.4f}  "
+                                  f"test NDCG@10 {outcome.test(series):.4f}  "
+                                  f"test HR@10 {outcome.metrics.get(f'{series}_test_hr_at_10', float('nan')):.4f}")
+            report.detail(f"  baselines' settings (chosen on validation): {outcome.baselines}")
+    return report
