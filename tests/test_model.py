@@ -57,20 +57,31 @@ def test_lazy_adam_matches_adam_on_touched_rows_and_leaves_the_rest(jit):
     np.testing.assert_array_equal(lazy.numpy()[untouched], start[untouched])
 
 
-def test_sampled_softmax_subtracts_each_candidates_log_probability_and_survives_saving(tmp_path):
-    from track2vec.model import context_embeddings
+def test_softmax_scores_the_true_context_against_the_batchs_shared_negatives_and_survives_saving(tmp_path):
+    from track2vec.model import SharedSoftmaxLogits, context_bias, context_embeddings
 
-    log_q = np.log(np.linspace(1, 5, 12) / np.linspace(1, 5, 12).sum())
-    model = build_model("sgns", 12, 4, 3, 0.01, seed=2, loss="sampled-softmax", log_q=log_q, jit_compile=False)
-    target = np.array([[1], [2]], dtype=np.int32)
-    contexts = np.array([[3, 4, 5, 6], [7, 8, 9, 10]], dtype=np.int32)
-    # Context vectors start at zero, so every raw logit is 0 and the output is -log q.
-    np.testing.assert_allclose(model.predict((target, contexts), verbose=0), -log_q[contexts], rtol=1e-5)
-    labels = np.eye(1, 4, dtype=np.float32).repeat(2, axis=0)
-    model.fit((target, contexts), labels, epochs=3, verbose=0)
+    vocabulary, dim, negatives = 12, 4, 3
+    log_q = np.log(np.linspace(1, 5, vocabulary) / np.linspace(1, 5, vocabulary).sum())
+    model = build_model("softmax", vocabulary, dim, negatives, 0.05, seed=2, batch_size=2, log_q=log_q, jit_compile=False)
+    target = np.array([[1], [2], [3]], dtype=np.int32)
+    contexts = np.array([[3, 4, 5, 6], [7, 8, 9, 3], [10, 11, 0, 1]], dtype=np.int32)
+    logits = model.predict((target, contexts), verbose=0)
+    # Every row: its true context, then the negatives of the first two rows (shared), each minus log q.
+    assert logits.shape == (3, 1 + 2 * negatives)
+    shared = contexts[:2, 1:].ravel()
+    np.testing.assert_allclose(logits[:, 0], -log_q[contexts[:, 0]], rtol=1e-5)  # context vectors start at 0
+    np.testing.assert_allclose(logits[2, 1:], -log_q[shared], rtol=1e-5)
+    assert logits[0, 1 + list(shared).index(3)] < -1e8  # row 0's true context among the shared: masked
+    labels = np.eye(1, 1 + negatives, dtype=np.float32).repeat(3, axis=0)
+    history = model.fit((target, contexts), labels, epochs=20, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert isinstance(model.get_layer("context_embedding"), SharedSoftmaxLogits)
+    assert context_bias(model).shape == (vocabulary,) and np.abs(context_bias(model)).sum() > 0
     model.save(tmp_path / "model.keras")
     restored = keras.saving.load_model(tmp_path / "model.keras")
     np.testing.assert_allclose(restored.predict((target, contexts), verbose=0),
                                model.predict((target, contexts), verbose=0), rtol=1e-6)
     np.testing.assert_array_equal(context_embeddings(restored), context_embeddings(model))
+    np.testing.assert_array_equal(context_bias(restored), context_bias(model))
     assert context_embeddings(build_model("tied-cosine", 12, 4, 3, 0.01)) is None
+    assert context_bias(build_model("sgns", 12, 4, 3, 0.01)) is None

@@ -140,3 +140,23 @@ def test_an_export_without_a_scoring_is_read_as_cosine(tmp_path):
     assert read_export(path).scoring == Scoring("cosine", 0.0)
     ranks = rank_targets(read_export(path).score_table(), PAIRS)[:, 0]
     np.testing.assert_array_equal(metrics_from_ranks(ranks).ndcg, evaluate_with(score_table("cosine", TARGETS, COUNTS), PAIRS).ndcg)
+
+
+def test_a_learnt_context_bias_is_part_of_the_target_context_score(tmp_path, monkeypatch):
+    import track2vec.evaluation as evaluation
+
+    monkeypatch.setattr(evaluation, "RANK_TILE", (9, 13))
+    bias = RANDOM.normal(size=V).astype(np.float32)
+    table = score_table("target-context", TARGETS, COUNTS, CONTEXTS, bias)
+    scores = brute_force_scores("target-context", 0.5) + bias[None, :]
+    expected = [brute_force_rank(scores, q, a) for q, a in PAIRS]
+    ranks = rank_targets(table, PAIRS, (0.5,))[:, 0]
+    assert (ranks == expected).mean() > 0.99 and np.abs(ranks - expected).max() <= 1
+    items = np.array([f"track_{i}" for i in range(V)])
+    path = write_export(tmp_path / "biased", TARGETS, Vocabulary(items, COUNTS.astype(np.int64)),
+                        {"scoring": Scoring("target-context", 0.5).as_dict()}, context_embeddings=CONTEXTS,
+                        context_bias=bias)
+    np.testing.assert_array_equal(read_export(path).context_bias, bias)
+    suggested = Recommender.from_export(path).complete(["track_4"], k=10)
+    pairs = np.array([[4, int(s.item.removeprefix("track_"))] for s in suggested])
+    np.testing.assert_array_equal(rank_targets(read_export(path).score_table(), pairs, (0.5,))[:, 0], range(10))

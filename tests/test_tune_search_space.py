@@ -23,13 +23,12 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     assert (alpha.low, alpha.high, alpha.log) == (-1.4, 1.4, False)
     assert (subsample.low, subsample.high, subsample.log) == (1e-5, 1e-1, True)
     assert space.distributions["batch_size"].log and space.distributions["learning_rate"].log
-    assert set(space.distributions["architecture"].choices) == {"sgns", "tied-cosine"}
+    assert set(space.distributions["architecture"].choices) == {"sgns", "tied-cosine", "softmax"}
     assert set(space.distributions["direction"].choices) == {"both", "forward"}
     assert set(space.distributions["shrink_windows"].choices) == {False, True}
     assert space.distributions["dim"].high == 256
     # Scoring does not change training: chosen on validation in every trial, not searched.
-    assert space.fixed == {"optimizer": "adam", "loss": "negative-sampling", "scoring": "auto",
-                           "popularity_weight": None}
+    assert space.fixed == {"optimizer": "adam", "scoring": "auto", "popularity_weight": None}
     assert "popularity_weight: auto (the best on validation after each epoch)" in space.describe()
 
 

@@ -54,7 +54,9 @@ def blended_ranks(table: ScoreTable, popularity_weight: float, log_rules: sp.csr
 
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     weights = np.asarray(blend_weights, dtype=np.float32)
-    bias = np.float32(popularity_weight) * table.log_counts
+    bias = table.bias(popularity_weight)
+    if bias is None:
+        bias = np.zeros(len(table.items), dtype=np.float32)
     tile_queries, tile_items = RANK_TILE
     ranks = np.zeros((len(pairs), len(weights)), dtype=np.int64)
     for start in range(0, len(pairs), tile_queries):

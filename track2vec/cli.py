@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from track2vec.cli_support import OneLineParser, add_version, run_main
-from track2vec.config import ARCHITECTURES, DIRECTIONS, LOSSES, OPTIMIZERS, TrainConfig
+from track2vec.config import ARCHITECTURES, DIRECTIONS, OPTIMIZERS, TrainConfig
 from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.scoring import AUTO, SCORINGS
 
@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _corpus_arguments(train)
     train.add_argument("--architecture", choices=ARCHITECTURES, default=DEFAULTS.architecture,
-                       help="sgns: separate target/context vectors (word2vec); tied-cosine: the notebook's model")
+                       help="sgns: separate target/context vectors (word2vec's negative sampling); tied-cosine: the notebook's "
+                            "model; softmax: sgns' vectors plus a bias per item, trained with a sampled softmax")
     train.add_argument("--dim", type=int, default=DEFAULTS.dim, help="embedding dimension")
     train.add_argument("--window", type=int, default=DEFAULTS.window, help="context window on each side")
     train.add_argument("--direction", choices=DIRECTIONS, default=DEFAULTS.direction,
@@ -60,9 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="positive pairs per training step")
     train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="Keras optimizer")
-    train.add_argument("--loss", choices=LOSSES, default=DEFAULTS.loss,
-                       help="negative-sampling: word2vec's logistic loss; sampled-softmax: softmax over the true "
-                            "context and the negatives, corrected for how often each is drawn")
     train.add_argument("--scoring", choices=(AUTO, *SCORINGS), default=DEFAULTS.scoring,
                        help="how candidates are ranked: cosine of item vectors, target-context dot product (sgns), "
                             "or auto: the better on validation after each epoch")
@@ -102,7 +100,7 @@ def run_train(args: argparse.Namespace) -> dict:
         architecture=args.architecture, dim=args.dim, window=args.window, negatives=args.negatives,
         alpha=args.alpha, subsample=args.subsample, batch_size=args.batch_size, learning_rate=args.lr,
         optimizer=args.optimizer, epochs=args.epochs, seed=args.seed, direction=args.direction,
-        shrink_windows=args.shrink_windows, loss=args.loss, scoring=args.scoring,
+        shrink_windows=args.shrink_windows, scoring=args.scoring,
         popularity_weight=args.popularity_weight,
     )
     if args.out is not None and args.out.exists() and not args.force:
@@ -153,7 +151,8 @@ def run_train(args: argparse.Namespace) -> dict:
             "metrics": result,
         }
         path = write_export(args.out, trainer.embeddings(), corpus.vocabulary, info, force=args.force,
-                            context_embeddings=trainer.context_embeddings(), word2vec_binary=args.word2vec_binary)
+                            context_embeddings=trainer.context_embeddings(), context_bias=trainer.context_bias(),
+                            word2vec_binary=args.word2vec_binary)
         print(f"exported to {path}")
     return result
 

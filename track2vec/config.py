@@ -7,9 +7,8 @@ from dataclasses import asdict, dataclass, fields
 from track2vec.errors import ConfigError
 from track2vec.scoring import AUTO, POPULARITY_WEIGHTS, SCORINGS
 
-ARCHITECTURES = ("sgns", "tied-cosine")
+ARCHITECTURES = ("sgns", "tied-cosine", "softmax")
 DIRECTIONS = ("both", "forward")  # contexts on both sides of a target, or only after it
-LOSSES = ("negative-sampling", "sampled-softmax")
 SCORING_CHOICES = (AUTO, *SCORINGS)
 OPTIMIZERS = ("adam", "lazy-adam", "sgd", "adagrad")
 
@@ -34,7 +33,6 @@ class TrainConfig:
     batch_size: int = 4096  # positive pairs per step (each with its negatives)
     learning_rate: float = 0.02
     optimizer: str = "adam"
-    loss: str = "negative-sampling"
     # How candidates are ranked (track2vec.scoring); "auto" and None: the best on the
     # validation pairs after each epoch, which costs no training.
     scoring: str = AUTO
@@ -47,12 +45,12 @@ class TrainConfig:
         checks = [
             (self.architecture in ARCHITECTURES, f"architecture must be one of {', '.join(ARCHITECTURES)}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),
             (self.direction in DIRECTIONS, f"direction must be one of {', '.join(DIRECTIONS)}"),
             (self.scoring in SCORING_CHOICES, f"scoring must be one of {', '.join(SCORING_CHOICES)}"),
             (self.popularity_weight is None or self.popularity_weight >= 0, "popularity_weight must be >= 0"),
-            (not (self.scoring == "target-context" and self.architecture != "sgns"),
-             "scoring target-context needs the sgns architecture (tied-cosine has no separate context vectors)"),
+            (not (self.scoring == "target-context" and self.architecture == "tied-cosine"),
+             "scoring target-context needs separate context vectors (architecture sgns or softmax), "
+             "which tied-cosine does not have"),
             (self.dim >= 1, "dim must be >= 1"),
             (self.window >= 1, "window must be >= 1"),
             (self.negatives >= 1, "negatives must be >= 1"),
@@ -70,7 +68,7 @@ class TrainConfig:
         """The similarities tried on validation: the fixed one, or every one the architecture has."""
         if self.scoring != AUTO:
             return (self.scoring,)
-        return SCORINGS if self.architecture == "sgns" else ("cosine",)
+        return ("cosine",) if self.architecture == "tied-cosine" else SCORINGS
 
     def popularity_weights(self) -> tuple[float, ...]:
         """The popularity weights tried on validation: the fixed one, or the default grid."""

@@ -63,10 +63,14 @@ def rank_targets(table: ScoreTable, pairs: np.ndarray, popularity_weights: Seque
         queries, answers = pairs[start:start + tile_queries, 0], pairs[start:start + tile_queries, 1]
         query_vectors = table.queries[queries]
         true_scores = np.einsum("ij,ij->i", query_vectors, table.items[answers]).astype(np.float32)
+        if table.item_bias is not None:
+            true_scores += table.item_bias[answers]
         true_log_counts = table.log_counts[answers]
         counts = ranks[start:start + tile_queries]
         for first in range(0, len(table.items), tile_items):
             scores = query_vectors @ table.items[first:first + tile_items].T
+            if table.item_bias is not None:
+                scores += table.item_bias[first:first + tile_items]
             count_ahead(scores, first, queries, answers, true_scores, table.log_counts, true_log_counts, weights, counts)
         counts[~np.isfinite(true_scores)] = len(table.items)  # a diverged model finds nothing
     return ranks
@@ -112,13 +116,14 @@ class ScoredMetrics:
 
 def evaluate_scorings(embeddings: np.ndarray, counts: np.ndarray, pairs: np.ndarray,
                       context_embeddings: np.ndarray | None = None, methods: Sequence[str] = SCORINGS,
-                      popularity_weights: Sequence[float] = POPULARITY_WEIGHTS, k: int = 10) -> list[ScoredMetrics]:
+                      popularity_weights: Sequence[float] = POPULARITY_WEIGHTS, k: int = 10,
+                      context_bias: np.ndarray | None = None) -> list[ScoredMetrics]:
     """The metrics of every (method, popularity weight) on ``pairs``; target-context only where there are context vectors."""
     results = []
     for method in methods:
         if method == "target-context" and context_embeddings is None:
             continue
-        table = score_table(method, embeddings, counts, context_embeddings)
+        table = score_table(method, embeddings, counts, context_embeddings, context_bias)
         ranks = rank_targets(table, pairs, popularity_weights)
         results += [ScoredMetrics(Scoring(method, float(weight)), metrics_from_ranks(ranks[:, column], k))
                     for column, weight in enumerate(popularity_weights)]
@@ -153,7 +158,7 @@ def top_k(table: ScoreTable | np.ndarray, queries: np.ndarray, k: int = 10, excl
     queries = np.asarray(queries, dtype=np.float32)
     if table.normalize_queries:
         queries = unit_rows(queries)
-    bias = np.float32(popularity_weight) * table.log_counts if popularity_weight else None
+    bias = table.bias(popularity_weight)
     k = min(k, len(table.items))
     ids = np.empty((len(queries), k), dtype=np.int64)
     best = np.empty((len(queries), k), dtype=np.float32)

@@ -32,6 +32,7 @@ from track2vec.vocabulary import Vocabulary
 FORMAT_VERSION = 1
 EMBEDDINGS_FILE = "embeddings.npy"
 CONTEXT_EMBEDDINGS_FILE = "context_embeddings.npy"
+CONTEXT_BIAS_FILE = "context_bias.npy"  # the softmax architecture's learnt bias per item
 BLEND_RULES_FILE = "blend_rules.npz"  # log(1 + SR counts) of the blended mode (SciPy sparse, no pickle)
 VOCABULARY_FILE = "vocabulary.tsv"
 INFO_FILE = "model.json"
@@ -44,6 +45,7 @@ class Export:
     info: dict
     context_embeddings: np.ndarray | None = None
     blend_rules: sp.csr_matrix | None = None
+    context_bias: np.ndarray | None = None
 
     @property
     def blend_weight(self) -> float | None:
@@ -57,12 +59,14 @@ class Export:
         return Scoring.from_dict(self.info.get("scoring") or {})
 
     def score_table(self, method: str | None = None) -> ScoreTable:
-        return score_table(method or self.scoring.method, self.embeddings, self.vocabulary.counts, self.context_embeddings)
+        return score_table(method or self.scoring.method, self.embeddings, self.vocabulary.counts, self.context_embeddings,
+                           self.context_bias)
 
 
 def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, info: dict, force: bool = False,
                  extra_files: dict[str, str] | None = None, context_embeddings: np.ndarray | None = None,
-                 blend_rules: sp.csr_matrix | None = None, word2vec_binary: bool = False) -> Path:
+                 blend_rules: sp.csr_matrix | None = None, word2vec_binary: bool = False,
+                 context_bias: np.ndarray | None = None) -> Path:
     """Atomically write an export to ``out_dir``; ``info`` holds hyperparameters, seed, data fingerprint,
     metrics and the ``scoring`` they were measured with.
 
@@ -85,6 +89,8 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
         np.save(staging / EMBEDDINGS_FILE, np.asarray(embeddings, dtype=np.float32), allow_pickle=False)
         if context_embeddings is not None:
             np.save(staging / CONTEXT_EMBEDDINGS_FILE, np.asarray(context_embeddings, dtype=np.float32), allow_pickle=False)
+        if context_bias is not None:
+            np.save(staging / CONTEXT_BIAS_FILE, np.asarray(context_bias, dtype=np.float32), allow_pickle=False)
         if blend_rules is not None:
             sp.save_npz(staging / BLEND_RULES_FILE, sp.csr_matrix(blend_rules, dtype=np.float32))
         _write_vocabulary(staging / VOCABULARY_FILE, vocabulary)
@@ -161,6 +167,8 @@ def read_export(path: Path) -> Export:
         embeddings = np.load(path / EMBEDDINGS_FILE, allow_pickle=False)
         contexts = path / CONTEXT_EMBEDDINGS_FILE
         context_embeddings = np.load(contexts, allow_pickle=False) if contexts.is_file() else None
+        bias_path = path / CONTEXT_BIAS_FILE
+        context_bias = np.load(bias_path, allow_pickle=False) if bias_path.is_file() else None
         blend_path = path / BLEND_RULES_FILE
         blend_rules = sp.load_npz(blend_path).tocsr() if blend_path.is_file() else None  # np.load, no pickle
         info = json.loads((path / INFO_FILE).read_text())
@@ -180,10 +188,12 @@ def read_export(path: Path) -> Export:
         raise DataError(f"{path}: {VOCABULARY_FILE} is not a vocabulary (expected index, item, count, artist columns)") from None
     artists = np.array([row[3] if len(row) > 3 else "" for row in rows], dtype=str)
     has_artists = bool(len(artists)) and any(artists)
+    if context_bias is not None and context_bias.shape != (len(embeddings),):
+        raise DataError(f"{path}: {CONTEXT_BIAS_FILE} has shape {context_bias.shape}, not ({len(embeddings)},)")
     if blend_rules is not None and blend_rules.shape != (len(embeddings), len(embeddings)):
         raise DataError(f"{path}: {BLEND_RULES_FILE} has shape {blend_rules.shape}, not {len(embeddings)} x {len(embeddings)}")
     export = Export(embeddings, Vocabulary(items, counts, artists if has_artists else None), info, context_embeddings,
-                    blend_rules)
+                    blend_rules, context_bias)
     try:
         export.scoring
     except Track2VecError as error:

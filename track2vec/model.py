@@ -1,22 +1,28 @@
-"""The Keras skip-gram models: Keras' own layers and one cosine-similarity layer.
+"""The Keras skip-gram models: Keras' own layers, one cosine-similarity layer and one sampled-softmax layer.
 
-Both take ``target`` ids [batch, 1] and ``contexts`` ids [batch, 1 + k] (the true
-context then k negatives) and output one logit per context: train them with
-binary cross-entropy against labels ``[1, 0, ..., 0]``.
+All take ``target`` ids [batch, 1] and ``contexts`` ids [batch, 1 + k] (the true
+context then k negatives), with labels ``[1, 0, ..., 0]``.
 
-* ``sgns``: separate target and context embeddings and a plain dot product, as in
-  word2vec and gensim (target vectors start small and random, context vectors at 0).
+* ``sgns``: separate target and context embeddings and a plain dot product, trained with
+  binary cross-entropy (negative sampling), as in word2vec and gensim (target vectors
+  start small and random, context vectors at 0).
 * ``tied-cosine``: the notebook's model: one shared embedding, cosine similarity,
-  then a learnt scale and bias (``Dense(1)``).
+  then a learnt scale and bias (``Dense(1)``), trained like sgns.
+* ``softmax``: sgns' two tables plus a bias per item, trained as a next-item model with a
+  softmax over the true context and negatives shared by the whole batch (sampled
+  softmax, corrected for how often each item is drawn): the objective of word2vec's
+  full softmax, which the negative-sampling models only approximate. The bias learns
+  each item's popularity as a context.
 
-The cosine is its own small layer rather than ``Dot(normalize=True)``: the same
-values from one einsum and two norms, and a whole training step 8-11% quicker under
-XLA on CPU (Dot normalises every gathered vector before its batched product).
+The cosine is its own small layer rather than ``Dot(normalize=True)``: the same values
+from one einsum and two norms, and a quicker step under XLA on CPU (Dot normalises every
+gathered vector before its batched product).
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from track2vec.config import ARCHITECTURES, OPTIMIZERS
@@ -27,9 +33,11 @@ if keras.backend.backend() == "tensorflow":
 
 EMBEDDING_LAYER = "embedding"
 CONTEXT_LAYER = "context_embedding"
-# Training steps per call into the compiled graph: fewer Python round trips, 16-18% quicker
-# epochs on the e-commerce set (8 and 32 measured alike); Keras stops early at the epoch's end.
+# Training steps per call into the compiled graph: fewer Python round trips (BENCHMARKS.md);
+# Keras stops early at the epoch's end.
 STEPS_PER_EXECUTION = 16
+# Rows of a batch whose negatives every row of the ``softmax`` architecture shares.
+SHARED_NEGATIVE_ROWS = 128
 
 
 @keras.saving.register_keras_serializable(package="track2vec")
@@ -48,28 +56,58 @@ class Cosine(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="track2vec")
-class LogQCorrection(keras.layers.Layer):
-    """Subtracts each candidate's log sampling probability from its logit (sampled softmax's logQ correction)."""
+class SharedSoftmaxLogits(keras.layers.Layer):
+    """The ``softmax`` architecture's logits: each row's true context, then negatives shared by the batch.
 
-    def __init__(self, log_q=None, vocabulary_size: int | None = None, **kwargs):
+    Inputs: target vectors [B, 1, d] and context ids [B, 1 + k] (the true context, then k
+    negatives drawn from the negative-sampling distribution Q). Candidate ``j`` scores
+    ``u . c_j + b_j - log Q(j)`` for target vector ``u``: a context vector and a bias per item,
+    minus sampled softmax's correction for how often ``j`` is drawn. The negatives of the
+    batch's first ``shared_rows`` rows are every row's negatives, so a step compares each
+    true context with ``shared_rows * k`` others at the cost of one matrix product; a shared
+    negative equal to the row's true context is masked. Output: [B, 1 + shared_rows * k],
+    the true context first.
+    """
+
+    def __init__(self, vocabulary_size: int, dim: int, shared_rows: int, log_q=None, **kwargs):
         super().__init__(**kwargs)
-        size = vocabulary_size if log_q is None else len(log_q)
-        self.vocabulary_size = int(size)
-        initial = "zeros" if log_q is None else keras.initializers.Constant(np_float32(log_q))
+        self.vocabulary_size, self.dim, self.shared_rows = int(vocabulary_size), int(dim), int(shared_rows)
+        self.contexts = self.add_weight(shape=(self.vocabulary_size, self.dim), initializer="zeros", name="contexts")
+        self.bias = self.add_weight(shape=(self.vocabulary_size,), initializer="zeros", name="bias")
+        initial = "zeros" if log_q is None else keras.initializers.Constant(np.asarray(log_q, dtype=np.float32))
         self.log_q = self.add_weight(shape=(self.vocabulary_size,), initializer=initial, trainable=False, name="log_q")
 
     def call(self, inputs):
-        logits, ids = inputs
-        return logits - ops.take(self.log_q, ids, axis=0)
+        target_vectors, ids = inputs
+        u = target_vectors[:, 0, :]
+        positives = ids[:, 0]
+        negatives = ops.reshape(ids[: self.shared_rows, 1:], (-1,))
+        corrected_bias = self.bias - self.log_q
+        true = ops.sum(u * ops.take(self.contexts, positives, axis=0), axis=-1) + ops.take(corrected_bias, positives)
+        shared = ops.matmul(u, ops.transpose(ops.take(self.contexts, negatives, axis=0)))
+        shared = shared + ops.take(corrected_bias, negatives)[None, :]
+        shared = ops.where(negatives[None, :] == positives[:, None], -1e9, shared)  # an accidental hit
+        return ops.concatenate([true[:, None], shared], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        negatives = input_shape[1][1] - 1
+        return (input_shape[0][0], 1 + self.shared_rows * negatives)
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size}
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "dim": self.dim,
+                "shared_rows": self.shared_rows}
 
 
-def np_float32(values):
-    import numpy as np
+@keras.saving.register_keras_serializable(package="track2vec")
+def true_context_cross_entropy(y_true, y_pred):
+    """Softmax cross-entropy with the true context in column 0 (the labels are not needed)."""
+    return -ops.log_softmax(y_pred, axis=-1)[:, 0]
 
-    return np.asarray(values, dtype=np.float32)
+
+@keras.saving.register_keras_serializable(package="track2vec")
+def true_context_first(y_true, y_pred):
+    """Whether the true context (column 0) scores highest."""
+    return ops.cast(ops.argmax(y_pred, axis=-1) == 0, "float32")
 
 
 def build_model(
@@ -82,12 +120,13 @@ def build_model(
     seed: int = 0,
     jit_compile: bool = True,
     batch_size: int = 1024,
-    loss: str = "negative-sampling",
     log_q=None,
 ) -> keras.Model:
     """A compiled skip-gram model; its item embeddings are the layer named ``embedding``.
 
-    ``batch_size`` (positive pairs per step) only scales the ``sgd`` learning rate.
+    ``batch_size`` (positive pairs per step) scales the ``sgd`` learning rate and bounds the
+    ``softmax`` architecture's shared rows; ``log_q`` (the log of the negative-sampling
+    distribution) is that architecture's correction.
     """
     if architecture not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {architecture!r} (choose from {', '.join(ARCHITECTURES)})")
@@ -99,24 +138,26 @@ def build_model(
     pairs_per_step = batch_size * width
     target = keras.Input((1,), dtype="int32", name="target")
     contexts = keras.Input((width,), dtype="int32", name="contexts")
-    if architecture == "sgns":
+    loss_function = keras.losses.BinaryCrossentropy(from_logits=True)
+    accuracy = keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
+    if architecture in ("sgns", "softmax"):
         init = keras.initializers.RandomUniform(-0.5 / dim, 0.5 / dim, seed=seed)
         target_vectors = keras.layers.Embedding(vocabulary_size, dim, embeddings_initializer=init, name=EMBEDDING_LAYER)(target)
+    if architecture == "sgns":
         context_vectors = keras.layers.Embedding(vocabulary_size, dim, embeddings_initializer="zeros", name=CONTEXT_LAYER)(contexts)
         scores = keras.layers.Dot(axes=2, name="dot")([context_vectors, target_vectors])
+        logits = keras.layers.Reshape((width,), name="logits")(scores)
+    elif architecture == "softmax":
+        shared_rows = max(1, min(batch_size, SHARED_NEGATIVE_ROWS))
+        logits = SharedSoftmaxLogits(vocabulary_size, dim, shared_rows, log_q, name=CONTEXT_LAYER)([target_vectors, contexts])
+        loss_function = true_context_cross_entropy
+        accuracy = keras.metrics.MeanMetricWrapper(true_context_first, name="accuracy")
     else:
         init = keras.initializers.RandomUniform(-0.05, 0.05, seed=seed)
         shared = keras.layers.Embedding(vocabulary_size, dim, embeddings_initializer=init, name=EMBEDDING_LAYER)
         cosine = Cosine(name="cosine")([shared(contexts), shared(target)])
         scores = keras.layers.Dense(1, name="scale", kernel_initializer=keras.initializers.Constant(1.0))(cosine)
-    logits = keras.layers.Reshape((width,), name="logits")(scores)
-    if loss == "sampled-softmax":
-        logits = LogQCorrection(log_q, vocabulary_size, name="log_q_correction")([logits, contexts])
-        loss_function = keras.losses.CategoricalCrossentropy(from_logits=True)
-        accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
-    else:
-        loss_function = keras.losses.BinaryCrossentropy(from_logits=True)
-        accuracy = keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
+        logits = keras.layers.Reshape((width,), name="logits")(scores)
     model = keras.Model([target, contexts], logits, name=f"track2vec_{architecture.replace('-', '_')}")
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate, pairs_per_step),
@@ -158,6 +199,13 @@ def item_embeddings(model: keras.Model):
 
 
 def context_embeddings(model: keras.Model):
-    """The context vectors [V, dim] of an ``sgns`` model; None for ``tied-cosine`` (one shared table)."""
+    """The context vectors [V, dim] of an ``sgns`` or ``softmax`` model; None for ``tied-cosine`` (one shared table)."""
     names = {layer.name for layer in model.layers}
     return model.get_layer(CONTEXT_LAYER).get_weights()[0] if CONTEXT_LAYER in names else None
+
+
+def context_bias(model: keras.Model):
+    """The learnt bias [V] of each item as a context (``softmax``); None for the other architectures."""
+    names = {layer.name for layer in model.layers}
+    layer = model.get_layer(CONTEXT_LAYER) if CONTEXT_LAYER in names else None
+    return layer.get_weights()[1] if isinstance(layer, SharedSoftmaxLogits) else None

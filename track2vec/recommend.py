@@ -97,6 +97,7 @@ class Recommender:
         *,
         counts: np.ndarray | None = None,
         context_embeddings: np.ndarray | None = None,
+        context_bias: np.ndarray | None = None,
         scoring: Scoring | None = None,
         blend_rules=None,
         blend_weight: float | None = None,
@@ -109,7 +110,7 @@ class Recommender:
         check_query(query, decay)
         self.scoring = scoring or Scoring()
         counts = np.ones(len(items)) if counts is None else counts
-        self.table = score_table(self.scoring.method, embeddings, counts, context_embeddings)
+        self.table = score_table(self.scoring.method, embeddings, counts, context_embeddings, context_bias)
         self.items = np.asarray(items, dtype=str)
         self.artists = None if artists is None else np.asarray(artists, dtype=str)
         self.query = query
@@ -130,7 +131,8 @@ class Recommender:
             raise DataError(f"{path}: embeddings.npy is not a 2-D float array")
         vocabulary = export.vocabulary
         return cls(export.embeddings, vocabulary.items, vocabulary.artists, query, decay, export.info,
-                   counts=vocabulary.counts, context_embeddings=export.context_embeddings, scoring=export.scoring,
+                   counts=vocabulary.counts, context_embeddings=export.context_embeddings,
+                   context_bias=export.context_bias, scoring=export.scoring,
                    blend_rules=export.blend_rules, blend_weight=export.blend_weight)
 
     def __len__(self) -> int:

@@ -8,9 +8,10 @@ with ``similarity`` one of
 
 * ``cosine``: the cosine between the two items' (input) vectors, the notebook's choice. It
   is symmetric and blind to popularity;
-* ``target-context``: the dot product of ``q``'s target vector with ``j``'s context vector,
-  the logit the ``sgns`` model is trained to give a (target, context) pair. With forward
-  windows it is directional: "what comes after ``q``".
+* ``target-context``: the dot product of ``q``'s target vector with ``j``'s context vector
+  (plus ``j``'s learnt bias for the ``softmax`` architecture), the logit the model is trained
+  to give a (target, context) pair. With forward windows it is directional: "what comes
+  after ``q``".
 
 Skip-gram with negative sampling fits ``target . context`` to a PMI shifted by the
 negative-sampling distribution (Levy and Goldberg, 2014); adding ``log(count)`` turns that
@@ -79,6 +80,15 @@ class ScoreTable:
     items: np.ndarray  # float32 [V, dim]: each item as a candidate
     log_counts: np.ndarray  # float32 [V]
     normalize_queries: bool
+    item_bias: np.ndarray | None = None  # float32 [V]: added to every score of the item as a candidate
+
+    def bias(self, popularity_weight: float) -> np.ndarray | None:
+        """What each candidate adds to its similarity: its own bias and ``popularity_weight * log(count)``."""
+        bias = self.item_bias
+        if popularity_weight:
+            term = np.float32(popularity_weight) * self.log_counts
+            bias = term if bias is None else bias + term
+        return bias
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -89,15 +99,17 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
 
 
 def score_table(method: str, embeddings: np.ndarray, counts: np.ndarray,
-                context_embeddings: np.ndarray | None = None) -> ScoreTable:
-    """The :class:`ScoreTable` of ``method`` for item vectors ``embeddings`` (and, for target-context, context vectors)."""
+                context_embeddings: np.ndarray | None = None, context_bias: np.ndarray | None = None) -> ScoreTable:
+    """The :class:`ScoreTable` of ``method`` for item vectors ``embeddings`` (and, for target-context, the context
+    vectors and, where the model learns one, the context bias)."""
     log_counts = np.log(np.maximum(np.asarray(counts, dtype=np.float64), 1.0)).astype(np.float32)
     if method == "cosine":
         unit = unit_rows(embeddings)
         return ScoreTable(unit, unit, log_counts, normalize_queries=True)
     if method == "target-context":
         if context_embeddings is None:
-            raise ConfigError("target-context scoring needs context vectors: train with --architecture sgns")
+            raise ConfigError("target-context scoring needs context vectors: train with --architecture sgns or softmax")
+        bias = None if context_bias is None else np.asarray(context_bias, dtype=np.float32)
         return ScoreTable(np.asarray(embeddings, dtype=np.float32), np.asarray(context_embeddings, dtype=np.float32),
-                          log_counts, normalize_queries=False)
+                          log_counts, normalize_queries=False, item_bias=bias)
     raise ConfigError(f"scoring must be one of {', '.join(SCORINGS)}, got {method!r}")

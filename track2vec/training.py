@@ -23,7 +23,7 @@ import numpy as np
 from track2vec.config import TrainConfig
 from track2vec.corpus import Corpus
 from track2vec.evaluation import Metrics, ScoredMetrics, best_scoring, evaluate_scorings, evaluate_with
-from track2vec.model import build_model, context_embeddings, item_embeddings
+from track2vec.model import build_model, context_bias, context_embeddings, item_embeddings
 from track2vec.scoring import Scoring, score_table
 from track2vec.sampling import SkipGramSampler, negative_distribution
 
@@ -43,7 +43,7 @@ class Trainer:
         self.model = model or build_model(
             config.architecture, len(corpus.vocabulary), config.dim, config.negatives,
             config.learning_rate, config.optimizer, config.seed, batch_size=config.batch_size,
-            loss=config.loss, log_q=np.log(negative_distribution(corpus.counts, config.alpha)),
+            log_q=np.log(negative_distribution(corpus.counts, config.alpha)),
         )
         self.next_epoch = 0
         self.pairs_in_epoch = 0
@@ -129,10 +129,17 @@ class Trainer:
     def context_embeddings(self) -> np.ndarray | None:
         return context_embeddings(self.model)
 
+    def context_bias(self) -> np.ndarray | None:
+        return context_bias(self.model)
+
+    def score_table(self, method: str):
+        return score_table(method, self.embeddings(), self.corpus.counts, self.context_embeddings(), self.context_bias())
+
     def score_on(self, pairs: np.ndarray) -> list[ScoredMetrics]:
         """The metrics on ``pairs`` of every scoring the configuration allows."""
         return evaluate_scorings(self.embeddings(), self.corpus.counts, pairs, self.context_embeddings(),
-                                 self.config.scoring_methods(), self.config.popularity_weights(), self.config.k)
+                                 self.config.scoring_methods(), self.config.popularity_weights(), self.config.k,
+                                 self.context_bias())
 
     def choose_scoring(self) -> ScoredMetrics:
         """The best scoring on the validation pairs; remembered as ``self.scoring``."""
@@ -143,8 +150,7 @@ class Trainer:
     def evaluate(self, pairs: np.ndarray, scoring: Scoring | None = None) -> Metrics:
         """Metrics on ``pairs`` under ``scoring`` (default: the one chosen on validation, choosing it if needed)."""
         scoring = scoring or self.scoring or self.choose_scoring().scoring
-        table = score_table(scoring.method, self.embeddings(), self.corpus.counts, self.context_embeddings())
-        return evaluate_with(table, pairs, scoring.popularity_weight, self.config.k)
+        return evaluate_with(self.score_table(scoring.method), pairs, scoring.popularity_weight, self.config.k)
 
 
 def prefetched(items: Iterator, depth: int = 2) -> Iterator:

@@ -70,7 +70,8 @@ def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Eval
     table = None
     if evaluation.winner_vectors is not None:
         vectors, scoring = evaluation.winner_vectors, evaluation.winner_scoring
-        table = score_table(scoring.method, vectors.embeddings, corpus.counts, vectors.context_embeddings)
+        table = score_table(scoring.method, vectors.embeddings, corpus.counts, vectors.context_embeddings,
+                            vectors.context_bias)
         for split, pairs in splits:
             evaluation.comparison.add(WINNER, split, _score(evaluate_with(table, pairs, scoring.popularity_weight, K)))
     evaluation.baselines = corpus_baselines(corpus, K)

@@ -41,9 +41,8 @@ import optuna.distributions as od
 from track2vec.errors import ConfigError
 
 # Default choices. The names a user may give are checked against the library's lists (library_names).
-DEFAULT_ARCHITECTURES = ("sgns", "tied-cosine")
+DEFAULT_ARCHITECTURES = ("sgns", "tied-cosine", "softmax")
 DEFAULT_OPTIMIZER = "adam"
-DEFAULT_LOSS = "negative-sampling"
 AUTO = "auto"  # track2vec.scoring.AUTO; a fixed popularity_weight of None means the same
 
 
@@ -72,7 +71,6 @@ PARAMS: dict[str, Param] = {
     "subsample": Param(float, (1e-5, 1e-1), log=True, lowest=0.0),
     "learning_rate": Param(float, (1e-3, 1e-1), log=True, strictly_positive=True),
     "optimizer": Param(str, DEFAULT_OPTIMIZER, names="OPTIMIZERS"),
-    "loss": Param(str, DEFAULT_LOSS, names="LOSSES"),
     # Neither changes training: by default every trial picks them on validation after each
     # epoch (AUTO), which costs no trials. Fixing one, or searching one, is a --config choice.
     "scoring": Param(str, AUTO, names="SCORING_CHOICES"),

@@ -4,8 +4,8 @@ A checkpoint holds
 
 * ``model.keras``: the model saved by Keras, optimizer state included (Adam's moments
   and step count), so training continues exactly;
-* ``best_embeddings.npy`` (and, for ``sgns``, ``best_context_embeddings.npy``): the item
-  vectors of the best epoch so far (by validation NDCG@10), so the winner stays exportable
+* ``best_embeddings.npy`` (and, where the model has them, ``best_context_embeddings.npy``
+  and ``best_context_bias.npy``): the item vectors of the best epoch so far (by validation NDCG@10), so the winner stays exportable
   although only the last checkpoints are kept;
 * ``state.json``: epochs done (the sampler's randomness is derived from (seed, epoch),
   so the epoch number is the sampler's whole state), best epoch, its metrics and the
@@ -36,6 +36,7 @@ TIME_ATTR = "epoch"
 MODEL_FILE = "model.keras"
 BEST_EMBEDDINGS_FILE = "best_embeddings.npy"
 BEST_CONTEXT_EMBEDDINGS_FILE = "best_context_embeddings.npy"
+BEST_CONTEXT_BIAS_FILE = "best_context_bias.npy"
 STATE_FILE = "state.json"
 METRICS_FILE = "metrics.json"  # what the epoch reported (the table reads it if Ray's state lags)
 
@@ -62,10 +63,11 @@ class TrialProgress:
 
 @dataclass
 class BestVectors:
-    """The vectors of the best epoch so far: item (target) vectors and, for sgns, context vectors."""
+    """The vectors of the best epoch so far: item (target) vectors, context vectors and bias where the model has them."""
 
     embeddings: np.ndarray
     context_embeddings: np.ndarray | None = None
+    context_bias: np.ndarray | None = None
 
 
 def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
@@ -99,16 +101,21 @@ def save_checkpoint(directory: Path, model, best: BestVectors, progress: TrialPr
     return seconds
 
 
+_BEST_FILES = {"embeddings": BEST_EMBEDDINGS_FILE, "context_embeddings": BEST_CONTEXT_EMBEDDINGS_FILE,
+               "context_bias": BEST_CONTEXT_BIAS_FILE}
+
+
 def save_best_vectors(directory: Path, best: BestVectors) -> None:
-    np.save(directory / BEST_EMBEDDINGS_FILE, best.embeddings, allow_pickle=False)
-    if best.context_embeddings is not None:
-        np.save(directory / BEST_CONTEXT_EMBEDDINGS_FILE, best.context_embeddings, allow_pickle=False)
+    for name, file in _BEST_FILES.items():
+        if getattr(best, name) is not None:
+            np.save(directory / file, getattr(best, name), allow_pickle=False)
 
 
 def load_best_vectors(directory: Path) -> BestVectors:
-    contexts = directory / BEST_CONTEXT_EMBEDDINGS_FILE
-    return BestVectors(np.load(directory / BEST_EMBEDDINGS_FILE, allow_pickle=False),
-                       np.load(contexts, allow_pickle=False) if contexts.is_file() else None)
+    """The best epoch's vectors; the item vectors must be there, the others where the model has them."""
+    loaded = {name: np.load(directory / file, allow_pickle=False) for name, file in _BEST_FILES.items()
+              if name == "embeddings" or (directory / file).is_file()}
+    return BestVectors(**loaded)
 
 
 def load_progress(directory: Path) -> TrialProgress:
@@ -152,7 +159,7 @@ def _epoch_reporter(trainer, progress: TrialProgress, best: BestVectors | None, 
                 progress.best_val_ndcg_at_10 = ndcg
                 progress.best_val_hr_at_10 = float(logs["val_hr_at_10"])
                 progress.best_scoring = trainer.scoring.as_dict()
-                best = BestVectors(trainer.embeddings(), trainer.context_embeddings())
+                best = BestVectors(trainer.embeddings(), trainer.context_embeddings(), trainer.context_bias())
             with tempfile.TemporaryDirectory(prefix="track2vec-ckpt-") as directory:
                 seconds = save_checkpoint(Path(directory), self.model, best, progress, started[0])
                 metrics = {
