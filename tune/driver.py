@@ -183,7 +183,7 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     searcher = PruningOptunaSearch(
         space.distributions, metric=METRIC, objective=OBJECTIVE, step_attr=TIME_ATTR,
         max_steps=spec.max_epochs, sampler=make_sampler(spec.seed, spec.trials),
-        study_name=study.name, storage=optuna_store.storage(study, spec.optuna_storage),
+        study_name=study.name, storage=optuna_store.storage(study, spec),
     )
     scheduler = ResumableASHA(
         searcher, time_attr=TIME_ATTR, metric=METRIC, mode="max", max_t=spec.max_epochs,

@@ -40,11 +40,12 @@ def trial_dirs(study_dir: Path) -> dict[str, Path]:
 
 
 def optuna_trials(study_dir: Path, name: str):
-    """The Optuna study's trials, from the study's SQLite file."""
+    """The Optuna study's trials, from the study's Optuna file (as its study.json names it)."""
     from tune import optuna_store
     from tune.study import Study
 
-    return optuna_store.load(Study(str(Path(study_dir).parent), name)).get_trials(deepcopy=False)
+    study = Study(str(Path(study_dir).parent), name)
+    return optuna_store.load(study, study.load_spec()).get_trials(deepcopy=False)
 
 
 def wait_for(condition: Callable[[], object], timeout: float, interval: float = 0.3, what: str = "condition"):
