@@ -90,6 +90,8 @@ class Settings:
     parallel_rounds: int
     memory_playlists: tuple[int | None, ...]  # builtin:deezer playlists the memory probe trains on
     # (default config[, largest config]): the largest is probed only when given; None: all
+    # row 7: the Optuna storage
+    optuna_trials: int  # trials of each simulated study
 
     def describe(self) -> str:
         return "quick (--quick)" if self.quick else "full"
@@ -111,6 +113,7 @@ def quick_settings() -> Settings:
         tune_trials=6, tune_epochs=3, tune_seeds=(0,),
         parallel_trials=4, parallel_epochs=2, parallel_rounds=1,
         memory_playlists=(4096,),  # one sampler chunk: full-size model and optimizer state, full-size steps
+        optuna_trials=32,
     )
 
 
@@ -129,6 +132,7 @@ def full_settings() -> Settings:
         tune_trials=16, tune_epochs=6, tune_seeds=(0, 1, 2),
         parallel_trials=8, parallel_epochs=3, parallel_rounds=2,
         memory_playlists=(None, 20_000),
+        optuna_trials=64,
     )
 
 
