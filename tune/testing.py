@@ -27,6 +27,32 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports (all bound at once, then released)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def processes_with_environment(name: str, value: str) -> list[int]:
+    """The pids of this user's processes started with ``name=value`` in their environment (Linux's /proc;
+    empty elsewhere): every process that descends from one started with it, whatever its process group."""
+    marker = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:  # gone, or another user's
+            continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
 def results(trial_dir: Path) -> list[dict]:
     """The results a trial reported, from its ``result.json``."""
     path = Path(trial_dir) / "result.json"
