@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tune import optuna_store
 from tune.cli import main
+from tune.study import Study
 from tune.testing import FAST_SPACE_TOML, free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
 
 TRIALS, MAX_EPOCHS = 4, 10
@@ -53,7 +55,6 @@ def resumable_in_snapshot(study_dir: Path) -> set[str]:
     Ray may save a trial as TERMINATED (stopped by ASHA) a moment before Optuna hears of it;
     such a trial is finished, not mid-way, and resume rightly does not run it again.
     """
-    from tune.study import Study
     from tune.reader import read_analysis
 
     try:
@@ -66,7 +67,6 @@ def resumable_in_snapshot(study_dir: Path) -> set[str]:
 
 def checkpoint_epochs_in_snapshot(study_dir: Path) -> dict[str, int]:
     """Trial id -> epoch of its checkpoint in Ray's saved experiment state (what resume starts from)."""
-    from tune.study import Study
     from tune.reader import read_analysis
 
     epochs = {}
@@ -211,10 +211,14 @@ def test_a_sqlite_study_of_an_earlier_version_is_read_and_resumed(tmp_path, caps
                           "--storage", str(storage), "--name", name, "--dashboard-port", str(free_port())],
                          log, command=EARLIER_VERSION)
 
+    study = Study(str(storage), name)
+
     def one_finished():
         assert run.poll() is None, log.read_text()[-3000:]
-        return (study_dir / "optuna.db").exists() and any(
-            t.state.name in FINISHED for t in optuna_trials(study_dir, name))
+        if not (study_dir / "study.json").exists():
+            return False
+        counts = optuna_store.state_counts(study, study.load_spec())  # {} while optuna.db is being created
+        return any(counts.get(state) for state in FINISHED)
 
     wait_for(one_finished, 240, interval=0.2, what="a finished trial")
     run.send_signal(signal.SIGTERM)  # as Ctrl-C: Ray saves its state, the driver exits 130
