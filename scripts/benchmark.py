@@ -10,7 +10,8 @@ Rows (each in its own module under ``scripts/bench/``):
 5. parallelism and memory: trials/hour with 1 vs 2 concurrent trials, a trial's peak RSS
    on the Deezer-scale corpus, one copy of the corpus in Ray's object store;
 6. GPU: row 3's training on a GPU, when the machine has one;
-7. quality: a default study's winner (and blended mode) against the counted SR/AR baselines on test.
+7. the study's Optuna storage: the journal file vs SQLite, for the driver's write pattern;
+8. quality: a default study's winner (and blended mode) against the counted SR/AR baselines on test.
 
 Compared things are measured side by side in one process run: they alternate, each is
 repeated, and medians are reported, so a shared, noisy machine biases neither side.
@@ -49,7 +50,8 @@ ROWS = {
     4: "bench.row_tuning",
     5: "bench.row_resources",
     6: "bench.row_gpu",
-    7: "bench.row_quality",
+    7: "bench.row_optuna_storage",
+    8: "bench.row_quality",
 }
 CHILDREN = {"memory": "bench.row_resources", "gpu": "bench.row_gpu"}  # subprocess entry points
 

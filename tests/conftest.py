@@ -119,9 +119,11 @@ class TuneCLI:
         self.env = {**os.environ, "RAY_ADDRESS": ""}
         self.started: list[subprocess.Popen] = []
 
-    def start(self, args: list[str], log: Path, err: Path | None = None) -> subprocess.Popen:
-        """``track2vec-tune ARGS`` in a new process group; stdout to ``log``, stderr to ``err`` (or ``log``)."""
-        process = subprocess.Popen([*self.command, *args], stdout=open(log, "w"),
+    def start(self, args: list[str], log: Path, err: Path | None = None,
+              command: list[str] | None = None) -> subprocess.Popen:
+        """``track2vec-tune ARGS`` (or ``command ARGS``) in a new process group; stdout to ``log``,
+        stderr to ``err`` (or ``log``)."""
+        process = subprocess.Popen([*(command or self.command), *args], stdout=open(log, "w"),
                                    stderr=open(err, "w") if err else subprocess.STDOUT, env=self.env,
                                    start_new_session=True)
         self.started.append(process)

@@ -15,7 +15,8 @@ import pytest
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from bench import common, notebook, row_gpu, row_resources, row_retrieval, row_training, row_tuning, studies  # noqa: E402
+from bench import (common, notebook, row_gpu, row_optuna_storage, row_resources, row_retrieval, row_training,  # noqa: E402
+                   row_tuning, studies)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def test_tables_and_markdown_report():
 def test_parse_rows_and_output_default(benchmark_module):
     assert benchmark_module.parse_rows("3,1") == [1, 3]
     with pytest.raises(Exception):
-        benchmark_module.parse_rows("8")
+        benchmark_module.parse_rows("9")
     args = benchmark_module.build_parser().parse_args(["--quick", "--rows", "1"])
     assert benchmark_module.output_path(args) is None
     args = benchmark_module.build_parser().parse_args(["--quick"])
@@ -249,3 +250,31 @@ def test_quality_row_judges_each_corpus_by_its_target(tmp_path):
     music = read_outcome(QualityCorpus("music", "m.txt", music=True), tmp_path, 60.0)
     assert [(what, met) for what, _, _, met in judge(music)] == [
         ("winner / AR", True), ("winner / (0.9 x SR)", True), ("blend / (1.05 x SR)", True)]
+
+
+def test_the_optuna_storage_row_drives_trials_as_the_driver_does():
+    ends = row_optuna_storage.stop_epochs(40)
+    assert set(ends) <= {1, 3, row_optuna_storage.MAX_EPOCHS} and len(set(ends)) > 1
+
+    class Recorder:
+        def __init__(self):
+            self.calls, self.running, self.most = [], set(), 0
+
+        def suggest(self, trial_id):
+            self.calls.append(("suggest", trial_id, 0))
+            self.running.add(trial_id)
+            self.most = max(self.most, len(self.running))
+
+        def on_trial_result(self, trial_id, result):
+            self.calls.append(("result", trial_id, result["epoch"]))
+
+        def on_trial_complete(self, trial_id, result):
+            self.calls.append(("complete", trial_id, result["epoch"]))
+            self.running.discard(trial_id)
+
+    search = Recorder()
+    reported = row_optuna_storage.drive_study(search, ends)
+    assert reported == sum(ends) and search.most == row_optuna_storage.IN_FLIGHT
+    for number, end in enumerate(ends):
+        calls = [(kind, epoch) for kind, trial_id, epoch in search.calls if trial_id == f"t{number:04d}"]
+        assert calls == [("suggest", 0), *(("result", e) for e in range(1, end)), ("complete", end)]

@@ -266,7 +266,7 @@ def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path,
                  "--max-epochs", "2", "--grace-period", "2", "--storage", str(storage), "--name", name,
                  "--dashboard-port", str(free_port())], log, err)
     try:
-        def one_complete():  # from the trials' own files: opening optuna.db while it is created races
+        def one_complete():  # from the trials' own files: opening the Optuna file while it is created races
             assert run.poll() is None, err.read_text()[-3000:]
             return [trial_id for trial_id, reported in trial_results(study_dir).items()
                     if any(r["epoch"] == 2 for r in reported)]

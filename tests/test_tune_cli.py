@@ -77,6 +77,58 @@ def test_unreachable_address_is_refused(capsys, tmp_path):
     assert_one_line_error(code, err, "cannot reach")
 
 
+class TokenCheckingGcs:
+    """A gRPC server that answers the GCS's first question (its cluster id) only to the token "right"."""
+
+    def __init__(self) -> None:
+        import grpc
+        from concurrent import futures
+
+        from tune.adapters.ray_auth import GCS_METHOD, GCS_SERVICE
+
+        def cluster_id(request, context):
+            if ("authorization", "Bearer right") not in tuple(context.invocation_metadata()):
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, "InvalidAuthToken")
+            return b""
+
+        class Handler(grpc.GenericRpcHandler):
+            def service(self, details):
+                if details.method == f"/{GCS_SERVICE}/{GCS_METHOD}":
+                    return grpc.unary_unary_rpc_method_handler(cluster_id)
+                return None
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), handlers=[Handler()])
+        self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
+        self.server.start()
+
+
+@pytest.fixture
+def token_checking_gcs():
+    gcs = TokenCheckingGcs()
+    yield gcs
+    gcs.server.stop(None)
+
+
+@pytest.mark.slow  # a fresh process per case: Ray reads its authentication settings once per process
+@pytest.mark.parametrize("environment, says", [
+    ({}, "requires token authentication: set RAY_AUTH_MODE=token in this shell"),
+    ({"RAY_AUTH_MODE": "token"}, "RAY_AUTH_MODE=token but this machine has no Ray token: set RAY_AUTH_TOKEN"),
+    ({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "wrong"}, "refused this machine's token"),
+], ids=["no token mode", "no token", "wrong token"])
+def test_a_driver_that_cannot_authenticate_says_what_to_set_in_one_line(tmp_path, tune_cli, token_checking_gcs,
+                                                                          environment, says):
+    home = tmp_path / "home"  # no ~/.ray/auth_token
+    home.mkdir()
+    tune_cli.env = {key: value for key, value in tune_cli.env.items() if not key.startswith("RAY_AUTH")}
+    tune_cli.env.update(HOME=str(home), **environment)
+    result = tune_cli.run("run", "--data", "builtin:tiny", "--address", token_checking_gcs.address,
+                          "--storage", str(tmp_path / "studies"), "--name", "s", timeout=120)
+    assert_one_line_error(result.returncode, result.stderr, f"the Ray cluster at {token_checking_gcs.address}"
+                          if "RAY_AUTH_TOKEN" in environment or not environment else token_checking_gcs.address, says,
+                          "the head node's token (`ray get-auth-token` on the head prints it)")
+    assert not (tmp_path / "studies").exists()
+
+
 @pytest.mark.parametrize("command", ["resume", "export", "status", "report"])
 def test_unknown_study_name_is_refused(capsys, tmp_path, command):
     code, _, err = run_cli(capsys, command, "--name", "ghost", "--storage", str(tmp_path))

@@ -146,7 +146,7 @@ def test_a_new_comparison_series_is_drawn_and_tabled_without_changes(tmp_path):
 
 
 def test_importances_not_computable_is_said_not_raised(tmp_path):
-    data = fake_data(tmp_path)  # no optuna.db in tmp_path
+    data = fake_data(tmp_path)  # no Optuna file in tmp_path
     importances = param_importances(data)
     assert [result.values for result in importances] == [None, None]
     assert all("could not be read" in result.reason for result in importances)
@@ -276,10 +276,10 @@ def test_importances_of_the_real_study(study_dir):
 
 
 @pytest.mark.slow
-def test_report_without_optuna_db_says_so(study_dir, tmp_path):
+def test_report_without_the_optuna_file_says_so(study_dir, tmp_path):
     copy = tmp_path / "rep"
     shutil.copytree(study_dir, copy, ignore=shutil.ignore_patterns("checkpoint_*", "events.*"))
-    (copy / "optuna.db").unlink()
+    (copy / "optuna.journal").unlink()
     page = write_report(copy).read_text()
     assert "could not be read" in page
     assert len(re.findall(r'<img src="data:image/png', page)) == 3

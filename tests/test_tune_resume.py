@@ -11,13 +11,17 @@ from __future__ import annotations
 import csv
 import json
 import re
+import signal
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tune import optuna_store
 from tune.cli import main
-from tune.testing import free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
+from tune.study import Study
+from tune.testing import FAST_SPACE_TOML, free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
 
 TRIALS, MAX_EPOCHS = 4, 10
 # Small batches and a wide window on builtin small make epochs slow enough to catch a trial
@@ -51,7 +55,6 @@ def resumable_in_snapshot(study_dir: Path) -> set[str]:
     Ray may save a trial as TERMINATED (stopped by ASHA) a moment before Optuna hears of it;
     such a trial is finished, not mid-way, and resume rightly does not run it again.
     """
-    from tune.study import Study
     from tune.reader import read_analysis
 
     try:
@@ -64,7 +67,6 @@ def resumable_in_snapshot(study_dir: Path) -> set[str]:
 
 def checkpoint_epochs_in_snapshot(study_dir: Path) -> dict[str, int]:
     """Trial id -> epoch of its checkpoint in Ray's saved experiment state (what resume starts from)."""
-    from tune.study import Study
     from tune.reader import read_analysis
 
     epochs = {}
@@ -86,7 +88,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
                  "--max-epochs", str(MAX_EPOCHS), "--grace-period", "2", "--reduction-factor", "3",
                  "--storage", str(storage), "--name", name, "--dashboard-port", str(free_port())], log)
     try:
-        wait_for(lambda: (study_dir / "optuna.db").exists() or run.poll() is not None, 180, what="the study")
+        wait_for(lambda: (study_dir / "optuna.journal").exists() or run.poll() is not None, 180, what="the study")
         assert run.poll() is None, log.read_text()
         wait_for(lambda: dashboard_lists_trial_actors(log, study_dir), 120, interval=1,
                  what="the dashboard to list the trial actors")
@@ -182,3 +184,63 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
         rerun[trial_id] = reported_epochs[trial_id] - after[0]["restored_from_epoch"]
     print(f"\nresume took {resume_seconds:.0f} s; epochs re-run per mid-way trial: {rerun}; "
           f"finished trials re-run: 0 of {len(before)}")
+
+
+# track2vec-tune before journal storage: new studies kept Optuna in SQLite (optuna.db)
+EARLIER_VERSION = [sys.executable, "-c", "import sys, tune.cli as cli; cli.NEW_STUDY_OPTUNA_BACKEND = 'sqlite'; "
+                   "sys.exit(cli.main(sys.argv[1:]))"]
+
+
+def as_written_before_journal_storage(study_json: Path) -> None:
+    """study.json as the earlier version wrote it: format version 1, no optuna_backend."""
+    values = json.loads(study_json.read_text())
+    assert values.pop("optuna_backend") == "sqlite"
+    study_json.write_text(json.dumps({**values, "format_version": 1}, indent=2))
+
+
+@pytest.mark.slow
+def test_a_sqlite_study_of_an_earlier_version_is_read_and_resumed(tmp_path, capsys, tune_cli):
+    trials, max_epochs = 4, 3
+    storage, name = tmp_path / "studies", "old"
+    study_dir = storage / name
+    config = tmp_path / "space.toml"
+    config.write_text(FAST_SPACE_TOML)
+    log = tmp_path / "run.log"
+    run = tune_cli.start(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", str(trials),
+                          "--max-epochs", str(max_epochs), "--grace-period", "1", "--reduction-factor", "2",
+                          "--storage", str(storage), "--name", name, "--dashboard-port", str(free_port())],
+                         log, command=EARLIER_VERSION)
+
+    study = Study(str(storage), name)
+
+    def one_finished():
+        assert run.poll() is None, log.read_text()[-3000:]
+        if not (study_dir / "study.json").exists():
+            return False
+        counts = optuna_store.state_counts(study, study.load_spec())  # {} while optuna.db is being created
+        return any(counts.get(state) for state in FINISHED)
+
+    wait_for(one_finished, 240, interval=0.2, what="a finished trial")
+    run.send_signal(signal.SIGTERM)  # as Ctrl-C: Ray saves its state, the driver exits 130
+    assert run.wait(timeout=120) == 130, log.read_text()[-3000:]
+    as_written_before_journal_storage(study_dir / "study.json")
+    interrupted = {t.user_attrs["ray_trial_id"]: t.state.name for t in optuna_trials(study_dir, name)}
+    assert "RUNNING" in interrupted.values() or len(interrupted) < trials
+
+    # status reads the old study's SQLite file
+    assert main(["status", "--name", name, "--storage", str(storage), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["optuna"] == {state: list(interrupted.values()).count(state) for state in set(interrupted.values())}
+
+    resume = tune_cli.run("resume", "--name", name, "--storage", str(storage), "--dashboard-port", str(free_port()),
+                          timeout=400)
+    assert resume.returncode == 0, (resume.stdout + resume.stderr)[-3000:]
+    assert f"optuna-dashboard sqlite:///{study_dir / 'optuna.db'}" in resume.stdout
+
+    # the study went on in optuna.db: every trial finished, those finished before the stop unchanged
+    resumed = {t.user_attrs["ray_trial_id"]: t.state.name for t in optuna_trials(study_dir, name)}
+    assert len(resumed) == trials and set(resumed.values()) <= set(FINISHED)
+    assert all(resumed[trial] == state for trial, state in interrupted.items() if state in FINISHED)
+    assert not (study_dir / "optuna.journal").exists()
+    assert "optuna_backend" not in json.loads((study_dir / "study.json").read_text())
+    assert (study_dir / "export" / "trials.csv").is_file()

@@ -40,7 +40,10 @@ def test_study_json_round_trip_keeps_every_field(tmp_path):
     study.create()
     study.save_spec(spec)
     assert study.load_spec() == spec
-    assert json.loads((tmp_path / "demo" / "study.json").read_text()) == VERSION_1
+    # rewritten as the current version, with the Optuna file a version 1 study has: SQLite
+    assert json.loads((tmp_path / "demo" / "study.json").read_text()) == {
+        **VERSION_1, "format_version": FORMAT_VERSION, "optuna_backend": "sqlite"}
+    assert spec.optuna_backend == "sqlite"  # a version 1 study's Optuna file is optuna.db
 
 
 def test_a_newer_format_version_is_refused_in_one_line(tmp_path, capsys):
@@ -60,6 +63,7 @@ def test_a_newer_format_version_is_refused_in_one_line(tmp_path, capsys):
     ({"reduction_factor": 1}, "--reduction-factor must be > 1"),
     ({"cpus_per_trial": 0.0}, "--cpus-per-trial must be > 0"),
     ({"gpus_per_trial": 1.5}, "--gpus-per-trial above 1 must be a whole number"),
+    ({"optuna_backend": "csv"}, "optuna_backend: expected one of journal, sqlite, got 'csv'"),
 ])
 def test_bad_settings_in_study_json_are_one_line_errors(changes, message):
     with pytest.raises(ConfigError) as error:

@@ -58,6 +58,11 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
         assert sorted(frozen.intermediate_values) == list(range(1, int(
             next(r for r in rows if r["trial_id"] == trial)["epochs"]) + 1))
 
+    # a new study keeps Optuna in a journal file (safe on shared file systems), no SQLite
+    assert Study(str(storage), name).load_spec().optuna_backend == "journal"
+    assert (study_dir / "optuna.journal").is_file() and not (study_dir / "optuna.db").exists()
+    assert f"Optuna: optuna-dashboard {study_dir / 'optuna.journal'}" in out
+
     # at most two checkpoints per trial
     for path in trial_dirs(study_dir).values():
         assert len(list(path.glob("checkpoint_*"))) <= 2

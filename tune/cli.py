@@ -22,7 +22,7 @@ from tune import PROG, run
 from tune.run import ClusterOptions
 from tune.spec import (
     DEFAULT_CPUS_PER_TRIAL, DEFAULT_GPUS_PER_TRIAL, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_EPOCHS,
-    DEFAULT_MAX_FAILURES, DEFAULT_REDUCTION_FACTOR, DEFAULT_SEED, DEFAULT_TRIALS, StudySpec,
+    DEFAULT_MAX_FAILURES, DEFAULT_REDUCTION_FACTOR, DEFAULT_SEED, DEFAULT_TRIALS, NEW_STUDY_OPTUNA_BACKEND, StudySpec,
 )
 from tune.study import Study, check_name, default_name, resolve_storage
 
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--validation-pairs", type=_positive_int, default=DEFAULT_VALIDATION_PAIRS, help="size of the validation sample")
     run_parser.add_argument("--test-pairs", type=_positive_int, default=DEFAULT_TEST_PAIRS, help="size of the held-out test sample")
     run_parser.add_argument("--optuna-storage", default=None,
-                     help="Optuna storage URL (default: SQLite optuna.db in the study directory; "
+                     help="Optuna storage URL (default: Optuna's journal file optuna.journal in the study directory; "
                           "in memory, saved with Ray's state, for a URI --storage)")
     run_parser.add_argument("--resume", action="store_true", help="if the study exists, resume it instead of refusing")
     location(run_parser, name_required=False)
@@ -153,7 +153,7 @@ def _spec(args: argparse.Namespace, study: Study) -> StudySpec:
         reduction_factor=args.reduction_factor, cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures, seed=args.seed,
         min_count=args.min_count, validation_pairs=args.validation_pairs, test_pairs=args.test_pairs,
-        optuna_storage=args.optuna_storage, command=(PROG, *sys.argv[1:]),
+        optuna_storage=args.optuna_storage, optuna_backend=NEW_STUDY_OPTUNA_BACKEND, command=(PROG, *sys.argv[1:]),
     )
 
 

@@ -71,13 +71,36 @@ def _check_reachable(address: str) -> None:
         raise ConfigError(f"cannot reach a Ray cluster at {address} ({error.strerror or error})") from None
 
 
+def authentication_problem(address: str) -> str:
+    """Why this shell cannot authenticate to the Ray cluster at ``address``, and what to set."""
+    head_token = "the head node's token (`ray get-auth-token` on the head prints it)"
+    if not ray_auth.token_auth_enabled():
+        return (f"the Ray cluster at {address} requires token authentication: set RAY_AUTH_MODE=token in this "
+                f"shell, with {head_token} in ~/.ray/auth_token or RAY_AUTH_TOKEN")
+    if not ray_auth.has_token():
+        return (f"cannot connect to Ray at {address}: RAY_AUTH_MODE=token but this machine has no Ray token: "
+                f"set RAY_AUTH_TOKEN to {head_token}, or put it in ~/.ray/auth_token")
+    return (f"the Ray cluster at {address} refused this machine's token (from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH "
+            f"or ~/.ray/auth_token): set RAY_AUTH_TOKEN to {head_token}")
+
+
+def _check_credentials(address: str) -> None:
+    """One line when the cluster refuses our token, before ``ray.init`` (which retries for long, loudly)."""
+    if address in ("auto", "local") or "://" in address:
+        return  # Ray finds the cluster itself (auto) or talks to a Ray Client server (ray://)
+    if ray_auth.gcs_refuses_credentials(address):
+        raise ConfigError(authentication_problem(address))
+
+
 def connect(address: str | None, dashboard_host: str, dashboard_port: int, dashboard: bool = True) -> str:
     """``ray.init`` a local cluster or connect to ``address``; returns the dashboard URL ("" without one)."""
     import ray
+    from ray.exceptions import AuthenticationError
 
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
         _check_reachable(address)
+        _check_credentials(address)
     try:
         if address:
             context = ray.init(address=address, log_to_driver=False)
@@ -85,6 +108,8 @@ def connect(address: str | None, dashboard_host: str, dashboard_port: int, dashb
             # "local": a new cluster even when another one runs on this machine.
             context = ray.init(address="local", include_dashboard=dashboard, dashboard_host=dashboard_host,
                                dashboard_port=dashboard_port, log_to_driver=False)
+    except AuthenticationError:
+        raise ConfigError(authentication_problem(address or "local")) from None
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise ConfigError(f"cannot connect to Ray{' at ' + address if address else ''}: "
                           f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
@@ -183,7 +208,7 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     searcher = PruningOptunaSearch(
         space.distributions, metric=METRIC, objective=OBJECTIVE, step_attr=TIME_ATTR,
         max_steps=spec.max_epochs, sampler=make_sampler(spec.seed, spec.trials),
-        study_name=study.name, storage=optuna_store.storage(study, spec.optuna_storage),
+        study_name=study.name, storage=optuna_store.storage(study, spec),
     )
     scheduler = ResumableASHA(
         searcher, time_attr=TIME_ATTR, metric=METRIC, mode="max", max_t=spec.max_epochs,

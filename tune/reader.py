@@ -69,7 +69,7 @@ def read_rows(study: Study, spec: StudySpec) -> list[TrialRow]:
     """One row per trial that Ray recorded, best validation NDCG@10 first."""
     if not study.has_experiment_state():
         return []
-    optuna_states = optuna_store.trial_states(study, spec.optuna_storage)
+    optuna_states = optuna_store.trial_states(study, spec)
     rows = [_row(trial, spec, optuna_states) for trial in _ray_trials(study, optuna_states)]
     rows.sort(key=lambda row: (row.best_val_ndcg is None, -(row.best_val_ndcg or 0.0), row.trial_id))
     return rows

@@ -127,7 +127,7 @@ def status(study: Study, as_json: bool) -> int:
 
     spec = study.load_spec()
     evaluation = evaluate_study(study, spec, corpus=None)
-    optuna_counts = optuna_store.state_counts(study, spec.optuna_storage)
+    optuna_counts = optuna_store.state_counts(study, spec)
     if as_json:
         say(dumps(status_report(evaluation, optuna_counts, _exported_scores(study))))
         return 0
@@ -159,6 +159,7 @@ def _exported_scores(study: Study):
 
 
 def _print_header(study: Study, spec: StudySpec, corpus, dashboard_url: str) -> None:
+    from tune import optuna_store
     from tune.driver import print_connection
 
     stats = corpus.stats
@@ -170,9 +171,9 @@ def _print_header(study: Study, spec: StudySpec, corpus, dashboard_url: str) -> 
         f"{spec.gpus_per_trial:g} GPU per trial; seed {spec.seed}")
     say("search space: " + "; ".join(spec.space().describe()))
     print_connection(dashboard_url, study.is_local)
-    url = study.optuna_url(spec.optuna_storage)
-    if url:
-        say(f"Optuna: optuna-dashboard {url}")
+    optuna_location = optuna_store.location(study, spec)
+    if optuna_location:
+        say(f"Optuna: optuna-dashboard {optuna_location}")
     say(f"TensorBoard: tensorboard --logdir {study.path}")
     say()
 

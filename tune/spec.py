@@ -3,7 +3,8 @@
 Every module takes a ``StudySpec``; this is the one home of the study defaults and of their
 checks (``__post_init__``), so a value is checked once, whether it comes from the command
 line or from ``study.json``. The file carries ``format_version``: files of this version or
-older are read, a newer one is refused in one line.
+older are read, a newer one is refused in one line. Version 2 added ``optuna_backend``; a
+version 1 file has none and its study is SQLite, the field's default.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from track2vec.config import TrainConfig
 from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.errors import ConfigError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+# The Optuna file in a local study directory: "journal" (optuna.journal, Optuna's JournalFileBackend:
+# safe on NFS and other shared file systems, where SQLite's locking is not) for every new study;
+# "sqlite" (optuna.db) for studies written before journal storage, which are still read and resumed.
+OPTUNA_BACKENDS = ("journal", "sqlite")
+NEW_STUDY_OPTUNA_BACKEND = "journal"
 
 DEFAULT_TRIALS = 12
 # With the grace period and reduction factor below, ASHA's rungs fall at epochs 1 and 3, and
@@ -70,7 +77,8 @@ class StudySpec:
     min_count: int = DEFAULT_MIN_COUNT
     validation_pairs: int = DEFAULT_VALIDATION_PAIRS
     test_pairs: int = DEFAULT_TEST_PAIRS
-    optuna_storage: str | None = None  # an Optuna storage URL; None: SQLite in the study directory
+    optuna_storage: str | None = None  # an Optuna storage URL; None: a file in the study directory
+    optuna_backend: str = "sqlite"  # that file's kind (OPTUNA_BACKENDS); a study.json without it is SQLite
     metric: str = METRIC_DESCRIPTION
     command: tuple[str, ...] = ()  # the command line that started the study
 
@@ -89,6 +97,8 @@ class StudySpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ConfigError(f"{option(name)}: expected a finite number, got {value!r}")
+        if self.optuna_backend not in OPTUNA_BACKENDS:
+            raise ConfigError(f"optuna_backend: expected one of {', '.join(OPTUNA_BACKENDS)}, got {self.optuna_backend!r}")
         checks = [
             (self.grace_period <= self.max_epochs,
              f"--grace-period ({self.grace_period}) must not exceed --max-epochs ({self.max_epochs})"),

@@ -4,7 +4,7 @@ Layout of a study directory::
 
     <storage>/<name>/
         study.json                  the run's arguments: resume and export need only the name
-        optuna.db                   the Optuna study (local storage only)
+        optuna.journal              the Optuna study (local storage only; optuna.db, SQLite, in older studies)
         tuner.pkl, experiment_state-*.json, searcher-state-*.pkl, ...   Ray Tune's state
         trial_<id>/                 one directory per trial: result.json, progress.csv,
                                     TensorBoard events, checkpoint_<n>/ (the last two)
@@ -13,10 +13,10 @@ Layout of a study directory::
         report.html, report_<figure>.png   the report (track2vec-tune report)
 
 ``<storage>`` is an absolute local path or a URI that pyarrow understands (``s3://``,
-``gs://``, ...). SQLite cannot live on an object store, so for a URI the Optuna study
-is kept in memory on the driver and saved with Ray's searcher state (in the study
+``gs://``, ...). Optuna's files cannot live on an object store, so for a URI the Optuna
+study is kept in memory on the driver and saved with Ray's searcher state (in the study
 directory, so ``resume`` restores it), unless ``--optuna-storage`` names a database
-URL (e.g. ``postgresql://...``) that the driver can reach.
+URL (e.g. ``postgresql://...``) that the driver can reach. ``tune/optuna_store.py`` opens it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from track2vec.errors import ConfigError
 from tune.spec import StudySpec
 
 STUDY_FILE = "study.json"
-OPTUNA_FILE = "optuna.db"
+OPTUNA_FILE = "optuna.db"  # SQLite: the Optuna study of a study written before the journal
+OPTUNA_JOURNAL = "optuna.journal"  # Optuna's journal file: the Optuna study of a new study
 EXPORT_DIR = "export"
 DEFAULT_STORAGE = "~/track2vec-studies"
 STORAGE_ENV = "TRACK2VEC_STORAGE"
@@ -96,14 +97,6 @@ class Study:
     @property
     def export_path(self) -> str:
         return f"{self.path}/{EXPORT_DIR}"
-
-    def optuna_url(self, override: str | None = None) -> str | None:
-        """The Optuna storage URL: ``override``, SQLite in the study dir, or None (in memory)."""
-        if override:
-            return override
-        if self.is_local:
-            return f"sqlite:///{self.local_path / OPTUNA_FILE}"
-        return None
 
     # File access that works for local paths and URIs alike.
     def filesystem(self):

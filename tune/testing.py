@@ -27,6 +27,32 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports (all bound at once, then released)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def processes_with_environment(name: str, value: str) -> list[int]:
+    """The pids of this user's processes started with ``name=value`` in their environment (Linux's /proc;
+    empty elsewhere): every process that descends from one started with it, whatever its process group."""
+    marker = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:  # gone, or another user's
+            continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
 def results(trial_dir: Path) -> list[dict]:
     """The results a trial reported, from its ``result.json``."""
     path = Path(trial_dir) / "result.json"
@@ -40,11 +66,12 @@ def trial_dirs(study_dir: Path) -> dict[str, Path]:
 
 
 def optuna_trials(study_dir: Path, name: str):
-    """The Optuna study's trials, from the study's SQLite file."""
+    """The Optuna study's trials, from the study's Optuna file (as its study.json names it)."""
     from tune import optuna_store
     from tune.study import Study
 
-    return optuna_store.load(Study(str(Path(study_dir).parent), name)).get_trials(deepcopy=False)
+    study = Study(str(Path(study_dir).parent), name)
+    return optuna_store.load(study, study.load_spec()).get_trials(deepcopy=False)
 
 
 def wait_for(condition: Callable[[], object], timeout: float, interval: float = 0.3, what: str = "condition"):

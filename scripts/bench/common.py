@@ -94,7 +94,9 @@ class Settings:
     parallel_rounds: int
     memory_playlists: tuple[int | None, ...]  # builtin:deezer playlists the memory probe trains on
     # (default config[, largest config]): the largest is probed only when given; None: all
-    # row 7: quality against the counted baselines
+    # row 7: the Optuna storage
+    optuna_trials: int  # trials of each simulated study
+    # row 8: quality against the counted baselines
     quality_corpora: tuple = ()  # bench.row_quality.QualityCorpus
     quality_trials: int = 24
     quality_seed: int = 0
@@ -120,6 +122,7 @@ def quick_settings() -> Settings:
         parallel_trials=4, parallel_epochs=2, parallel_rounds=1,
         memory_playlists=(4096,),  # one sampler chunk: full-size model and optimizer state, full-size steps
         quality_corpora=_quality_corpora(quick=True), quality_trials=8,
+        optuna_trials=32,
     )
 
 
@@ -139,6 +142,7 @@ def full_settings() -> Settings:
         parallel_trials=8, parallel_epochs=3, parallel_rounds=2,
         memory_playlists=(None, 20_000),
         quality_corpora=_quality_corpora(quick=False), quality_trials=24,
+        optuna_trials=64,
     )
 
 

@@ -1,4 +1,4 @@
-"""Row 7: is the winner worth it? A default study's winner against the counted baselines, on test.
+"""Row 8: is the winner worth it? A default study's winner against the counted baselines, on test.
 
 For each corpus the row runs exactly what a user runs, ``track2vec-tune run --data <corpus>
 --trials N`` with every other option at its default, and reads the export's ``model.json``:
@@ -72,11 +72,11 @@ def judge(outcome: Outcome) -> list[tuple[str, float | None, float | None, bool 
 
 
 def run(settings: Settings) -> RowReport:
-    report = RowReport(7, "Recommendation quality: a default study's winner vs the counted baselines (test NDCG@10)")
+    report = RowReport(8, "Recommendation quality: a default study's winner vs the counted baselines (test NDCG@10)")
     trials, seed = settings.quality_trials, settings.quality_seed
     with tempfile.TemporaryDirectory(prefix="track2vec-bench-quality-") as storage:
         for corpus in settings.quality_corpora:
-            name = f"row7-{corpus.name.replace(' ', '-').replace('#', '')}"
+            name = f"row8-{corpus.name.replace(' ', '-').replace('#', '')}"
             options = ["--data", corpus.spec, "--trials", str(trials), "--seed", str(seed), "--no-dashboard"]
             study = run_study(Path(storage), name, options, timeout=6 * 3600)
             outcome = read_outcome(corpus, study.path / "export", study.wall_seconds)

@@ -37,7 +37,7 @@ def param_importances(data: ReportData) -> list[Importances]:
     descriptions = {COMPLETED: "completed trials: best validation NDCG@10 (Optuna objective)",
                     FIRST_RUNG: f"all trials: validation NDCG@10 at epoch {grace} (ASHA's first rung)"}
     try:
-        study = optuna_store.load(Study(str(data.study_dir.parent), data.study_dir.name), data.spec.optuna_storage)
+        study = optuna_store.load(Study(str(data.study_dir.parent), data.study_dir.name), data.spec)
     except Exception as error:  # missing, locked or unreadable database
         reason = f"the Optuna study could not be read ({_one_line(error)})"
         return [Importances(basis, text, 0, reason=reason) for basis, text in descriptions.items()]
