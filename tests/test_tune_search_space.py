@@ -23,12 +23,12 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     assert (alpha.low, alpha.high, alpha.log) == (-1.4, 1.4, False)
     assert (subsample.low, subsample.high, subsample.log) == (1e-5, 1e-1, True)
     assert space.distributions["batch_size"].log and space.distributions["learning_rate"].log
-    assert set(space.distributions["architecture"].choices) == {"sgns", "tied-cosine", "softmax"}
+    assert space.fixed["architecture"] == "softmax"
     assert set(space.distributions["direction"].choices) == {"both", "forward"}
     assert set(space.distributions["shrink_windows"].choices) == {False, True}
     assert space.distributions["dim"].high == 256
     # Scoring does not change training: chosen on validation in every trial, not searched.
-    assert space.fixed == {"optimizer": "adam", "scoring": "auto", "popularity_weight": None}
+    assert space.fixed == {"architecture": "softmax", "optimizer": "adam", "scoring": "auto", "popularity_weight": None}
     assert "popularity_weight: auto (the best on validation after each epoch)" in space.describe()
 
 
@@ -65,7 +65,7 @@ def test_bad_new_parameters_are_refused_in_one_line(tmp_path, text, message):
 def test_default_choices_are_names_the_library_accepts():
     from tune import search_space
 
-    assert set(search_space.DEFAULT_ARCHITECTURES) <= set(library_names("ARCHITECTURES"))
+    assert search_space.DEFAULT_ARCHITECTURE in library_names("ARCHITECTURES")
     assert search_space.DEFAULT_OPTIMIZER in library_names("OPTIMIZERS")
 
 
