@@ -1,7 +1,7 @@
 """Skip-gram pairs with negative sampling, vectorised and streamed in bounded chunks.
 
 Semantics follow the notebook (Keras ``skipgrams`` with a fixed window, negatives
-drawn from counts**alpha), with three deliberate differences:
+drawn from counts**alpha), with three deliberate differences, and two options:
 
 * frequent items are subsampled per token *before* windows are formed, as in
   word2vec and gensim (keep probability ``sqrt(t/f) + t/f``); the notebook applied
@@ -9,7 +9,10 @@ drawn from counts**alpha), with three deliberate differences:
 * item id 0 (the most frequent item) is trained like any other: Keras
   ``skipgrams`` treats id 0 as padding, so the notebook silently never trained it;
 * the k negatives of a positive pair share its target and travel in one row
-  ``contexts[i] = [positive, negative_1, ..., negative_k]`` instead of k extra rows.
+  ``contexts[i] = [positive, negative_1, ..., negative_k]`` instead of k extra rows;
+* ``forward``: only the contexts after a target (what comes next), not those before it;
+* ``shrink_windows``: each target draws its reach uniformly in 1..window (word2vec's
+  reduced window), from its playlist's stream.
 
 The loops are compiled (``track2vec.sampling_kernels``); this module holds the tables
 and the order of the work: playlists in a seeded random order, in chunks; each chunk

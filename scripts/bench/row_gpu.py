@@ -131,7 +131,7 @@ def fractional_trials(report: RowReport, shares: int = 4) -> None:
                f"{rates[1.0]:.0f} (1 GPU per trial)", times(rates[fraction] / rates[1.0]), "", None,
                f"at most {peaks[fraction]} vs {peaks[1.0]} trials training at once (from Ray's results)")
     report.detail("(b) study config: " + fixed_study_config().replace("\n", "; ").strip("; ")
-                  + f"; 2 CPUs per trial; Tuner.fit time")
+                  + "; 2 CPUs per trial; Tuner.fit time")
 
 
 def run(settings: Settings) -> RowReport:
