@@ -50,7 +50,7 @@ def rule_log_scores(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: in
 def blended_ranks(table: ScoreTable, popularity_weight: float, log_rules: sp.csr_matrix, pairs: np.ndarray,
                   blend_weights: Sequence[float]) -> np.ndarray:
     """0-based ranks of ``pairs[:, 1]`` under every blend weight: int64 [len(pairs), len(blend_weights)]."""
-    from track2vec.ranking_kernels import count_ahead_blended
+    from track2vec.ranking_kernels import count_ahead
 
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     weights = np.asarray(blend_weights, dtype=np.float32)
@@ -69,7 +69,7 @@ def blended_ranks(table: ScoreTable, popularity_weight: float, log_rules: sp.csr
         for first in range(0, len(table.items), tile_items):
             scores = query_vectors @ table.items[first:first + tile_items].T + bias[first:first + tile_items]
             extra = query_rules[:, first:first + tile_items].toarray()
-            count_ahead_blended(scores, extra, first, queries, answers, true_scores, true_extra, weights, counts)
+            count_ahead(scores, extra, first, queries, answers, true_scores, true_extra, weights, counts)
         counts[~np.isfinite(true_scores)] = len(table.items)
     return ranks
 

@@ -71,7 +71,8 @@ def rank_targets(table: ScoreTable, pairs: np.ndarray, popularity_weights: Seque
             scores = query_vectors @ table.items[first:first + tile_items].T
             if table.item_bias is not None:
                 scores += table.item_bias[first:first + tile_items]
-            count_ahead(scores, first, queries, answers, true_scores, table.log_counts, true_log_counts, weights, counts)
+            count_ahead(scores, table.log_counts[None, first:first + tile_items], first, queries, answers, true_scores,
+                        true_log_counts, weights, counts)
         counts[~np.isfinite(true_scores)] = len(table.items)  # a diverged model finds nothing
     return ranks
 
