@@ -10,6 +10,8 @@ Layout of a study directory::
                                     TensorBoard events, checkpoint_<n>/ (the last two)
         export/                     embeddings.npy, vocabulary.tsv, model.json (the winner),
                                     trials.csv, trials.md (every trial)
+        repeats/                    the top configurations retrained with new seeds (``--repeats``):
+                                    its own Ray experiment (trial_<id>/ as above) and plan.json
         report.html, report_<figure>.png   the report (track2vec-tune report)
 
 ``<storage>`` is an absolute local path or a URI that pyarrow understands (``s3://``,
@@ -35,6 +37,7 @@ from tune.spec import StudySpec
 STUDY_FILE = "study.json"
 OPTUNA_FILE = "optuna.db"
 EXPORT_DIR = "export"
+REPEATS_DIR = "repeats"  # the repeats' Ray experiment, inside the study directory
 DEFAULT_STORAGE = "~/track2vec-studies"
 STORAGE_ENV = "TRACK2VEC_STORAGE"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -96,6 +99,10 @@ class Study:
     @property
     def export_path(self) -> str:
         return f"{self.path}/{EXPORT_DIR}"
+
+    def repeats(self) -> Study:
+        """The location of the study's repeats: a Ray experiment of its own, ``<study>/repeats``."""
+        return Study(self.path, REPEATS_DIR)
 
     def optuna_url(self, override: str | None = None) -> str | None:
         """The Optuna storage URL: ``override``, SQLite in the study dir, or None (in memory)."""
