@@ -10,7 +10,6 @@ This module only parses the command line and hands each command to ``tune/run.py
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -27,10 +26,6 @@ from tune.spec import (
 from tune.study import Study, check_name, default_name, resolve_storage
 
 LOCAL_CLUSTER = ClusterOptions()  # the defaults of the cluster options
-
-# Ray workers of a local cluster inherit the driver's environment: TensorFlow starts in them
-# without its C++ info logs, wherever it is first imported.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _positive_int(text: str) -> int:

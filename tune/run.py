@@ -8,6 +8,7 @@ driven by ``tune/driver.py``.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -23,6 +24,10 @@ from tune.study import EXPORT_DIR, STUDY_FILE, Study
 
 TABLE_ROWS = 12  # rows of the evaluation table printed in the terminal
 INTERRUPTED = 130
+
+# Ray workers of a local cluster inherit the driver's environment: TensorFlow starts in them
+# without its C++ info logs, wherever it is first imported (the command line and the Python API alike).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,7 @@ def status(study: Study, as_json: bool) -> int:
     spec = study.load_spec()
     evaluation = evaluate_study(study, spec, corpus=None)
     optuna_counts = optuna_store.state_counts(study, spec.optuna_storage)
-    for line in status_lines(evaluation, optuna_counts, TABLE_ROWS, *_exported(study)):
+    for line in status_lines(evaluation, optuna_counts, TABLE_ROWS, *exported_scores(study)):
         say(line)
     return 0
 
@@ -239,7 +244,7 @@ def status_data(study: Study) -> dict[str, Any]:
 
     spec = study.load_spec()
     evaluation = evaluate_study(study, spec, corpus=None)
-    return status_report(evaluation, optuna_store.state_counts(study, spec.optuna_storage), *_exported(study))
+    return status_report(evaluation, optuna_store.state_counts(study, spec.optuna_storage), *exported_scores(study))
 
 
 def report(study: Study) -> int:
@@ -262,7 +267,7 @@ def exported_info(study: Study) -> dict | None:
     return info if isinstance(info, dict) else None
 
 
-def _exported(study: Study):
+def exported_scores(study: Study):
     """(the comparison series, their intervals) in the study's export, each None where it has none."""
     from tune.comparison import Comparison
     from tune.intervals import StudyIntervals

@@ -97,19 +97,27 @@ def _winner_id(evaluation: Evaluation) -> str | None:
     return evaluation.winner.trial_id if evaluation.winner else None
 
 
-def _values(evaluation: Evaluation, row: TrialRow) -> dict[str, Any]:
+def _values(evaluation: Evaluation, row: TrialRow, winner_id: str | None = None,
+            comparison: Comparison | None = None) -> dict[str, Any]:
     repeated = evaluation.repeats.by_trial().get(row.trial_id) if evaluation.repeats else None
-    return row_values(row, _winner_id(evaluation), evaluation.comparison, repeated)
+    return row_values(row, winner_id or _winner_id(evaluation), comparison or evaluation.comparison, repeated)
+
+
+def records(evaluation: Evaluation, winner_id: str | None = None,
+            comparison: Comparison | None = None) -> list[dict[str, Any]]:
+    """The CSV's rows as dicts (column name -> value, None where empty); ``winner_id`` and ``comparison``
+    stand in for the evaluation's (e.g. those of the study's export, for an evaluation without a corpus)."""
+    chosen = columns(evaluation.repeats, csv_columns=True)
+    return [{name: values[name] for name, _ in chosen}
+            for values in (_values(evaluation, row, winner_id, comparison) for row in evaluation.rows)]
 
 
 def to_csv(evaluation: Evaluation) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    chosen = columns(evaluation.repeats, csv_columns=True)
-    writer.writerow([name for name, _ in chosen])
-    for row in evaluation.rows:
-        values = _values(evaluation, row)
-        writer.writerow(["" if values[name] is None else values[name] for name, _ in chosen])
+    writer.writerow([name for name, _ in columns(evaluation.repeats, csv_columns=True)])
+    for record in records(evaluation):
+        writer.writerow(["" if value is None else value for value in record.values()])
     return out.getvalue()
 
 
