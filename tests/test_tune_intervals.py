@@ -123,3 +123,10 @@ def test_status_json_carries_the_exported_intervals():
     assert report["exported_intervals"]["best_baseline"] == "sr"
     assert report["exported_intervals"]["systems"]["winner"]["ndcg"] == intervals.bootstrap.system("winner").ndcg.as_dict()
     assert status_report(evaluation_with(None), {})["exported_intervals"] is None
+
+
+@pytest.mark.parametrize("damaged", [None, "text", {}, {"systems": {}}, {"k": 10, "pairs": 1, "resamples": 1,
+                                                                       "seed": 0, "confidence": 0.95, "systems": [1],
+                                                                       "differences": []}])
+def test_an_export_without_or_with_damaged_intervals_reads_as_none(damaged):
+    assert StudyIntervals.from_export(damaged) is None

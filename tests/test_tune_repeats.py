@@ -184,6 +184,12 @@ def test_repeat_retrains_the_top_configuration_with_new_seeds(tiny_study, tmp_pa
     page = (storage / name / "report.html").read_text()
     assert f"{sum(values) / 2:.4f} ± {half:.4f} (2 seeds)" in page and "repeats" in page
 
+    # the same repeats again: Ray's saved experiment is restored, its finished trials kept, nothing trained
+    assert main(["repeat", *args, "--repeats", "2", "--top", "1"]) == 0
+    capsys.readouterr()
+    assert {path.name: results(path) for path in trial_dirs(repeats_dir).values()} == runs
+    assert json.loads((storage / name / "export" / "model.json").read_text())["vectors"] == model["vectors"]
+
     # other repeats are refused without --force, before anything runs
     assert main(["repeat", *args, "--repeats", "3", "--top", "1"]) == 2
     assert "already has other repeats" in capsys.readouterr().err

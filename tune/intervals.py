@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -52,8 +53,16 @@ class StudyIntervals:
 
     @classmethod
     def from_dict(cls, values: Mapping) -> StudyIntervals:
-        """Read back ``as_dict`` (``model.json``'s ``intervals``); malformed entries raise KeyError, TypeError or ValueError."""
+        """Read back ``as_dict``; malformed entries raise KeyError, TypeError or ValueError."""
         return cls(BootstrapIntervals.from_dict(values), values.get("runner_up_trial"), values.get("best_baseline"))
+
+    @classmethod
+    def from_export(cls, values: Any) -> StudyIntervals | None:
+        """``model.json``'s ``intervals``, or None where an export has none (older) or a damaged one."""
+        try:
+            return cls.from_dict(values) if isinstance(values, Mapping) else None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
 
 
 def best_baseline(comparison: Comparison) -> str | None:

@@ -88,6 +88,7 @@ def resume(study: Study, cluster: ClusterOptions, given: StudySpec | None = None
     ``given``: the settings of a ``run --resume``, which must describe the same study.
     """
     from tune import driver
+    from tune.trackers import check_trackers
 
     spec = study.load_spec()
     for name in spec.differences(given) if given is not None else ():
@@ -96,8 +97,6 @@ def resume(study: Study, cluster: ClusterOptions, given: StudySpec | None = None
     restorable = study.has_file("tuner.pkl") and study.has_experiment_state()
     if restorable:
         driver.check_restorable(study)  # before starting Ray: a damaged state is a one-line error
-    from tune.trackers import check_trackers
-
     check_trackers(spec.log_to)
     corpus = driver.load_corpus(spec)
     dashboard_url = driver.connect(cluster.address, cluster.dashboard_host, cluster.dashboard_port, cluster.dashboard)
@@ -221,30 +220,33 @@ def list_studies(storage: str) -> int:
 
 def status(study: Study, as_json: bool) -> int:
     """``status``: trials by status and the best so far, from the storage alone (also while it runs)."""
-    from tune import optuna_store
-    from tune.evaluation import evaluate_study
     from tune.table import dumps, status_lines
 
     if as_json:
         say(dumps(status_data(study)))
         return 0
-    spec = study.load_spec()
-    evaluation = evaluate_study(study, spec, corpus=None)
-    optuna_counts = optuna_store.state_counts(study, spec.optuna_storage)
-    for line in status_lines(evaluation, optuna_counts, TABLE_ROWS, *exported_scores(study)):
+    evaluation, optuna_counts, exported = _status_parts(study)
+    for line in status_lines(evaluation, optuna_counts, TABLE_ROWS, *exported):
         say(line)
     return 0
 
 
 def status_data(study: Study) -> dict[str, Any]:
     """What ``status --json`` prints: trials by status, the best so far, the export's scores and intervals."""
-    from tune import optuna_store
-    from tune.evaluation import evaluate_study
     from tune.table import status_report
 
+    evaluation, optuna_counts, exported = _status_parts(study)
+    return status_report(evaluation, optuna_counts, *exported)
+
+
+def _status_parts(study: Study):
+    """(the trials read from storage, Optuna's state counts, the export's scores and intervals)."""
+    from tune import optuna_store
+    from tune.evaluation import evaluate_study
+
     spec = study.load_spec()
-    evaluation = evaluate_study(study, spec, corpus=None)
-    return status_report(evaluation, optuna_store.state_counts(study, spec.optuna_storage), *exported_scores(study))
+    return (evaluate_study(study, spec, corpus=None), optuna_store.state_counts(study, spec.optuna_storage),
+            exported_scores(study))
 
 
 def report(study: Study) -> int:
@@ -275,11 +277,7 @@ def exported_scores(study: Study):
     info = exported_info(study) or {}
     metrics, intervals = info.get("metrics"), info.get("intervals")
     comparison = Comparison.from_metrics(metrics) if isinstance(metrics, dict) else None
-    try:
-        intervals = StudyIntervals.from_dict(intervals) if isinstance(intervals, dict) else None
-    except (KeyError, TypeError, ValueError, AttributeError):  # an older or damaged export: no intervals
-        intervals = None
-    return comparison, intervals
+    return comparison, StudyIntervals.from_export(intervals)
 
 
 def _print_header(study: Study, spec: StudySpec, corpus, dashboard_url: str) -> None:

@@ -94,16 +94,9 @@ def load_report_data(study_dir: Path) -> ReportData:
         curves={row.trial_id: read_curve(study, row.trial_id) for row in rows},
         corpus_stats=dict(spec.corpus_stats or model.get("data", {}).get("stats", {})),
         unexported_trials=sorted({row.trial_id for row in rows} - set(exported)) if exported is not None else [],
-        intervals=_intervals(model.get("intervals")),
+        intervals=StudyIntervals.from_export(model.get("intervals")),
         repeats=read_repeats(study),
     )
-
-
-def _intervals(values) -> StudyIntervals | None:
-    try:
-        return StudyIntervals.from_dict(values) if isinstance(values, dict) else None
-    except (KeyError, TypeError, ValueError, AttributeError):  # a damaged entry: the report goes without
-        return None
 
 
 def asha_rungs(spec: StudySpec) -> list[float]:
