@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import readme_python_example
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -30,29 +32,18 @@ def test_ci_runs_the_readme_test_command_after_the_first_commands_install():
     assert "python3 -m venv .venv" in ci and ci.index("python3 -m venv .venv") < ci.index(second)
 
 
-def python_api_example() -> str:
-    """The Python block of the README's "In a notebook: the Python API" section."""
-    text = (ROOT / "README.md").read_text()
-    block = re.search(r"### In a notebook: the Python API\n.*?```python\n(.*?)```", text, re.S)
-    assert block, "the README has no Python API example"
-    return block.group(1)
-
-
 @pytest.mark.slow
-def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch, no_ray_left):
-    """The example, executed as a notebook would (in a fresh directory), on builtin:tiny with its small options."""
-    code = python_api_example()
-    assert 'data="builtin:tiny"' in code and "from tune import Study" in code
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RAY_ADDRESS", "")
-    namespace: dict = {}
-    exec(compile(code, "README.md (Python API example)", "exec"), namespace)
-
+def test_the_readme_python_example_runs_as_written(readme_example):
+    """The example (conftest's ``readme_example`` runs it as written, in a fresh directory) on builtin:tiny
+    with small options, repeats included; what it shows is the study's export."""
+    code = readme_python_example()
+    assert 'data="builtin:tiny"' in code and "from tune import Study" in code and "repeats=" in code
+    directory, namespace = readme_example.directory, readme_example.namespace
     study, again, table = namespace["study"], namespace["again"], namespace["table"]
-    assert study.path == str(tmp_path / "studies" / "notebook") and again.path == study.path
+    assert study.path == str(directory / "studies" / "notebook") and again.path == study.path
     winner = study.winner
-    model = json.loads((tmp_path / "studies" / "notebook" / "export" / "model.json").read_text())
-    # run --repeats 2 --top 1 through the API: the export holds the repeated configuration's best seed
+    model = json.loads((directory / "studies" / "notebook" / "export" / "model.json").read_text())
+    # run with repeats through the API: the export holds the repeated configuration's best seed
     assert winner.trial_id == model["trial_id"] and winner.seed == model["vectors"]["seed"] in (1, 2)
     assert winner.vectors_trial == model["vectors"]["trial_id"] and model["vectors"]["from"] == "repeats"
     assert winner.hyperparameters == model["hyperparameters"] and winner.scoring.as_dict() == model["scoring"]

@@ -1,7 +1,9 @@
 """Repeats (tune/repeats.py): the plan, the mean and interval over seeds, the winner by the mean, the table.
 
-The slow test repeats the top configuration of a copy of conftest's tiny study with
-``track2vec-tune repeat`` and checks what the export, the table, ``status`` and the report say.
+The slow test reads a copy of the README example's study (``run`` with ``repeats=2, top=1``
+through the Python API: conftest's ``readme_example``), checks what the repeats trained and
+what the export, the tables and the report say, then continues the same repeats with
+``track2vec-tune repeat`` (Ray's saved experiment restored) and refuses other ones.
 """
 
 from __future__ import annotations
@@ -123,73 +125,70 @@ def test_the_table_shows_mean_and_interval_per_repeated_configuration():
 
 
 # ---------------------------------------------------------------------------------------
-# Slow: `track2vec-tune repeat` on a copy of the tiny study
+# Slow: the README example's study (run --repeats 2 --top 1 through the Python API), then `repeat`
 
 
 @pytest.mark.slow
-def test_repeat_retrains_the_top_configuration_with_new_seeds(tiny_study, tmp_path, capsys, no_ray_left):
-    assert tiny_study.code == 0, tiny_study.out
+def test_repeats_retrain_the_top_configuration_with_new_seeds(readme_example, tmp_path, capsys, no_ray_left):
+    name = "notebook"
     storage = tmp_path / "studies"
-    shutil.copytree(tiny_study.path, storage / tiny_study.name)
-    name = tiny_study.name
-    model = json.loads((storage / name / "export" / "model.json").read_text())
-    search_best = model["trial_id"]
-    best_epoch = model["best_epoch"]
-
-    args = ["--name", name, "--storage", str(storage), "--dashboard-port", str(free_port())]
-    assert main(["repeat", *args, "--repeats", "2", "--top", "1"]) == 0
-    out = capsys.readouterr().out
+    shutil.copytree(readme_example.directory / "studies" / name, storage / name)
+    spec = Study(str(storage), name).load_spec()
+    assert (spec.repeats, spec.repeat_top) == (2, 1)
+    search = list(csv.DictReader(open(storage / name / "export" / "trials.csv")))
+    search_best = max(search, key=lambda row: float(row["best_val_ndcg_at_10"]))
     repeats_dir = storage / name / "repeats"
     plan = json.loads((repeats_dir / "plan.json").read_text())
-    spec = Study(str(storage), name).load_spec()
-    assert plan["seeds"] == [spec.seed + 1, spec.seed + 2] and (spec.repeats, spec.repeat_top) == (2, 1)
-    assert [c["trial_id"] for c in plan["configurations"]] == [search_best]
+    assert plan["seeds"] == [spec.seed + 1, spec.seed + 2]
+    assert [(c["trial_id"], c["epochs"]) for c in plan["configurations"]] == [
+        (search_best["trial_id"], int(search_best["best_epoch"]))]
 
     # two trials of their own experiment, each with its seed, for the search trial's best epoch count
     runs = {path.name: results(path) for path in trial_dirs(repeats_dir).values()}
     assert len(runs) == 2
     assert sorted(reported[-1]["seed"] for reported in runs.values()) == plan["seeds"]
     for reported in runs.values():
-        assert [result["epoch"] for result in reported] == list(range(1, best_epoch + 1))
-    vectors = [np.load(next((repeats_dir / trial).glob("checkpoint_*")) / "best_embeddings.npy") for trial in runs]
+        assert [result["epoch"] for result in reported] == list(range(1, int(search_best["best_epoch"]) + 1))
+    def best_vectors(trial_dir) -> np.ndarray:  # the newest checkpoint holds the best epoch's vectors
+        return np.load(sorted(trial_dir.glob("checkpoint_*"))[-1] / "best_embeddings.npy")
+
+    vectors = [best_vectors(repeats_dir / trial) for trial in runs]
     assert not np.allclose(*vectors)  # another seed, other vectors
 
     # the export says which seed's vectors it holds: the repeated configuration's best seed
     model = json.loads((storage / name / "export" / "model.json").read_text())
     best_run = max(runs.values(), key=lambda reported: reported[-1]["best_val_ndcg_at_10"])[-1]
-    assert model["trial_id"] == search_best and model["selection"].startswith("highest mean validation NDCG@10")
+    assert model["trial_id"] == search_best["trial_id"]
+    assert model["selection"].startswith("highest mean validation NDCG@10")
     assert model["vectors"] == {"trial_id": best_run["trial_id"], "seed": best_run["seed"], "from": "repeats"}
     assert model["seed"] == model["hyperparameters"]["seed"] == best_run["seed"]
     exported = np.load(storage / name / "export" / "embeddings.npy")
-    np.testing.assert_array_equal(exported, np.load(next(
-        (repeats_dir / f"trial_{best_run['trial_id']}").glob("checkpoint_*")) / "best_embeddings.npy"))
+    np.testing.assert_array_equal(exported, best_vectors(repeats_dir / f"trial_{best_run['trial_id']}"))
     (configuration,) = model["repeats"]["configurations"]
     values = [reported[-1]["best_val_ndcg_at_10"] for reported in runs.values()]
-    assert configuration["val_ndcg_at_10"]["mean"] == pytest.approx(sum(values) / 2)
     half = stats.t.ppf(0.975, 1) * np.std(values, ddof=1) / math.sqrt(2)
+    assert configuration["val_ndcg_at_10"]["mean"] == pytest.approx(sum(values) / 2)
     assert configuration["val_ndcg_at_10"]["high"] == pytest.approx(sum(values) / 2 + half)
 
-    # the winner's row shows mean ± interval, in the terminal and in the tables
-    mark = f"| {search_best} ★ |"
-    (line,) = [line for line in out.splitlines() if line.startswith(mark)]
-    assert f"{sum(values) / 2:.4f} ± {half:.4f} (2 seeds)" in line
-    rows = list(csv.DictReader(open(storage / name / "export" / "trials.csv")))
-    assert rows[0]["trial_id"] == search_best and rows[0]["repeats_seeds"] == "2"
-    assert "Repeats: the top 1 configuration(s)" in (storage / name / "export" / "trials.md").read_text()
+    # the winner's row shows mean ± interval, in the tables and the report
+    cell = f"{sum(values) / 2:.4f} ± {half:.4f} (2 seeds)"
+    assert search[0]["trial_id"] == search_best["trial_id"] and search[0]["repeats_seeds"] == "2"
+    trials_md = (storage / name / "export" / "trials.md").read_text()
+    (line,) = [line for line in trials_md.splitlines() if line.startswith(f"| {search_best['trial_id']} ★ |")]
+    assert cell in line and "Repeats: the top 1 configuration(s)" in trials_md
+    assert cell in (storage / name / "report.html").read_text()
 
-    # status reads the repeats; the report shows them
-    assert main(["status", "--name", name, "--storage", str(storage), "--json"]) == 0
-    status = json.loads(capsys.readouterr().out)
-    assert status["repeats"]["configurations"][0]["trial_id"] == search_best
-    page = (storage / name / "report.html").read_text()
-    assert f"{sum(values) / 2:.4f} ± {half:.4f} (2 seeds)" in page and "repeats" in page
-
-    # the same repeats again: Ray's saved experiment is restored, its finished trials kept, nothing trained
+    # `repeat` with the same plan continues them: Ray's saved experiment is restored, nothing is trained again
+    args = ["--name", name, "--storage", str(storage), "--dashboard-port", str(free_port())]
     assert main(["repeat", *args, "--repeats", "2", "--top", "1"]) == 0
-    capsys.readouterr()
+    out = capsys.readouterr().out
     assert {path.name: results(path) for path in trial_dirs(repeats_dir).values()} == runs
     assert json.loads((storage / name / "export" / "model.json").read_text())["vectors"] == model["vectors"]
+    (line,) = [line for line in out.splitlines() if line.startswith(f"| {search_best['trial_id']} ★ |")]
+    assert cell in line
 
-    # other repeats are refused without --force, before anything runs
+    # status reads the repeats; other repeats are refused without --force, before anything runs
+    assert main(["status", "--name", name, "--storage", str(storage), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["repeats"]["configurations"][0]["trial_id"] == search_best["trial_id"]
     assert main(["repeat", *args, "--repeats", "3", "--top", "1"]) == 2
     assert "already has other repeats" in capsys.readouterr().err
