@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
+from track2vec.intervals import MetricWithInterval, PairedDifference
 from tune.comparison import Comparison, Score
 from tune.evaluation import Evaluation
-from tune.intervals import StudyIntervals, best_baseline, study_intervals
+from tune.intervals import StudyIntervals, best_baseline, study_intervals, verdict
 from tune.reader import TrialRow
 from tune.search_space import PARAMS
 from tune.spec import StudySpec
@@ -113,7 +114,14 @@ def test_the_summary_says_whether_a_difference_is_within_the_noise():
     (versus_runner_up,) = [line for line in lines if line.startswith("Winner − runner-up (trial r2)")]
     assert "within the noise of the test pairs" in versus_runner_up
     (versus_ar,) = [line for line in lines if line.startswith("Winner − best baseline on validation (AR baseline")]
-    assert "NDCG@10 +0.5000 [" in versus_ar and "the test pairs support it" in versus_ar
+    assert "NDCG@10 +0.5000 [" in versus_ar and "the winner is better on the test pairs" in versus_ar
+
+
+@pytest.mark.parametrize("low, high, says", [(0.01, 0.03, "the winner is better"), (-0.03, -0.01, "the winner is worse"),
+                                             (-0.01, 0.01, "within the noise")])
+def test_the_verdict_reads_the_ndcg_interval(low, high, says):
+    metric = MetricWithInterval((low + high) / 2, low, high)
+    assert verdict(PairedDifference("winner", "sr", metric, metric)).startswith(says)
 
 
 def test_status_json_carries_the_exported_intervals():

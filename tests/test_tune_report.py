@@ -197,9 +197,10 @@ def test_score_table_shows_the_intervals_and_the_differences(tmp_path):
     differences = re.search(r"<table id='differences'>.*?</table>", page).group(0)
     cells = [re.sub("<.*?>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", differences)]
     assert cells == ["winner − runner-up (trial done)", "+0.0100", "[-0.0200, +0.0400]", "+0.0100",
-                     "[-0.0300, +0.0500]", "within the noise of the test pairs",
+                     "[-0.0300, +0.0500]", "within the noise of the test pairs (the NDCG@10 interval includes 0)",
                      "winner − popularity baseline, the best baseline on validation", "+0.1800", "[+0.1300, +0.2300]",
-                     "+0.2700", "[+0.2000, +0.3400]", "supported by the test pairs"]
+                     "+0.2700", "[+0.2000, +0.3400]",
+                     "the winner is better on the test pairs (the NDCG@10 interval is above 0)"]
     assert "<table id='differences'>" not in summary_html(fake_data(tmp_path))
 
 

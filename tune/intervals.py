@@ -65,6 +65,15 @@ class StudyIntervals:
             return None
 
 
+def verdict(difference: PairedDifference) -> str:
+    """What a winner − X difference's NDCG@10 interval says, in words."""
+    if difference.ndcg.low > 0:
+        return "the winner is better on the test pairs (the NDCG@10 interval is above 0)"
+    if difference.ndcg.high < 0:
+        return "the winner is worse on the test pairs (the NDCG@10 interval is below 0)"
+    return "within the noise of the test pairs (the NDCG@10 interval includes 0)"
+
+
 def best_baseline(comparison: Comparison) -> str | None:
     """The baseline with the best validation NDCG@10 (the first on a tie), or None without baselines."""
     scored = [(name, comparison.score(name, VALIDATION)) for name in BASELINES if name in comparison]

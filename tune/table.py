@@ -15,7 +15,7 @@ from track2vec.intervals import MetricWithInterval, PairedDifference
 
 from tune.comparison import RUNNER_UP, SPLIT_LABELS, SPLITS, TEST, WINNER, Comparison, label
 from tune.evaluation import Evaluation
-from tune.intervals import StudyIntervals
+from tune.intervals import StudyIntervals, verdict
 from tune.reader import COMPLETED, ERRORED, RUNNING, STOPPED, TrialRow
 from tune.repeats import MEAN_BY, RepeatedConfiguration, Repeats, SeedInterval
 from tune.search_space import PARAMS
@@ -209,10 +209,8 @@ def _interval(metric: MetricWithInterval, signed: bool = False) -> str:
 
 def difference_line(difference: PairedDifference, second: str) -> str:
     """``Winner − <second>: NDCG@10 +0.0100 [...], HR@10 ...: <what the interval says>.``"""
-    verdict = ("the test pairs support it (its NDCG@10 interval excludes 0)" if difference.ndcg.excludes_zero
-               else "within the noise of the test pairs (its NDCG@10 interval includes 0)")
     return (f"Winner − {second}: NDCG@10 {_interval(difference.ndcg, signed=True)}, "
-            f"HR@10 {_interval(difference.hit_rate, signed=True)}: {verdict}.")
+            f"HR@10 {_interval(difference.hit_rate, signed=True)}: {verdict(difference)}.")
 
 
 def interval_lines(intervals: StudyIntervals) -> list[str]:

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from tune import PROG
 from tune.comparison import ORACLE, RUNNER_UP, SPLITS, label
+from tune.intervals import verdict
 from tune.report.data import ReportData, counts_by_status
 from tune.report.figures import png_bytes
 from tune.report.importances import Importances
@@ -159,15 +160,13 @@ def differences_html(data: ReportData) -> str:
         names[intervals.best_baseline] = f"{label(intervals.best_baseline)}, the best baseline on validation"
     rows = []
     for difference in bootstrap.differences:
-        verdict = ("supported by the test pairs" if difference.ndcg.excludes_zero
-                   else "within the noise of the test pairs")
         rows.append(f'<tr><td class="text">winner − {html.escape(names.get(difference.second, difference.second))}</td>'
                     + "".join(f"<td>{metric.value:+.4f}</td><td>[{metric.low:+.4f}, {metric.high:+.4f}]</td>"
                               for metric in (difference.ndcg, difference.hit_rate))
-                    + f'<td class="text">{verdict}</td></tr>')
+                    + f'<td class="text">{html.escape(verdict(difference))}</td></tr>')
     return ("<table id='differences'><thead><tr><th>paired difference on test</th><th>NDCG@10</th>"
             f"<th>{bootstrap.confidence:.0%} interval</th><th>HR@10</th><th>{bootstrap.confidence:.0%} interval</th>"
-            f"<th>what the NDCG@10 interval says</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<th>what it says</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
             f"<p><small>Paired percentile bootstrap: {bootstrap.resamples} resamples of the {bootstrap.pairs:,} test "
             f"pairs (seed {bootstrap.seed}), the same resamples for every series. A difference whose interval "
             "includes 0 is within the noise of the test sample. The runner-up is the next configuration by "
