@@ -3,7 +3,8 @@
 - the real data files beside the repository, and crafted object .npy files (``Reducer``);
 - Ray: ``no_ray_left`` (a test that may leave Ray initialised), ``two_node_cluster``;
 - ``track2vec-tune`` as a real process (``tune_cli``), and one finished tiny study shared by
-  the study and report tests (``tiny_study``, session-scoped: it runs once, when first needed).
+  the study and report tests (``tiny_study``, session-scoped: it runs once, when first needed);
+- the README's Python API example, run once as written (``readme_example``, session-scoped too).
 
 Test modules import the plain helpers with ``from conftest import ...``.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -197,3 +199,44 @@ def tiny_study(tmp_path_factory) -> FinishedStudy:
                      "--max-epochs", str(study.max_epochs), "--grace-period", "1", "--reduction-factor", "2",
                      "--storage", str(study.storage), "--name", study.name, "--dashboard-port", str(free_port())])
     return FinishedStudy(study.storage, study.name, study.trials, study.max_epochs, code, out.getvalue())
+
+
+# --- the README's Python API example, run once ---------------------------------------------------
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_python_example() -> str:
+    """The Python block of the README's "In a notebook: the Python API" section."""
+    block = re.search(r"### In a notebook: the Python API\n.*?```python\n(.*?)```", README.read_text(), re.S)
+    assert block, "the README has no Python API example"
+    return block.group(1)
+
+
+@dataclass(frozen=True)
+class ExampleRun:
+    directory: Path  # the fresh working directory it ran in
+    namespace: dict  # its variables after it ran
+
+
+@pytest.fixture(scope="session")
+def readme_example(tmp_path_factory) -> ExampleRun:
+    """The README's Python API example, executed as written (as a notebook would, in a fresh directory and
+    without RAY_ADDRESS): a study with repeats on builtin:tiny, shared by the README and repeats tests.
+
+    Tests that change its study must copy it first.
+    """
+    directory = tmp_path_factory.mktemp("readme-example")
+    previous_directory, previous_address = Path.cwd(), os.environ.get("RAY_ADDRESS")
+    os.chdir(directory)
+    os.environ["RAY_ADDRESS"] = ""
+    namespace: dict = {}
+    try:
+        exec(compile(readme_python_example(), "README.md (Python API example)", "exec"), namespace)
+    finally:
+        os.chdir(previous_directory)
+        if previous_address is None:
+            os.environ.pop("RAY_ADDRESS", None)
+        else:
+            os.environ["RAY_ADDRESS"] = previous_address
+    return ExampleRun(directory, namespace)

@@ -97,7 +97,10 @@ def test_settings_are_chosen_on_validation_and_test_is_scored_with_them():
         chosen = fitted[kind]
         assert chosen.validation.ndcg == pytest.approx(best[0])
         settings = RuleSettings(kind, chosen.settings["steps"], chosen.settings["weighting"])
-        assert chosen.test.ndcg == pytest.approx(metrics_from_ranks(ranks_by_rules(rules(counts, settings), test)).ndcg)
+        test_ranks = ranks_by_rules(rules(counts, settings), test)
+        assert chosen.test.ndcg == pytest.approx(metrics_from_ranks(test_ranks).ndcg)
+        # the per-pair ranks behind the test score are kept (for paired bootstrap intervals)
+        np.testing.assert_array_equal(chosen.test_ranks, test_ranks)
 
 
 def test_corpus_baselines_name_popularity_sr_and_ar():
@@ -109,6 +112,8 @@ def test_corpus_baselines_name_popularity_sr_and_ar():
     baselines = corpus_baselines(corpus)
     assert list(baselines) == ["popularity", "sr", "ar"]
     assert baselines["popularity"].test == popularity_baseline(corpus.counts, corpus.test_pairs)
+    for baseline in baselines.values():
+        assert metrics_from_ranks(baseline.test_ranks) == baseline.test
     # On the generator's Markov walks, transitions counted from training beat popularity.
     assert baselines["sr"].validation.ndcg > 1.5 * baselines["popularity"].validation.ndcg
     assert "steps" in baselines["ar"].label and baselines["ar"].test.pairs == len(corpus.test_pairs)

@@ -62,6 +62,8 @@ def test_the_blend_weight_is_chosen_on_validation():
     assert by_weight[blend.weight] == max(by_weight.values())
     expected_test = metrics_from_ranks(blended_ranks(TABLE, 0.5, log_rules, test, (blend.weight,))[:, 0]).ndcg
     assert blend.test.ndcg == pytest.approx(expected_test)
+    np.testing.assert_array_equal(blend.test_ranks, blended_ranks(TABLE, 0.5, log_rules, test, (blend.weight,))[:, 0])
+    assert metrics_from_ranks(blend.test_ranks) == blend.test
     assert blend.as_dict() == {"rules": SETTINGS.as_dict(), "weight": blend.weight}
 
 

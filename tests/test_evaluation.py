@@ -9,7 +9,8 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 import track2vec.evaluation as evaluation
-from track2vec.evaluation import evaluate, metrics_from_ranks, popularity_baseline, ranks_of_targets, top_k
+from track2vec.evaluation import (evaluate, metrics_from_ranks, popularity_baseline, popularity_ranks, ranks_of_targets,
+                                  top_k)
 
 # Item 0 and 1 point the same way, 2 is orthogonal to them, 3 opposite; 4 is 0 scaled.
 HAND = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [5.0, 0.0]])
@@ -116,6 +117,15 @@ def test_popularity_baseline_equals_brute_force(k):
     assert metrics.ndcg == pytest.approx(ndcg)
     assert metrics.hit_rate == pytest.approx(hit_rate)
     assert metrics.pairs == len(pairs)
+
+
+def test_popularity_ranks_are_the_answers_places_in_the_list_without_the_query():
+    counts = np.array([5, 9, 9, 1, 7])  # the list: 1, 2, 4, 0, 3 (equal counts: lower id first)
+    pairs = np.array([[1, 2], [2, 1], [0, 3], [3, 0], [4, 1]])
+    order = sorted(range(len(counts)), key=lambda i: (-counts[i], i))
+    expected = [[i for i in order if i != query].index(answer) for query, answer in pairs]
+    np.testing.assert_array_equal(popularity_ranks(counts, pairs), expected)
+    assert expected == [0, 0, 3, 3, 0]
 
 
 def test_popularity_baseline_by_hand():

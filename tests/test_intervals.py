@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from track2vec.errors import ConfigError
-from track2vec.intervals import paired_bootstrap
+from track2vec.intervals import BootstrapIntervals, paired_bootstrap
 
 
 def brute_force(ranks: dict[str, list[int]], k: int, differences, resamples: int, seed: int, confidence: float) -> dict:
@@ -130,6 +130,7 @@ def test_as_dict_is_json_with_what_reproduces_the_intervals():
     assert data["differences"] == [{"first": "winner", "second": "popularity",
                                     "ndcg": result.difference("winner", "popularity").ndcg.as_dict(),
                                     "hit_rate": result.difference("winner", "popularity").hit_rate.as_dict()}]
+    assert BootstrapIntervals.from_dict(data) == result  # the JSON form reads back whole
 
 
 @pytest.mark.parametrize("ranks, options, message", [

@@ -15,9 +15,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from matplotlib.container import BarContainer, ErrorbarContainer
 
 from track2vec.errors import Track2VecError
+from track2vec.intervals import BootstrapIntervals, MetricWithInterval, PairedDifference, SystemIntervals
 from tune.comparison import Comparison, Score
+from tune.intervals import StudyIntervals
 from tune.reader import TrialRow
 from tune.report import write_report
 from tune.report.data import ReportData, Winner, asha_rungs, best_so_far, load_report_data
@@ -59,8 +62,20 @@ def legend_texts(figure) -> list[str]:
 def bar_heights(figure) -> dict[str, dict[str, list[float]]]:
     """{panel title: {container label: bar heights in x-tick order}}."""
     return {axes.get_title(): {container.get_label(): [bar.get_height() for bar in container]
-                               for container in axes.containers}
+                               for container in axes.containers if isinstance(container, BarContainer)}
             for axes in figure.axes}
+
+
+def whiskers(figure) -> dict[str, dict[str, tuple[float, float]]]:
+    """{panel title: {series: (low, high) of its test whisker}}."""
+    found = {}
+    for axes in figure.axes:
+        for container in axes.containers:
+            if isinstance(container, ErrorbarContainer):
+                (segments,) = container.lines[2]
+                (_, low), (_, high) = segments.get_segments()[0]
+                found.setdefault(axes.get_title(), {})[segments.get_gid().removeprefix("interval-")] = (low, high)
+    return found
 
 
 def fake_data(tmp_path: Path) -> ReportData:
@@ -143,6 +158,50 @@ def test_a_new_comparison_series_is_drawn_and_tabled_without_changes(tmp_path):
     assert re.search(r"<td class=\"text\">gru4rec</td><td>0.1200</td><td>0.3000</td><td>0.1100</td><td>0.2800</td>", scores)
     assert [re.sub("<.*?>", "", cell) for cell in re.findall(r'<td class="text">(.*?)</td>', scores)] == [
         "winner", "popularity baseline", "generator oracle (best possible)", "gru4rec"]
+
+
+def with_intervals(data: ReportData) -> ReportData:
+    """The fake study's export with test intervals: winner, runner-up and popularity, two differences."""
+    def metric(value, low, high):
+        return MetricWithInterval(value, low, high)
+
+    bootstrap = BootstrapIntervals(
+        10, 200, 1000, 0, 0.95,
+        (SystemIntervals("winner", metric(0.25, 0.20, 0.31), metric(0.45, 0.38, 0.52)),
+         SystemIntervals("runner_up", metric(0.24, 0.19, 0.30), metric(0.44, 0.37, 0.51)),
+         SystemIntervals("popularity", metric(0.07, 0.05, 0.09), metric(0.18, 0.13, 0.23))),
+        (PairedDifference("winner", "runner_up", metric(0.01, -0.02, 0.04), metric(0.01, -0.03, 0.05)),
+         PairedDifference("winner", "popularity", metric(0.18, 0.13, 0.23), metric(0.27, 0.2, 0.34))))
+    data.intervals = StudyIntervals(bootstrap, runner_up="done", best_baseline="popularity")
+    return data
+
+
+def test_test_bars_carry_their_intervals_as_whiskers(tmp_path):
+    figure = plot_winner_vs_baselines(with_intervals(fake_data(tmp_path)))
+    assert whiskers(figure) == {"NDCG@10": {"winner": pytest.approx((0.20, 0.31)), "popularity": pytest.approx((0.05, 0.09))},
+                                "HR@10": {"winner": pytest.approx((0.38, 0.52)), "popularity": pytest.approx((0.13, 0.23))}}
+    # the runner-up is no bar: it is scored on test for the intervals only
+    assert "runner-up (second by validation)" not in bar_heights(figure)["NDCG@10"]
+    assert all(axes.get_ylim()[1] > 0.52 for axes in figure.axes if axes.get_title() == "HR@10")
+    assert "95% intervals on test" in figure.get_suptitle()
+    assert not whiskers(plot_winner_vs_baselines(fake_data(tmp_path)))  # an export without intervals: no whiskers
+
+
+def test_score_table_shows_the_intervals_and_the_differences(tmp_path):
+    page = summary_html(with_intervals(fake_data(tmp_path)))
+    scores = re.search(r"<table id='scores'>.*?</table>", page).group(0)
+    assert "test NDCG@10, 95% interval" in scores
+    assert re.search(r'<td class="text">winner</td>(<td>[0-9.]+</td>){4}<td>\[0.2000, 0.3100\]</td>'
+                     r'<td>\[0.3800, 0.5200\]</td>', scores)
+    assert "runner-up (second by validation), trial done" in scores and "<td>[0.1900, 0.3000]</td>" in scores
+    differences = re.search(r"<table id='differences'>.*?</table>", page).group(0)
+    cells = [re.sub("<.*?>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", differences)]
+    assert cells == ["winner − runner-up (trial done)", "+0.0100", "[-0.0200, +0.0400]", "+0.0100",
+                     "[-0.0300, +0.0500]", "within the noise of the test pairs (the NDCG@10 interval includes 0)",
+                     "winner − popularity baseline, the best baseline on validation", "+0.1800", "[+0.1300, +0.2300]",
+                     "+0.2700", "[+0.2000, +0.3400]",
+                     "the winner is better on the test pairs (the NDCG@10 interval is above 0)"]
+    assert "<table id='differences'>" not in summary_html(fake_data(tmp_path))
 
 
 def test_importances_not_computable_is_said_not_raised(tmp_path):

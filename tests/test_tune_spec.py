@@ -40,9 +40,11 @@ def test_study_json_round_trip_keeps_every_field(tmp_path):
     study.create()
     study.save_spec(spec)
     assert study.load_spec() == spec
-    # rewritten as the current version, with the Optuna file a version 1 study has: SQLite
+    # rewritten as the current version, with the Optuna file a version 1 study has (SQLite) and the
+    # settings added since version 1 at their defaults, which keep the old behaviour
+    added = {"repeats": 0, "repeat_top": 3, "log_to": []}
     assert json.loads((tmp_path / "demo" / "study.json").read_text()) == {
-        **VERSION_1, "format_version": FORMAT_VERSION, "optuna_backend": "sqlite"}
+        **VERSION_1, **added, "format_version": FORMAT_VERSION, "optuna_backend": "sqlite"}
     assert spec.optuna_backend == "sqlite"  # a version 1 study's Optuna file is optuna.db
 
 
@@ -64,6 +66,10 @@ def test_a_newer_format_version_is_refused_in_one_line(tmp_path, capsys):
     ({"cpus_per_trial": 0.0}, "--cpus-per-trial must be > 0"),
     ({"gpus_per_trial": 1.5}, "--gpus-per-trial above 1 must be a whole number"),
     ({"optuna_backend": "csv"}, "optuna_backend: expected one of journal, sqlite, got 'csv'"),
+    ({"seed": -1}, "--seed must be >= 0, got -1"),
+    ({"repeats": -1}, "--repeats must be >= 0, got -1"),
+    ({"repeat_top": 0}, "--top must be >= 1, got 0"),
+    ({"log_to": ["neptune"]}, "--log-to: expected some of mlflow, wandb"),
 ])
 def test_bad_settings_in_study_json_are_one_line_errors(changes, message):
     with pytest.raises(ConfigError) as error:

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from track2vec.baselines import corpus_baselines
-from track2vec.evaluation import evaluate_with, rank_targets
+from track2vec.blend import blended_ranks
+from track2vec.evaluation import evaluate_with, popularity_ranks, rank_targets
 from track2vec.export import read_export
+from track2vec.intervals import paired_bootstrap
 from track2vec.recommend import Recommender
+from track2vec.scoring import Scoring, score_table
 from tune import driver
 from tune.cli import main
+from tune.intervals import StudyIntervals
+from tune.reader import read_rows
 from tune.study import Study
 from tune.testing import FAST_SPACE_TOML, optuna_trials, results, trial_dirs
+from tune.trainable import load_best_vectors, load_progress
 
 @pytest.mark.slow
 def test_study_end_to_end(tiny_study, capsys, no_ray_left):
@@ -99,7 +106,41 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     assert metrics["ar_val_ndcg_at_10"] == pytest.approx(baselines["ar"].validation.ndcg)
     assert exported.info["baselines"]["sr"] == baselines["sr"].settings
     assert exported.blend_weight == exported.info["blend"]["weight"] and exported.blend_rules is not None
+    # test intervals: the paired bootstrap (the study's seed, 1000 resamples) of every series' test ranks
+    intervals = StudyIntervals.from_dict(exported.info["intervals"])
+    runner_up = rows[1]  # second by validation: scored on test for the intervals only
+    assert intervals.runner_up == runner_up["trial_id"] and intervals.best_baseline == max(
+        ("popularity", "sr", "ar"), key=lambda name: metrics[f"{name}_val_ndcg_at_10"])
+    (runner_up_row,) = [row for row in read_rows(Study(str(storage), name), spec) if row.trial_id == runner_up["trial_id"]]
+    with runner_up_row.checkpoint.as_directory() as directory:
+        vectors, progress = load_best_vectors(Path(directory)), load_progress(Path(directory))
+    runner_up_scoring = Scoring.from_dict(progress.best_scoring)
+    runner_up_table = score_table(runner_up_scoring.method, vectors.embeddings, corpus.counts,
+                                  vectors.context_embeddings, vectors.context_bias)
+    test_ranks = {
+        "winner": rank_targets(table, corpus.test_pairs, (scoring.popularity_weight,))[:, 0],
+        "runner_up": rank_targets(runner_up_table, corpus.test_pairs, (runner_up_scoring.popularity_weight,))[:, 0],
+        "blend": blended_ranks(table, scoring.popularity_weight, exported.blend_rules, corpus.test_pairs,
+                               (exported.blend_weight,))[:, 0],
+        "popularity": popularity_ranks(corpus.counts, corpus.test_pairs),
+        "sr": baselines["sr"].test_ranks, "ar": baselines["ar"].test_ranks,
+    }
+    expected = paired_bootstrap(test_ranks, 10, [("winner", "runner_up"), ("winner", intervals.best_baseline)],
+                                1000, spec.seed)
+    assert [system.name for system in intervals.bootstrap.systems] == list(test_ranks)
+    for system in expected.systems:
+        for metric in ("ndcg", "hit_rate"):
+            found, wanted = getattr(intervals.bootstrap.system(system.name), metric), getattr(system, metric)
+            assert (found.value, found.low, found.high) == pytest.approx((wanted.value, wanted.low, wanted.high),
+                                                                         abs=1e-9), system.name
+    for difference in expected.differences:
+        found = intervals.bootstrap.difference(difference.first, difference.second).ndcg
+        assert (found.value, found.low, found.high) == pytest.approx(
+            (difference.ndcg.value, difference.ndcg.low, difference.ndcg.high), abs=1e-9)
+    assert intervals.bootstrap.system("winner").ndcg.value == pytest.approx(metrics["winner_test_ndcg_at_10"])
     markdown = (export_dir / "trials.md").read_text()
+    assert f"Winner − runner-up (trial {runner_up['trial_id']})" in markdown and "Winner − best baseline" in markdown
+    assert "test NDCG@10, 95% interval" in (study_dir / "report.html").read_text()
     assert "held-out test" in markdown and "Popularity baseline" in markdown and "oracle" in markdown
     assert "SR baseline" in markdown and "AR baseline" in markdown and "Blend: winner + SR" in markdown
     assert "SR baseline" in out and "AR baseline" in out and "Blend" in out
@@ -130,9 +171,11 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     assert scores["winner"]["test"]["ndcg_at_10"] == metrics["winner_test_ndcg_at_10"]
     assert scores["popularity"]["val"]["hr_at_10"] == metrics["popularity_val_hr_at_10"]
     assert scores["oracle"]["all"]["ndcg_at_10"] == metrics["oracle_ndcg_at_10"]
+    assert status["exported_intervals"] == exported.info["intervals"] and status["repeats"] is None
     assert main(["status", "--name", name, "--storage", str(storage)]) == 0
     text = capsys.readouterr().out
     assert "the export's winner beside the baselines" in text and "SR baseline (sequential rules): validation" in text
+    assert "Winner − runner-up" in text
     assert main(["export", "--name", name, "--storage", str(storage)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["export", "--name", name, "--storage", str(storage), "--force"]) == 0

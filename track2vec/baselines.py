@@ -20,7 +20,7 @@ unseen target would tie with thousands of items and count as ranked first among 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import math
 
@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from track2vec.errors import ConfigError
-from track2vec.evaluation import Metrics, metrics_from_ranks, popularity_baseline
+from track2vec.evaluation import Metrics, metrics_from_ranks, popularity_ranks
 
 KINDS = ("sr", "ar")
 WEIGHTINGS = {
@@ -138,6 +138,8 @@ class Baseline:
     settings: dict
     validation: Metrics
     test: Metrics | None
+    # 0-based rank of each test pair's answer (what ``test`` is the mean of): for paired bootstrap intervals
+    test_ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -166,16 +168,19 @@ def fit_count_baselines(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size
                 if best is None or metrics.ndcg > best[0].ndcg:
                     best = (metrics, settings, scores)
         metrics, settings, scores = best
-        test = metrics_from_ranks(ranks_by_rules(scores, test_pairs), k) if test_pairs is not None and len(test_pairs) else None
-        fitted[kind] = Baseline(kind, {"steps": settings.steps, "weighting": settings.weighting}, metrics, test)
+        test_ranks = ranks_by_rules(scores, test_pairs) if test_pairs is not None and len(test_pairs) else None
+        test = metrics_from_ranks(test_ranks, k) if test_ranks is not None else None
+        fitted[kind] = Baseline(kind, {"steps": settings.steps, "weighting": settings.weighting}, metrics, test,
+                                test_ranks)
     return fitted
 
 
 def corpus_baselines(corpus, k: int = 10) -> dict[str, Baseline]:
     """Popularity, SR and AR of a :class:`track2vec.corpus.Corpus`, on its validation and test pairs."""
     test_pairs = corpus.test_pairs if len(corpus.test_pairs) else None
-    popularity = Baseline("popularity", {}, popularity_baseline(corpus.counts, corpus.validation_pairs, k),
-                          popularity_baseline(corpus.counts, test_pairs, k) if test_pairs is not None else None)
+    test_ranks = popularity_ranks(corpus.counts, test_pairs) if test_pairs is not None else None
+    popularity = Baseline("popularity", {}, metrics_from_ranks(popularity_ranks(corpus.counts, corpus.validation_pairs), k),
+                          metrics_from_ranks(test_ranks, k) if test_ranks is not None else None, test_ranks)
     return {"popularity": popularity,
             **fit_count_baselines(corpus.tokens, corpus.offsets, len(corpus.vocabulary), corpus.validation_pairs,
                                   test_pairs, k)}

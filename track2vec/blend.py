@@ -15,7 +15,7 @@ on the validation pairs; the test pairs are scored once with it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,6 +35,8 @@ class Blend:
     weight: float
     validation: Metrics
     test: Metrics | None
+    # 0-based rank of each test pair's answer (what ``test`` is the mean of): for paired bootstrap intervals
+    test_ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {"rules": self.rules.as_dict(), "weight": self.weight}
@@ -82,8 +84,8 @@ def fit_blend(table: ScoreTable, popularity_weight: float, tokens: np.ndarray, o
     ranks = blended_ranks(table, popularity_weight, log_rules, validation_pairs, blend_weights)
     scores = [metrics_from_ranks(ranks[:, column], k) for column in range(len(blend_weights))]
     best = max(range(len(blend_weights)), key=lambda column: scores[column].ndcg)
-    test = None
+    test, test_ranks = None, None
     if test_pairs is not None and len(test_pairs):
-        test = metrics_from_ranks(blended_ranks(table, popularity_weight, log_rules, test_pairs,
-                                                (blend_weights[best],))[:, 0], k)
-    return Blend(settings, float(blend_weights[best]), scores[best], test)
+        test_ranks = blended_ranks(table, popularity_weight, log_rules, test_pairs, (blend_weights[best],))[:, 0]
+        test = metrics_from_ranks(test_ranks, k)
+    return Blend(settings, float(blend_weights[best]), scores[best], test, test_ranks)

@@ -136,13 +136,18 @@ def best_scoring(results: Sequence[ScoredMetrics]) -> ScoredMetrics:
     return max(results, key=lambda result: result.metrics.ndcg)
 
 
-def popularity_baseline(counts: np.ndarray, pairs: np.ndarray, k: int = 10) -> Metrics:
-    """Metrics of always suggesting the most frequent items (the query item left out)."""
+def popularity_ranks(counts: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """0-based rank of ``pairs[:, 1]`` in the list of the most frequent items (the query item left out)."""
     popularity_rank = np.empty(len(counts), dtype=np.int64)
     popularity_rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
     answer_rank = popularity_rank[pairs[:, 1]]
     query_ahead = popularity_rank[pairs[:, 0]] < answer_rank
-    return metrics_from_ranks(answer_rank - query_ahead, k)
+    return answer_rank - query_ahead
+
+
+def popularity_baseline(counts: np.ndarray, pairs: np.ndarray, k: int = 10) -> Metrics:
+    """Metrics of always suggesting the most frequent items (the query item left out)."""
+    return metrics_from_ranks(popularity_ranks(counts, pairs), k)
 
 
 def top_k(table: ScoreTable | np.ndarray, queries: np.ndarray, k: int = 10, exclude: list[np.ndarray] | None = None,

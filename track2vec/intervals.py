@@ -46,6 +46,10 @@ class MetricWithInterval:
     def as_dict(self) -> dict:
         return {"value": self.value, "low": self.low, "high": self.high}
 
+    @classmethod
+    def from_dict(cls, values: Mapping) -> MetricWithInterval:
+        return cls(float(values["value"]), float(values["low"]), float(values["high"]))
+
 
 @dataclass(frozen=True)
 class SystemIntervals:
@@ -102,6 +106,18 @@ class BootstrapIntervals:
                 "resamples": self.resamples, "seed": self.seed, "confidence": self.confidence,
                 "systems": {system.name: system.as_dict() for system in self.systems},
                 "differences": [difference.as_dict() for difference in self.differences]}
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> BootstrapIntervals:
+        """Read back :meth:`as_dict` (e.g. from JSON); a missing or malformed entry raises ``KeyError``,
+        ``TypeError`` or ``ValueError``."""
+        metric = MetricWithInterval.from_dict
+        systems = tuple(SystemIntervals(name, metric(system["ndcg"]), metric(system["hit_rate"]))
+                        for name, system in values["systems"].items())
+        differences = tuple(PairedDifference(d["first"], d["second"], metric(d["ndcg"]), metric(d["hit_rate"]))
+                            for d in values["differences"])
+        return cls(int(values["k"]), int(values["pairs"]), int(values["resamples"]), int(values["seed"]),
+                   float(values["confidence"]), systems, differences)
 
 
 def paired_bootstrap(ranks: Mapping[str, np.ndarray], k: int = 10, differences: Sequence[tuple[str, str]] = (),

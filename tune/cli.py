@@ -1,8 +1,8 @@
 """``track2vec-tune``: distributed hyperparameter search for track2vec (Ray Tune + Optuna + ASHA).
 
-Commands: ``run`` a new study, ``resume`` an interrupted one, ``export`` the winner and
-the evaluation table, ``status`` of a study (read from storage, works while it runs),
-``report`` (an HTML page of an exported study).
+Commands: ``run`` a new study, ``resume`` an interrupted one, ``repeat`` the top configurations
+of a finished study with new seeds, ``export`` the winner and the evaluation table, ``status``
+of a study (read from storage, works while it runs), ``report`` (an HTML page of an exported study).
 
 This module only parses the command line and hands each command to ``tune/run.py``.
 """
@@ -10,9 +10,7 @@ This module only parses the command line and hands each command to ``tune/run.py
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from pathlib import Path
 
 from track2vec.cli_support import OneLineParser, add_version, run_main
@@ -22,15 +20,12 @@ from tune import PROG, run
 from tune.run import ClusterOptions
 from tune.spec import (
     DEFAULT_CPUS_PER_TRIAL, DEFAULT_GPUS_PER_TRIAL, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_EPOCHS,
-    DEFAULT_MAX_FAILURES, DEFAULT_REDUCTION_FACTOR, DEFAULT_SEED, DEFAULT_TRIALS, NEW_STUDY_OPTUNA_BACKEND, StudySpec,
+    DEFAULT_MAX_FAILURES, DEFAULT_REDUCTION_FACTOR, DEFAULT_REPEAT_TOP, DEFAULT_REPEATS, DEFAULT_SEED,
+    DEFAULT_TRIALS, REPEAT_COMMAND_SEEDS, TRACKERS, StudySpec,
 )
 from tune.study import Study, check_name, default_name, resolve_storage
 
 LOCAL_CLUSTER = ClusterOptions()  # the defaults of the cluster options
-
-# Ray workers of a local cluster inherit the driver's environment: TensorFlow starts in them
-# without its C++ info logs, wherever it is first imported.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _positive_int(text: str) -> int:
@@ -61,6 +56,22 @@ def _non_negative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
+
+
+class _AddTracker(argparse.Action):
+    """``--log-to NAME``, repeatable: a tuple of the trackers named."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, (*getattr(namespace, self.dest), values))
+
+
+def _repeat_options(sub: argparse.ArgumentParser, repeats_default: int) -> None:
+    sub.add_argument("--repeats", type=_non_negative_int if repeats_default == 0 else _positive_int,
+                     default=repeats_default,
+                     help="after the search, train each of the --top configurations again with this many new seeds "
+                          "and pick the winner by the mean validation NDCG@10 (0: no repeats)")
+    sub.add_argument("--top", dest="repeat_top", type=_positive_int, default=DEFAULT_REPEAT_TOP,
+                     help="configurations repeated, by best validation NDCG@10")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--optuna-storage", default=None,
                      help="Optuna storage URL (default: Optuna's journal file optuna.journal in the study directory; "
                           "in memory, saved with Ray's state, for a URI --storage)")
+    _repeat_options(run_parser, DEFAULT_REPEATS)
+    run_parser.add_argument("--log-to", dest="log_to", action=_AddTracker, choices=TRACKERS, default=(),
+                     help="also send every trial's results to this experiment tracker (repeatable; an optional "
+                          "extra: pip install 'track2vec-tune[mlflow]')")
     run_parser.add_argument("--resume", action="store_true", help="if the study exists, resume it instead of refusing")
     location(run_parser, name_required=False)
     cluster(run_parser)
@@ -116,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     resume_parser = commands.add_parser("resume", help="continue an interrupted study", formatter_class=defaults)
     location(resume_parser, name_required=True)
     cluster(resume_parser)
+
+    repeat_parser = commands.add_parser("repeat", formatter_class=defaults,
+                                        help="retrain the top configurations of a finished study with new seeds; "
+                                             "the winner is then the best mean")
+    location(repeat_parser, name_required=True)
+    _repeat_options(repeat_parser, REPEAT_COMMAND_SEEDS)
+    repeat_parser.add_argument("--force", action="store_true", help="replace the study's existing repeats")
+    cluster(repeat_parser)
 
     export_parser = commands.add_parser("export", help="export the winner and the evaluation table", formatter_class=defaults)
     location(export_parser, name_required=True)
@@ -146,14 +169,13 @@ def _cluster(args: argparse.Namespace) -> ClusterOptions:
 
 def _spec(args: argparse.Namespace, study: Study) -> StudySpec:
     """The new study's settings as given (StudySpec checks them); its config and data come in run.start."""
-    return StudySpec(
-        name=study.name, storage=study.storage, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        data=args.data if args.data.startswith("builtin") else str(Path(args.data).absolute()),
+    return run.new_spec(
+        study, args.data, command=(PROG, *sys.argv[1:]),
         trials=args.trials, max_epochs=args.max_epochs, grace_period=args.grace_period,
         reduction_factor=args.reduction_factor, cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures, seed=args.seed,
         min_count=args.min_count, validation_pairs=args.validation_pairs, test_pairs=args.test_pairs,
-        optuna_storage=args.optuna_storage, optuna_backend=NEW_STUDY_OPTUNA_BACKEND, command=(PROG, *sys.argv[1:]),
+        optuna_storage=args.optuna_storage, repeats=args.repeats, repeat_top=args.repeat_top, log_to=args.log_to,
     )
 
 
@@ -164,6 +186,10 @@ def command_run(args: argparse.Namespace) -> int:
 
 def command_resume(args: argparse.Namespace) -> int:
     return run.resume(_study(args), _cluster(args))
+
+
+def command_repeat(args: argparse.Namespace) -> int:
+    return run.repeat(_study(args), args.repeats, args.repeat_top, _cluster(args), force=args.force)
 
 
 def command_export(args: argparse.Namespace) -> int:
@@ -180,8 +206,8 @@ def command_report(args: argparse.Namespace) -> int:
     return run.report(_study(args))
 
 
-COMMANDS = {"run": command_run, "resume": command_resume, "export": command_export, "status": command_status,
-            "report": command_report}
+COMMANDS = {"run": command_run, "resume": command_resume, "repeat": command_repeat, "export": command_export,
+            "status": command_status, "report": command_report}
 
 
 def main(argv: list[str] | None = None) -> int:

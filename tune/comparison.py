@@ -22,8 +22,12 @@ ONE_NUMBER = "all"  # the split of a series with one number for every split
 SPLIT_LABELS = {VALIDATION: "validation", TEST: "test"}
 
 WINNER, BLEND, POPULARITY, SR, AR, ORACLE = "winner", "blend", "popularity", "sr", "ar", "oracle"
+# Not a comparison series: the second configuration by validation, ranked on test only for the
+# interval of its difference with the winner (tune/intervals.py).
+RUNNER_UP = "runner_up"
 SERIES_LABELS = {
     WINNER: "winner",
+    RUNNER_UP: "runner-up (second by validation)",
     BLEND: "blend: winner + SR (separate mode)",
     POPULARITY: "popularity baseline",
     SR: "SR baseline (sequential rules)",

@@ -167,6 +167,13 @@ def _settings(spec: StudySpec) -> TrialSettings:
     return TrialSettings(spec.max_epochs, spec.seed, spec.cpus_per_trial, spec.gpus_per_trial)
 
 
+def _callbacks(study: Study, spec: StudySpec, experiment: str) -> list:
+    """Tune callbacks of a study's experiments: the storage watch and the trackers of ``--log-to``."""
+    from tune.trackers import tracker_callbacks
+
+    return [StorageWatch(study), *tracker_callbacks(spec.log_to, experiment)]
+
+
 def _trainable(spec: StudySpec, corpus: Corpus):
     from ray import tune
 
@@ -225,9 +232,61 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
             name=study.name, storage_path=study.storage,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            progress_reporter=_reporter(spec, space), verbose=1, callbacks=[StorageWatch(study)],
+            progress_reporter=_reporter(spec, space), verbose=1,
+            callbacks=_callbacks(study, spec, study.name),
         ),
     )
+
+
+def build_repeat_tuner(study: Study, spec: StudySpec, corpus: Corpus, plan):
+    """A Tuner that trains the points of a repeat plan (``tune.repeats.RepeatPlan``) as trials of their own
+    experiment, ``<study>/repeats``: a fixed list of configs, no searcher, no early stopping."""
+    from ray import tune
+    from ray.tune import CLIReporter
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    from tune.trainable import EPOCHS_KEY, SEED_KEY, SOURCE_KEY
+
+    _environment()
+    points = plan.points()
+    reporter = CLIReporter(
+        metric_columns={TIME_ATTR: "epoch", METRIC: "val NDCG@10", OBJECTIVE: "best"},
+        parameter_columns={SOURCE_KEY: "configuration", SEED_KEY: "seed", EPOCHS_KEY: "epochs"},
+        metric=OBJECTIVE, mode="max", sort_by_metric=True, max_report_frequency=20, max_progress_rows=15,
+    )
+    return tune.Tuner(
+        _trainable(spec, corpus),
+        # Tune sets a point's values only at keys of the param space: each key, without a value of its own.
+        param_space=dict.fromkeys(key for point in points for key in point),
+        tune_config=tune.TuneConfig(
+            search_alg=BasicVariantGenerator(points_to_evaluate=points), num_samples=len(points),
+            trial_name_creator=trial_name, trial_dirname_creator=trial_name,
+        ),
+        run_config=tune.RunConfig(
+            name=study.repeats().name, storage_path=study.repeats().storage,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            progress_reporter=reporter, verbose=1,
+            callbacks=_callbacks(study, spec, f"{study.name}-repeats"),
+        ),
+    )
+
+
+def restore_repeat_tuner(study: Study, spec: StudySpec, corpus: Corpus):
+    """The Tuner of interrupted repeats: finished repeats kept, the others continue from their checkpoints."""
+    from ray import tune
+
+    from tune.reader import read_analysis
+
+    _environment()
+    try:
+        read_analysis(study.repeats())
+    except (ValueError, EOFError, OSError) as error:
+        raise StorageError(f"{study.repeats().path}: Ray's saved state of the repeats is damaged "
+                           f"({type(error).__name__}); `track2vec-tune repeat --name {study.name} --force` "
+                           "runs them again") from None
+    return tune.Tuner.restore(study.repeats().path, trainable=_trainable(spec, corpus),
+                              resume_unfinished=True, resume_errored=True)
 
 
 class StorageWatch(Callback):
@@ -279,12 +338,31 @@ def restore_tuner(study: Study, spec: StudySpec, corpus: Corpus):
 
 
 def fit(tuner, study: Study, spec: StudySpec) -> Outcome:
-    """Run the Tuner; Ctrl-C or SIGTERM stop it gracefully (Ray saves its state first).
+    """Run the study's Tuner; Ctrl-C or SIGTERM stop it gracefully (Ray saves its state first).
 
     A storage that fails (disk full, read-only) ends it with a StorageError.
     """
     from tune.reader import read_rows
 
+    seconds = _fit(tuner, study)
+    # Read the saved snapshot: after an interruption Ray's in-memory trials are already cleaned up.
+    rows = read_rows(study, spec)
+    unfinished = [row for row in rows if not row.finished_in_ray]
+    return Outcome(interrupted=bool(unfinished) or len(rows) < spec.trials, seconds=seconds)
+
+
+def fit_repeats(tuner, study: Study, trials: int) -> Outcome:
+    """Run the repeats' Tuner (``trials`` of them) as ``fit`` runs the study's."""
+    from tune.reader import read_repeat_rows
+
+    seconds = _fit(tuner, study)
+    rows = read_repeat_rows(study)
+    unfinished = [row for row in rows if not row.finished_in_ray]
+    return Outcome(interrupted=bool(unfinished) or len(rows) < trials, seconds=seconds)
+
+
+def _fit(tuner, study: Study) -> float:
+    """``tuner.fit()`` with SIGTERM as Ctrl-C and the storage checked; returns the seconds it took."""
     main_thread = threading.current_thread() is threading.main_thread()
     if main_thread:
         previous = signal.getsignal(signal.SIGTERM)
@@ -306,7 +384,4 @@ def fit(tuner, study: Study, spec: StudySpec) -> Outcome:
             f"the study's storage failed: {study.path}: {problem}; the study stopped after {seconds:.0f} s. "
             f"Trials finished so far are kept: `track2vec-tune status --name {study.name} --storage {study.storage}` "
             "lists them and `track2vec-tune export` writes the winner once the storage takes files again")
-    # Read the saved snapshot: after an interruption Ray's in-memory trials are already cleaned up.
-    rows = read_rows(study, spec)
-    unfinished = [row for row in rows if not row.finished_in_ray]
-    return Outcome(interrupted=bool(unfinished) or len(rows) < spec.trials, seconds=seconds)
+    return seconds

@@ -7,6 +7,11 @@ same pairs: the counted baselines (popularity, SR, AR; their parameters chosen o
 validation), the blended mode (the winner plus the SR term, its weight chosen on
 validation: reported beside the winner, never in its place) and, for the built-in corpus,
 the generator's oracle (one number).
+
+With repeats (``tune/repeats.py``) the winner is the repeated configuration with the best mean
+validation NDCG@10 over its new seeds, and its vectors are those of its best seed. Every test
+score keeps its per-pair ranks, from which ``tune/intervals.py`` computes the intervals; the
+runner-up (the next configuration in the same order) is scored on test for them alone.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import scipy.sparse as sp
 from track2vec.baselines import Baseline, RuleSettings, corpus_baselines
 from track2vec.blend import Blend, fit_blend, rule_log_scores
 from track2vec.corpus import Corpus
-from track2vec.evaluation import evaluate_with
+from track2vec.evaluation import metrics_from_ranks, rank_targets
 from track2vec.scoring import Scoring, score_table
 
-from tune.comparison import BLEND, K, ONE_NUMBER, ORACLE, TEST, VALIDATION, WINNER, Comparison, Score
+from tune.comparison import BLEND, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION, WINNER, Comparison, Score
+from tune.intervals import StudyIntervals, study_intervals
 from tune.reader import ERRORED, TrialRow, read_rows, status_counts
+from tune.repeats import Repeats, candidates, read_repeats
 from tune.spec import StudySpec
 from tune.study import Study
 from tune.trainable import BestVectors, load_best_vectors, load_progress
@@ -45,10 +52,21 @@ class Evaluation:
     blend: Blend | None = None
     blend_rules: sp.csr_matrix | None = field(default=None, repr=False)  # log(1 + SR) of the blend
     comparison: Comparison = field(default_factory=Comparison)
+    repeats: Repeats | None = None
+    winner_run: TrialRow | None = None  # whose vectors the winner's are: the winner's row, or its best repeat
+    runner_up: TrialRow | None = None  # the next configuration by validation: scored on test for the intervals only
+    test_ranks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # per-pair test ranks by series
+    intervals: StudyIntervals | None = None
 
     @property
     def winner_embeddings(self) -> np.ndarray | None:
         return self.winner_vectors.embeddings if self.winner_vectors else None
+
+    @property
+    def winner_seed(self) -> int:
+        """The seed of the run whose vectors are the winner's."""
+        run = self.winner_run
+        return run.seed if run is not None and run.seed is not None else self.spec.seed
 
     def counts(self) -> dict[str, int]:
         return status_counts(self.rows, self.spec.trials)
@@ -56,24 +74,25 @@ class Evaluation:
 
 def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Evaluation:
     """Rows of every trial; with a corpus, the winner and every comparison series scored too."""
-    evaluation = Evaluation(study, spec, read_rows(study, spec))
+    evaluation = Evaluation(study, spec, read_rows(study, spec), repeats=read_repeats(study))
     if corpus is None:
         return evaluation
-    for row in evaluation.rows:  # best first: the first whose vectors load wins
-        if row.status == ERRORED or row.best_val_ndcg is None or row.checkpoint is None:
-            continue
-        loaded = _best_vectors(row)
-        if loaded is not None:
-            evaluation.winner, (evaluation.winner_vectors, evaluation.winner_scoring) = row, loaded
-            break
+    loaded = _first_loadable(evaluation, 2)  # the winner and the runner-up
+    if loaded:
+        evaluation.winner, evaluation.winner_run, evaluation.winner_vectors, evaluation.winner_scoring = loaded[0]
     splits = _splits(corpus)
     table = None
     if evaluation.winner_vectors is not None:
-        vectors, scoring = evaluation.winner_vectors, evaluation.winner_scoring
-        table = score_table(scoring.method, vectors.embeddings, corpus.counts, vectors.context_embeddings,
-                            vectors.context_bias)
+        table = _table(evaluation.winner_vectors, evaluation.winner_scoring, corpus)
         for split, pairs in splits:
-            evaluation.comparison.add(WINNER, split, _score(evaluate_with(table, pairs, scoring.popularity_weight, K)))
+            ranks = rank_targets(table, pairs, (evaluation.winner_scoring.popularity_weight,))[:, 0]
+            evaluation.comparison.add(WINNER, split, _score(metrics_from_ranks(ranks, K)))
+            if split == TEST:
+                evaluation.test_ranks[WINNER] = ranks
+    if len(loaded) > 1 and WINNER in evaluation.test_ranks:  # on test for the interval of the difference only
+        evaluation.runner_up, _, vectors, scoring = loaded[1]
+        evaluation.test_ranks[RUNNER_UP] = rank_targets(_table(vectors, scoring, corpus), corpus.test_pairs,
+                                                        (scoring.popularity_weight,))[:, 0]
     evaluation.baselines = corpus_baselines(corpus, K)
     if table is not None and "sr" in evaluation.baselines:
         _add_blend(evaluation, table, corpus)
@@ -81,9 +100,32 @@ def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Eval
         evaluation.comparison.add(name, VALIDATION, _score(baseline.validation))
         if baseline.test is not None:
             evaluation.comparison.add(name, TEST, _score(baseline.test))
+            evaluation.test_ranks[name] = baseline.test_ranks
     if corpus.oracle:
         evaluation.comparison.add(ORACLE, ONE_NUMBER, Score(corpus.oracle["ndcg_at_10"], corpus.oracle["hr_at_10"]))
+    evaluation.intervals = study_intervals(evaluation.test_ranks, evaluation.comparison,
+                                           evaluation.runner_up.trial_id if evaluation.runner_up else None, spec.seed)
     return evaluation
+
+
+def _first_loadable(evaluation: Evaluation, count: int) -> list[tuple[TrialRow, TrialRow, BestVectors, Scoring]]:
+    """The first ``count`` candidates (configuration's row, run, its best vectors, their scoring) whose
+    vectors load, in order of preference (``tune.repeats.candidates``: best validation NDCG@10 first)."""
+    loaded = []
+    for row, run in candidates(evaluation.rows, evaluation.repeats):
+        if run.status == ERRORED or run.best_val_ndcg is None or run.checkpoint is None:
+            continue
+        vectors = _best_vectors(run)
+        if vectors is not None:
+            loaded.append((row, run, *vectors))
+            if len(loaded) == count:
+                break
+    return loaded
+
+
+def _table(vectors: BestVectors, scoring: Scoring, corpus: Corpus):
+    return score_table(scoring.method, vectors.embeddings, corpus.counts, vectors.context_embeddings,
+                       vectors.context_bias)
 
 
 def _add_blend(evaluation: Evaluation, table, corpus: Corpus) -> None:
@@ -97,6 +139,7 @@ def _add_blend(evaluation: Evaluation, table, corpus: Corpus) -> None:
     evaluation.comparison.add(BLEND, VALIDATION, _score(blend.validation))
     if blend.test is not None:
         evaluation.comparison.add(BLEND, TEST, _score(blend.test))
+        evaluation.test_ranks[BLEND] = blend.test_ranks
 
 
 def _splits(corpus: Corpus) -> list[tuple[str, np.ndarray]]:

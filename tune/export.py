@@ -3,7 +3,9 @@
 The files are those of ``track2vec.export.write_export`` (what ``track2vec recommend`` reads),
 plus ``trials.csv`` and ``trials.md``, in the same atomic replacement where the storage is local.
 ``model.json`` keeps the comparison series as flat ``metrics`` keys and lists the trials the
-export saw (``trial_ids``), so the report can tell an export older than its study.
+export saw (``trial_ids``), so the report can tell an export older than its study. It says whose
+vectors it holds (``vectors``: the trial and its seed; with repeats, the winning configuration's
+best seed), and holds the test intervals (``intervals``) and the repeats (``repeats``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from tune.table import TRIALS_CSV, TRIALS_MD, to_csv, trials_markdown
 
 SELECTION = ("highest validation NDCG@10 of any epoch of any trial (each epoch under the scoring its trial chose "
              "on validation); test scored once afterwards")
+SELECTION_WITH_REPEATS = ("highest mean validation NDCG@10 over new seeds among the top configurations of the search, "
+                          "each retrained for its best epoch count; the vectors of that configuration's best seed "
+                          "(by validation); test scored once afterwards")
 BLEND_NOTE = ("a separate mode (track2vec recommend --mode blend): the winner's score plus weight * log(1 + SR), "
               "the weight chosen on validation; the winner alone is the pure-embedding model")
 
@@ -29,20 +34,25 @@ BLEND_NOTE = ("a separate mode (track2vec recommend --mode blend): the winner's 
 def model_info(evaluation: Evaluation, corpus: Corpus) -> dict:
     """``model.json``'s content (``write_export`` adds the format version)."""
     spec, winner = evaluation.spec, evaluation.winner
+    run, seed = evaluation.winner_run or winner, evaluation.winner_seed
+    repeated = run is not winner
     return {
         "study": evaluation.study.name,
         "trial_id": winner.trial_id,
         "optuna_trial": winner.optuna_number,
-        "hyperparameters": {**winner.params, "epochs": winner.best_epoch, "seed": spec.seed},
-        "best_epoch": winner.best_epoch,
-        "epochs_run": winner.epochs,
-        "seed": spec.seed,
+        "hyperparameters": {**winner.params, "epochs": run.best_epoch, "seed": seed},
+        "best_epoch": run.best_epoch,
+        "epochs_run": run.epochs,
+        "seed": seed,
+        "vectors": {"trial_id": run.trial_id, "seed": seed, "from": "repeats" if repeated else "search"},
         "min_count": spec.min_count,
         "data": {"source": spec.data, "fingerprint": corpus.fingerprint, "stats": corpus.stats},
         "scoring": evaluation.winner_scoring.as_dict(),
         "metrics": evaluation.comparison.to_metrics(),
+        "intervals": evaluation.intervals.as_dict() if evaluation.intervals else None,
+        "repeats": evaluation.repeats.as_dict() if evaluation.repeats else None,
         "baselines": {name: baseline.settings for name, baseline in evaluation.baselines.items()},
-        "selection": SELECTION,
+        "selection": SELECTION_WITH_REPEATS if repeated else SELECTION,
         "trial_ids": [row.trial_id for row in evaluation.rows],
     }
 

@@ -11,6 +11,9 @@ and running studies alike:
 * the Optuna storage gives each trial's number and final state (``tune.optuna_store``);
 * the newest checkpoint on storage can be ahead of Ray's state, which is a periodic
   snapshot: its ``metrics.json`` then wins.
+
+The repeats (``<study>/repeats``, ``tune/repeats.py``) are a Ray experiment of their own, read
+the same way by ``read_repeat_rows``: one row per (configuration, seed).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ from tune import optuna_store
 from tune.search_space import PARAMS
 from tune.spec import StudySpec
 from tune.study import Study
-from tune.trainable import METRIC, METRICS_FILE, OBJECTIVE, TIME_ATTR
+from tune.trainable import EPOCHS_KEY, METRIC, METRICS_FILE, OBJECTIVE, SEED_KEY, SOURCE_KEY, TIME_ATTR
 
 COMPLETED, STOPPED, ERRORED, RUNNING = "completed", "stopped early", "errored", "running"
 STATUSES = (COMPLETED, STOPPED, ERRORED, RUNNING)
@@ -58,6 +61,8 @@ class TrialRow:
     hosts: str = ""  # "host:pid" of the worker that reported last
     ray_status: str = ""  # Ray's word: PENDING, RUNNING, PAUSED, TERMINATED or ERROR
     checkpoint: Any = field(default=None, repr=False, compare=False)  # ray.tune.Checkpoint of the newest epoch
+    seed: int | None = None  # a repeat's own seed (a search trial's is the study's)
+    source_trial: str | None = None  # a repeat's configuration: the search trial it repeats
 
     @property
     def finished_in_ray(self) -> bool:
@@ -70,9 +75,28 @@ def read_rows(study: Study, spec: StudySpec) -> list[TrialRow]:
     if not study.has_experiment_state():
         return []
     optuna_states = optuna_store.trial_states(study, spec)
-    rows = [_row(trial, spec, optuna_states) for trial in _ray_trials(study, optuna_states)]
-    rows.sort(key=lambda row: (row.best_val_ndcg is None, -(row.best_val_ndcg or 0.0), row.trial_id))
-    return rows
+    rows = [_row(trial, spec.max_epochs, optuna_states) for trial in _ray_trials(study, optuna_states)]
+    return _best_first(rows)
+
+
+def read_repeat_rows(study: Study) -> list[TrialRow]:
+    """One row per repeat (a search trial's configuration trained again with another seed), best
+    validation NDCG@10 first, each with its ``seed`` and ``source_trial``; none before any was run."""
+    repeats = study.repeats()
+    if not repeats.has_experiment_state():
+        return []
+    rows = []
+    for trial in _ray_trials(repeats, {}):
+        config = trial.config or {}
+        row = _row(trial, int(config.get(EPOCHS_KEY) or 0), {})
+        seed = config.get(SEED_KEY)
+        rows.append(replace(row, seed=int(seed) if seed is not None else None,
+                            source_trial=str(config.get(SOURCE_KEY, "")) or None))
+    return _best_first(rows)
+
+
+def _best_first(rows: list[TrialRow]) -> list[TrialRow]:
+    return sorted(rows, key=lambda row: (row.best_val_ndcg is None, -(row.best_val_ndcg or 0.0), row.trial_id))
 
 
 def status_counts(rows: list[TrialRow], trials: int) -> dict[str, int]:
@@ -111,7 +135,7 @@ def read_analysis(study: Study):
         analysis_logger.setLevel(level)
 
 
-def _row(trial, spec: StudySpec, optuna_states: dict[str, tuple[int, str]]) -> TrialRow:
+def _row(trial, max_epochs: int, optuna_states: dict[str, tuple[int, str]]) -> TrialRow:
     result, checkpoint = trial.last_result or {}, trial.checkpoint
     newest, newest_checkpoint = _newest_checkpoint(trial)
     if newest and (newest.get(TIME_ATTR, 0) > result.get(TIME_ATTR, 0) or checkpoint is None):
@@ -120,7 +144,7 @@ def _row(trial, spec: StudySpec, optuna_states: dict[str, tuple[int, str]]) -> T
     number, optuna_state = optuna_states.get(trial.trial_id, (None, None))
     return TrialRow(
         trial_id=trial.trial_id,
-        status=_status(trial.status, epochs, spec.max_epochs, optuna_state),
+        status=_status(trial.status, epochs, max_epochs, optuna_state),
         epochs=epochs,
         params={name: trial.config.get(name) for name in PARAMS},
         best_val_ndcg=_number(result.get(OBJECTIVE)),

@@ -1,25 +1,33 @@
-"""What each ``track2vec-tune`` command does, step by step: run, resume, export, status, report.
+"""What each ``track2vec-tune`` command does, step by step: run, resume, repeat, export, status, report.
 
 ``tune/cli.py`` parses the command line into a ``Study``, a ``StudySpec`` and the cluster
-options and calls one function here; Ray itself is driven by ``tune/driver.py``.
+options and calls one function here, as the Python API (``tune/api.py``) does; Ray itself is
+driven by ``tune/driver.py``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from track2vec.errors import ConfigError, ExportExistsError
 from track2vec.export import INFO_FILE
 
 from tune import PROG
-from tune.spec import StudySpec, option
+from tune.spec import NEW_STUDY_OPTUNA_BACKEND, StudySpec, option
 from tune.study import EXPORT_DIR, STUDY_FILE, Study
 
 TABLE_ROWS = 12  # rows of the evaluation table printed in the terminal
 INTERRUPTED = 130
+
+# Ray workers of a local cluster inherit the driver's environment: TensorFlow starts in them
+# without its C++ info logs, wherever it is first imported (the command line and the Python API alike).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @dataclass(frozen=True)
@@ -36,16 +44,27 @@ def say(message: str = "") -> None:
     print(message, flush=True)
 
 
+def new_spec(study: Study, data: str, command: tuple[str, ...] = (), **settings: Any) -> StudySpec:
+    """A new study's settings: ``data`` (a path is made absolute) and any other ``StudySpec`` field
+    (StudySpec checks them; the config and the data's fingerprint come in ``start``)."""
+    settings.setdefault("optuna_backend", NEW_STUDY_OPTUNA_BACKEND)
+    return StudySpec(name=study.name, storage=study.storage, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                     data=data if data.startswith("builtin") else str(Path(data).absolute()),
+                     command=tuple(command), **settings)
+
+
 def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOptions,
           resume_existing: bool = False) -> int:
     """``run``: a new study (or, with ``resume_existing``, continue the one of that name)."""
     from tune import driver
     from tune.search_space import load_overrides
+    from tune.trackers import check_trackers
 
     if study.exists():
         if resume_existing:
             return resume(study, cluster, given=spec)
         study.create()  # raises the "already exists" error
+    check_trackers(spec.log_to)
     if config:
         overrides, config_text = load_overrides(config)
         spec = replace(spec, config_file=str(config.absolute()), config_text=config_text, overrides=overrides)
@@ -58,6 +77,7 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
         study.save_spec(spec)
         _print_header(study, spec, corpus, dashboard_url)
         outcome = driver.fit(driver.build_tuner(study, spec, corpus), study, spec)
+        outcome = _repeats_after_search(study, spec, corpus, outcome)
         return _finish(study, spec, corpus, outcome, force_export=False)
     finally:
         driver.shutdown()
@@ -69,6 +89,7 @@ def resume(study: Study, cluster: ClusterOptions, given: StudySpec | None = None
     ``given``: the settings of a ``run --resume``, which must describe the same study.
     """
     from tune import driver
+    from tune.trackers import check_trackers
 
     spec = study.load_spec()
     for name in spec.differences(given) if given is not None else ():
@@ -77,6 +98,7 @@ def resume(study: Study, cluster: ClusterOptions, given: StudySpec | None = None
     restorable = study.has_file("tuner.pkl") and study.has_experiment_state()
     if restorable:
         driver.check_restorable(study)  # before starting Ray: a damaged state is a one-line error
+    check_trackers(spec.log_to)
     corpus = driver.load_corpus(spec)
     dashboard_url = driver.connect(cluster.address, cluster.dashboard_host, cluster.dashboard_port, cluster.dashboard)
     try:
@@ -87,9 +109,87 @@ def resume(study: Study, cluster: ClusterOptions, given: StudySpec | None = None
         else:  # interrupted before Ray saved anything: start the trials afresh
             tuner = driver.build_tuner(study, spec, corpus)
         outcome = driver.fit(tuner, study, spec)
+        outcome = _repeats_after_search(study, spec, corpus, outcome)
         return _finish(study, spec, corpus, outcome, force_export=True)
     finally:
         driver.shutdown()
+
+
+def repeat(study: Study, repeats: int, top: int, cluster: ClusterOptions, force: bool = False) -> int:
+    """``repeat``: retrain the top configurations of a finished study with new seeds, then export again.
+
+    Repeats of the same plan that were interrupted continue; other repeats are refused unless
+    ``force``, which runs them afresh. The study's settings record the repeats, so ``resume``
+    continues them too.
+    """
+    from tune import driver
+    from tune.reader import read_rows
+    from tune.repeats import load_plan, make_plan
+    from tune.trackers import check_trackers
+
+    spec = study.load_spec()
+    rows = read_rows(study, spec)
+    done = [row for row in rows if row.finished_in_ray]
+    if len(done) < len(rows) or len(rows) < spec.trials:
+        raise ConfigError(f"study {study.name!r} has not finished ({len(done)} of {spec.trials} trials done); "
+                          f"finish it first: `{PROG} resume --name {study.name} --storage {study.storage}`")
+    plan = make_plan(rows, spec.seed, repeats, top)
+    _check_other_repeats(study, load_plan(study), plan, force)
+    check_trackers(spec.log_to)
+    spec = replace(spec, repeats=repeats, repeat_top=top)
+    corpus = driver.load_corpus(spec)
+    dashboard_url = driver.connect(cluster.address, cluster.dashboard_host, cluster.dashboard_port, cluster.dashboard)
+    try:
+        driver.check_resources(spec)
+        study.save_spec(spec)
+        _print_header(study, spec, corpus, dashboard_url)
+        outcome = _run_repeats(study, spec, corpus, plan, force)
+        return _finish(study, spec, corpus, outcome, force_export=True)
+    finally:
+        driver.shutdown()
+
+
+def _check_other_repeats(study: Study, existing, plan, force: bool) -> None:
+    if existing is not None and existing != plan and not force:
+        raise ConfigError(f"study {study.name!r} already has other repeats ({existing.repeats} seed(s) of the top "
+                          f"{existing.top}) in {study.repeats().path}; pass --force to replace them")
+
+
+def _repeats_after_search(study: Study, spec: StudySpec, corpus, outcome):
+    """After a finished search with ``--repeats``: the repeats (continued where they were interrupted)."""
+    from tune.reader import read_rows
+    from tune.repeats import make_plan
+
+    if outcome.interrupted or spec.repeats < 1:
+        return outcome
+    plan = make_plan(read_rows(study, spec), spec.seed, spec.repeats, spec.repeat_top)
+    repeated = _run_repeats(study, spec, corpus, plan, force=False)
+    return replace(repeated, seconds=outcome.seconds + repeated.seconds)
+
+
+def _run_repeats(study: Study, spec: StudySpec, corpus, plan, force: bool):
+    """Train ``plan``'s repeats: continue them if they are this plan's, else start them (``force``
+    replaces other repeats)."""
+    from tune import driver
+    from tune.repeats import load_plan, save_plan
+
+    existing = load_plan(study)
+    _check_other_repeats(study, existing, plan, force)
+    location = study.repeats()
+    if existing is not None and (existing != plan or force) and location.exists():
+        fs, path = location.filesystem()
+        fs.delete_dir(path)
+        existing = None
+    say()
+    say(f"{PROG}: repeats: the top {len(plan.configurations)} configuration(s) "
+        f"({', '.join(c.trial_id for c in plan.configurations)}), each for its best epoch count, with seeds "
+        f"{', '.join(map(str, plan.seeds))}: {len(plan.points())} trials in {location.path}")
+    if existing is not None and location.has_experiment_state():
+        tuner = driver.restore_repeat_tuner(study, spec, corpus)
+    else:
+        save_plan(study, plan)
+        tuner = driver.build_repeat_tuner(study, spec, corpus, plan)
+    return driver.fit_repeats(tuner, study, len(plan.points()))
 
 
 def export(study: Study, force: bool) -> int:
@@ -121,19 +221,33 @@ def list_studies(storage: str) -> int:
 
 def status(study: Study, as_json: bool) -> int:
     """``status``: trials by status and the best so far, from the storage alone (also while it runs)."""
-    from tune import optuna_store
-    from tune.evaluation import evaluate_study
-    from tune.table import dumps, status_lines, status_report
+    from tune.table import dumps, status_lines
 
-    spec = study.load_spec()
-    evaluation = evaluate_study(study, spec, corpus=None)
-    optuna_counts = optuna_store.state_counts(study, spec)
     if as_json:
-        say(dumps(status_report(evaluation, optuna_counts, _exported_scores(study))))
+        say(dumps(status_data(study)))
         return 0
-    for line in status_lines(evaluation, optuna_counts, TABLE_ROWS, _exported_scores(study)):
+    evaluation, optuna_counts, exported = _status_parts(study)
+    for line in status_lines(evaluation, optuna_counts, TABLE_ROWS, *exported):
         say(line)
     return 0
+
+
+def status_data(study: Study) -> dict[str, Any]:
+    """What ``status --json`` prints: trials by status, the best so far, the export's scores and intervals."""
+    from tune.table import status_report
+
+    evaluation, optuna_counts, exported = _status_parts(study)
+    return status_report(evaluation, optuna_counts, *exported)
+
+
+def _status_parts(study: Study):
+    """(the trials read from storage, Optuna's state counts, the export's scores and intervals)."""
+    from tune import optuna_store
+    from tune.evaluation import evaluate_study
+
+    spec = study.load_spec()
+    return (evaluate_study(study, spec, corpus=None), optuna_store.state_counts(study, spec),
+            exported_scores(study))
 
 
 def report(study: Study) -> int:
@@ -147,15 +261,24 @@ def report(study: Study) -> int:
     return 0
 
 
-def _exported_scores(study: Study):
-    """The comparison series in the study's export, where it has one that can be read."""
-    from tune.comparison import Comparison
-
+def exported_info(study: Study) -> dict | None:
+    """The study's export's ``model.json``, where it has one that can be read."""
     try:
-        metrics = json.loads(study.read_text(f"{EXPORT_DIR}/{INFO_FILE}")).get("metrics", {})
-    except (OSError, ValueError, AttributeError):
+        info = json.loads(study.read_text(f"{EXPORT_DIR}/{INFO_FILE}"))
+    except (OSError, ValueError):
         return None
-    return Comparison.from_metrics(metrics) if isinstance(metrics, dict) else None
+    return info if isinstance(info, dict) else None
+
+
+def exported_scores(study: Study):
+    """(the comparison series, their intervals) in the study's export, each None where it has none."""
+    from tune.comparison import Comparison
+    from tune.intervals import StudyIntervals
+
+    info = exported_info(study) or {}
+    metrics, intervals = info.get("metrics"), info.get("intervals")
+    comparison = Comparison.from_metrics(metrics) if isinstance(metrics, dict) else None
+    return comparison, StudyIntervals.from_export(intervals)
 
 
 def _print_header(study: Study, spec: StudySpec, corpus, dashboard_url: str) -> None:
@@ -205,7 +328,9 @@ def _finish(study: Study, spec: StudySpec, corpus, outcome, force_export: bool) 
               file=sys.stderr)
         return 1
     path = export_study(evaluation, corpus, force=force_export)
-    say(f"exported the winner to {path} (embeddings.npy, vocabulary.tsv, model.json)")
+    run = evaluation.winner_run or evaluation.winner
+    say(f"exported the winner to {path} (embeddings.npy, vocabulary.tsv, model.json, embeddings.w2v.txt, "
+        f"projector/): the vectors of trial {run.trial_id}, seed {evaluation.winner_seed}")
     say(f"evaluation table: {path}/trials.csv and {path}/trials.md")
     say(f"study directory (Ray state, trial logs and checkpoints, study.json): {study.path}")
     _report_after_run(study)

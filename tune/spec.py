@@ -36,6 +36,10 @@ DEFAULT_CPUS_PER_TRIAL = 1.0
 DEFAULT_GPUS_PER_TRIAL = 0.0
 DEFAULT_MAX_FAILURES = 2  # restarts of a trial whose worker process or node dies
 DEFAULT_SEED = TrainConfig.seed  # of the split, the sampler, the models and TPE
+DEFAULT_REPEATS = 0  # new seeds for each of the top configurations after the search (0: none)
+DEFAULT_REPEAT_TOP = 3  # configurations repeated, by best validation NDCG@10
+REPEAT_COMMAND_SEEDS = 3  # `track2vec-tune repeat`'s default number of new seeds
+TRACKERS = ("mlflow", "wandb")  # --log-to: Ray Tune's logger callbacks
 METRIC_DESCRIPTION = "val_ndcg_at_10 (validation NDCG@10)"
 
 # Settings a resumed study must share with the command that resumes it (`run --resume`).
@@ -43,14 +47,17 @@ SAME_STUDY = ("trials", "max_epochs", "seed", "min_count", "grace_period", "redu
 
 _WHOLE_NUMBERS = {  # field -> smallest valid value
     "trials": 1, "max_epochs": 1, "grace_period": 1, "max_failures": 0, "min_count": 1,
-    "validation_pairs": 1, "test_pairs": 1, "seed": None,
+    "validation_pairs": 1, "test_pairs": 1, "seed": 0, "repeats": 0, "repeat_top": 1,
 }
 _NUMBERS = ("reduction_factor", "cpus_per_trial", "gpus_per_trial")
 
 
+_OPTIONS = {"repeat_top": "--top"}  # fields whose option is not their name
+
+
 def option(name: str) -> str:
     """The command-line option of a field: ``max_epochs`` -> ``--max-epochs``."""
-    return "--" + name.replace("_", "-")
+    return _OPTIONS.get(name, "--" + name.replace("_", "-"))
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,9 @@ class StudySpec:
     test_pairs: int = DEFAULT_TEST_PAIRS
     optuna_storage: str | None = None  # an Optuna storage URL; None: a file in the study directory
     optuna_backend: str = "sqlite"  # that file's kind (OPTUNA_BACKENDS); a study.json without it is SQLite
+    repeats: int = DEFAULT_REPEATS  # after the search, retrain the top configurations with this many new seeds
+    repeat_top: int = DEFAULT_REPEAT_TOP  # how many configurations the repeats retrain
+    log_to: tuple[str, ...] = ()  # experiment trackers (TRACKERS) that every trial's results also go to
     metric: str = METRIC_DESCRIPTION
     command: tuple[str, ...] = ()  # the command line that started the study
 
@@ -113,6 +123,9 @@ class StudySpec:
             if not ok:
                 raise ConfigError(message)
         object.__setattr__(self, "command", tuple(self.command))
+        if isinstance(self.log_to, str) or any(tracker not in TRACKERS for tracker in self.log_to):
+            raise ConfigError(f"--log-to: expected some of {', '.join(TRACKERS)}, got {self.log_to!r}")
+        object.__setattr__(self, "log_to", tuple(dict.fromkeys(self.log_to)))
 
     def space(self):
         """The study's search space (its defaults with the ``--config`` overrides)."""
@@ -129,6 +142,7 @@ class StudySpec:
     def to_json(self) -> str:
         values = asdict(self)
         values["command"] = list(self.command)
+        values["log_to"] = list(self.log_to)
         return json.dumps({"format_version": FORMAT_VERSION, **values}, indent=2) + "\n"
 
     @classmethod

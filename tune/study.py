@@ -10,6 +10,8 @@ Layout of a study directory::
                                     TensorBoard events, checkpoint_<n>/ (the last two)
         export/                     embeddings.npy, vocabulary.tsv, model.json (the winner),
                                     trials.csv, trials.md (every trial)
+        repeats/                    the top configurations retrained with new seeds (``--repeats``):
+                                    its own Ray experiment (trial_<id>/ as above) and plan.json
         report.html, report_<figure>.png   the report (track2vec-tune report)
 
 ``<storage>`` is an absolute local path or a URI that pyarrow understands (``s3://``,
@@ -36,6 +38,7 @@ STUDY_FILE = "study.json"
 OPTUNA_FILE = "optuna.db"  # SQLite: the Optuna study of a study written before the journal
 OPTUNA_JOURNAL = "optuna.journal"  # Optuna's journal file: the Optuna study of a new study
 EXPORT_DIR = "export"
+REPEATS_DIR = "repeats"  # the repeats' Ray experiment, inside the study directory
 DEFAULT_STORAGE = "~/track2vec-studies"
 STORAGE_ENV = "TRACK2VEC_STORAGE"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -97,6 +100,10 @@ class Study:
     @property
     def export_path(self) -> str:
         return f"{self.path}/{EXPORT_DIR}"
+
+    def repeats(self) -> Study:
+        """The location of the study's repeats: a Ray experiment of its own, ``<study>/repeats``."""
+        return Study(self.path, REPEATS_DIR)
 
     # File access that works for local paths and URIs alike.
     def filesystem(self):

@@ -11,9 +11,13 @@ import io
 import json
 from typing import Any
 
-from tune.comparison import SPLIT_LABELS, SPLITS, TEST, WINNER, Comparison, label
+from track2vec.intervals import MetricWithInterval, PairedDifference
+
+from tune.comparison import RUNNER_UP, SPLIT_LABELS, SPLITS, TEST, WINNER, Comparison, label
 from tune.evaluation import Evaluation
+from tune.intervals import StudyIntervals, verdict
 from tune.reader import COMPLETED, ERRORED, RUNNING, STOPPED, TrialRow
+from tune.repeats import MEAN_BY, RepeatedConfiguration, Repeats, SeedInterval
 from tune.search_space import PARAMS
 
 TRIALS_CSV, TRIALS_MD = "trials.csv", "trials.md"
@@ -32,11 +36,29 @@ COMPACT = {"trial_id", "status", "epochs", "architecture", "dim", "window", "dir
            "alpha", "subsample", "learning_rate", "best_val_ndcg_at_10", "best_scoring", "best_val_hr_at_10",
            "wall_seconds"}
 WINNER_MARK = " ★"
+# With repeats: each repeated configuration's validation NDCG@10 over its new seeds. The CSV has the
+# numbers; Markdown and HTML show them in one cell, "mean ± half-width (seeds)".
+REPEAT_COLUMN = ("repeats_val_ndcg_at_10", "val NDCG@10 over seeds, mean ± 95%")
+REPEAT_CSV_COLUMNS = [("repeats_mean_val_ndcg_at_10", "mean"), ("repeats_val_ndcg_low", "low"),
+                      ("repeats_val_ndcg_high", "high"), ("repeats_seeds", "seeds")]
 
 
-def row_values(row: TrialRow, winner_id: str | None, comparison: Comparison) -> dict[str, Any]:
-    """The row's cell values by column name; the winner alone has test scores."""
+def columns(repeats: Repeats | None, compact: bool = False, csv_columns: bool = False) -> list[tuple[str, str]]:
+    """The table's columns: ``COLUMNS`` (``COMPACT`` ones only if ``compact``) and, with repeats, theirs
+    after the best validation NDCG@10 (the CSV's numbers, or the one cell of Markdown and HTML)."""
+    chosen = [column for column in COLUMNS if column[0] in COMPACT] if compact else list(COLUMNS)
+    if repeats is not None and repeats.configurations:
+        at = [name for name, _ in chosen].index("best_val_ndcg_at_10") + 1
+        chosen[at:at] = REPEAT_CSV_COLUMNS if csv_columns else [REPEAT_COLUMN]
+    return chosen
+
+
+def row_values(row: TrialRow, winner_id: str | None, comparison: Comparison,
+               repeated: RepeatedConfiguration | None = None) -> dict[str, Any]:
+    """The row's cell values by column name; the winner alone has test scores; ``repeated``: the
+    row's configuration's repeats, where it has some."""
     test = comparison.score(WINNER, TEST) if row.trial_id == winner_id else None
+    over_seeds = repeated.interval if repeated is not None else None
     return {
         "trial_id": row.trial_id, "optuna_trial": row.optuna_number, "status": row.status, "epochs": row.epochs,
         **row.params,
@@ -46,6 +68,11 @@ def row_values(row: TrialRow, winner_id: str | None, comparison: Comparison) -> 
         "loss": row.loss, "accuracy": row.accuracy, "pairs_per_second": row.pairs_per_second,
         "wall_seconds": row.wall_seconds, "host_pid": row.hosts,
         "test_ndcg_at_10": test.ndcg if test else None, "test_hr_at_10": test.hit_rate if test else None,
+        REPEAT_COLUMN[0]: over_seeds,
+        "repeats_mean_val_ndcg_at_10": over_seeds.mean if over_seeds else None,
+        "repeats_val_ndcg_low": over_seeds.low if over_seeds else None,
+        "repeats_val_ndcg_high": over_seeds.high if over_seeds else None,
+        "repeats_seeds": over_seeds.seeds if over_seeds else None,
     }
 
 
@@ -53,6 +80,8 @@ def format_cell(name: str, value: Any) -> str:
     """A table cell: hyperparameters and metrics each in their own number format."""
     if value is None or value == "":
         return "–"
+    if isinstance(value, SeedInterval):
+        return value.describe()
     if isinstance(value, float):
         if name in ("subsample", "learning_rate"):
             return f"{value:.2e}"
@@ -68,26 +97,40 @@ def _winner_id(evaluation: Evaluation) -> str | None:
     return evaluation.winner.trial_id if evaluation.winner else None
 
 
+def _values(evaluation: Evaluation, row: TrialRow, winner_id: str | None = None,
+            comparison: Comparison | None = None) -> dict[str, Any]:
+    repeated = evaluation.repeats.by_trial().get(row.trial_id) if evaluation.repeats else None
+    return row_values(row, winner_id or _winner_id(evaluation), comparison or evaluation.comparison, repeated)
+
+
+def records(evaluation: Evaluation, winner_id: str | None = None,
+            comparison: Comparison | None = None) -> list[dict[str, Any]]:
+    """The CSV's rows as dicts (column name -> value, None where empty); ``winner_id`` and ``comparison``
+    stand in for the evaluation's (e.g. those of the study's export, for an evaluation without a corpus)."""
+    chosen = columns(evaluation.repeats, csv_columns=True)
+    return [{name: values[name] for name, _ in chosen}
+            for values in (_values(evaluation, row, winner_id, comparison) for row in evaluation.rows)]
+
+
 def to_csv(evaluation: Evaluation) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([name for name, _ in COLUMNS])
-    for row in evaluation.rows:
-        values = row_values(row, _winner_id(evaluation), evaluation.comparison)
-        writer.writerow(["" if values[name] is None else values[name] for name, _ in COLUMNS])
+    writer.writerow([name for name, _ in columns(evaluation.repeats, csv_columns=True)])
+    for record in records(evaluation):
+        writer.writerow(["" if value is None else value for value in record.values()])
     return out.getvalue()
 
 
 def to_markdown(evaluation: Evaluation, limit: int | None = None, compact: bool = False) -> str:
     """The table in Markdown; ``compact`` keeps the columns that fit a terminal."""
-    columns = [column for column in COLUMNS if column[0] in COMPACT] if compact else COLUMNS
-    lines = ["| " + " | ".join(header for _, header in columns) + " |",
-             "|" + "|".join("---" for _ in columns) + "|"]
+    chosen = columns(evaluation.repeats, compact)
+    lines = ["| " + " | ".join(header for _, header in chosen) + " |",
+             "|" + "|".join("---" for _ in chosen) + "|"]
     winner_id = _winner_id(evaluation)
     for row in evaluation.rows[:limit]:
-        values = row_values(row, winner_id, evaluation.comparison)
+        values = _values(evaluation, row)
         mark = WINNER_MARK if row.trial_id == winner_id else ""
-        cells = [format_cell(name, values[name]) + (mark if name == "trial_id" else "") for name, _ in columns]
+        cells = [format_cell(name, values[name]) + (mark if name == "trial_id" else "") for name, _ in chosen]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -115,16 +158,76 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
     if winner is None:
         lines.append("No trial has finished an epoch yet: nothing to export.")
         return lines
-    lines.append(
-        f"Winner (chosen on validation only): trial {winner.trial_id}, best validation NDCG@10 "
-        f"{winner.best_val_ndcg:.4f} / HR@10 {winner.best_val_hr:.4f} at epoch {winner.best_epoch} of {winner.epochs}"
-        + (f", ranking by {evaluation.winner_scoring.describe()}." if evaluation.winner_scoring else ".")
-    )
+    scoring = f", ranking by {evaluation.winner_scoring.describe()}." if evaluation.winner_scoring else "."
+    repeated = evaluation.repeats.by_trial().get(winner.trial_id) if evaluation.repeats else None
+    run = evaluation.winner_run or winner
+    if repeated is None:
+        lines.append(
+            f"Winner (chosen on validation only): trial {winner.trial_id}, best validation NDCG@10 "
+            f"{winner.best_val_ndcg:.4f} / HR@10 {winner.best_val_hr:.4f} at epoch {winner.best_epoch} of "
+            f"{winner.epochs}" + scoring)
+    else:
+        lines.append(
+            f"Winner (chosen on validation only, by the {MEAN_BY}): the configuration of trial {winner.trial_id}, "
+            f"{repeated.interval.describe()}; its vectors are those of its best seed, {run.seed} (repeat trial "
+            f"{run.trial_id}): validation NDCG@10 {run.best_val_ndcg:.4f} / HR@10 {run.best_val_hr:.4f} at epoch "
+            f"{run.best_epoch} of {run.epochs}" + scoring)
     test = comparison.series.get(WINNER, {}).get(TEST)
     if test is not None:
         lines.append(f"Winner on the held-out test pairs (scored once): NDCG@10 {test.ndcg:.4f}, "
                      f"HR@10 {test.hit_rate:.4f}.")
     lines += [comparison_line(comparison, series) for series in comparison.series if series != WINNER]
+    if evaluation.repeats is not None:
+        lines += repeat_lines(evaluation.repeats, winner.trial_id)
+    if evaluation.intervals is not None:
+        lines += interval_lines(evaluation.intervals)
+    return lines
+
+
+def repeat_lines(repeats: Repeats, winner_id: str | None) -> list[str]:
+    """The repeated configurations, best mean first, each with its mean, interval and every seed's value."""
+    plan = repeats.plan
+    lines = [f"Repeats: the top {plan.top} configuration(s) by validation NDCG@10, each trained again for its best "
+             f"epoch count with {plan.repeats} new seed(s) ({', '.join(map(str, plan.seeds))}); validation NDCG@10 "
+             f"over the seeds, mean ± 95% t interval:"]
+    for configuration in repeats.configurations:
+        runs = ", ".join(f"seed {run.seed}: {run.best_val_ndcg:.4f}" for run in
+                         sorted(configuration.runs, key=lambda run: run.seed if run.seed is not None else 0))
+        mark = WINNER_MARK if configuration.trial_id == winner_id else ""
+        lines.append(f"- trial {configuration.trial_id}{mark} ({configuration.configuration.epochs} epochs): "
+                     f"{configuration.interval.describe()}; {runs}")
+    missing = len(plan.configurations) - len(repeats.configurations)
+    if missing:
+        lines.append(f"- {missing} configuration(s) have no finished repeat yet")
+    return lines
+
+
+def _interval(metric: MetricWithInterval, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    return f"{metric.value:{sign}.4f} [{metric.low:{sign}.4f}, {metric.high:{sign}.4f}]"
+
+
+def difference_line(difference: PairedDifference, second: str) -> str:
+    """``Winner − <second>: NDCG@10 +0.0100 [...], HR@10 ...: <what the interval says>.``"""
+    return (f"Winner − {second}: NDCG@10 {_interval(difference.ndcg, signed=True)}, "
+            f"HR@10 {_interval(difference.hit_rate, signed=True)}: {verdict(difference)}.")
+
+
+def interval_lines(intervals: StudyIntervals) -> list[str]:
+    """Every series' test NDCG@10 and HR@10 with its interval, then the paired differences."""
+    bootstrap = intervals.bootstrap
+    lines = [f"Test NDCG@10 and HR@10 with {bootstrap.confidence:.0%} intervals (paired bootstrap: "
+             f"{bootstrap.resamples} resamples of the {bootstrap.pairs:,} test pairs, seed {bootstrap.seed}):"]
+    for system in bootstrap.systems:
+        name = label(system.name)
+        if system.name == RUNNER_UP:
+            name += f", trial {intervals.runner_up}, scored on test for these intervals only"
+        lines.append(f"- {name}: NDCG@10 {_interval(system.ndcg)}, HR@10 {_interval(system.hit_rate)}")
+    if intervals.versus_runner_up is not None:
+        lines.append(difference_line(intervals.versus_runner_up, f"runner-up (trial {intervals.runner_up})"))
+    if intervals.versus_best_baseline is not None:
+        lines.append(difference_line(intervals.versus_best_baseline,
+                                     f"best baseline on validation ({label(intervals.best_baseline)})"))
     return lines
 
 
@@ -135,8 +238,9 @@ def trials_markdown(evaluation: Evaluation) -> str:
 
 
 def status_report(evaluation: Evaluation, optuna_counts: dict[str, int],
-                  exported: Comparison | None = None) -> dict[str, Any]:
-    """A JSON-able summary for ``status --json``; ``exported``: the scores in the study's export."""
+                  exported: Comparison | None = None, exported_intervals: StudyIntervals | None = None) -> dict[str, Any]:
+    """A JSON-able summary for ``status --json``; ``exported``: the scores in the study's export,
+    ``exported_intervals`` their intervals."""
     counts = evaluation.counts()
     best = evaluation.rows[0] if evaluation.rows and evaluation.rows[0].best_val_ndcg is not None else None
     return {
@@ -148,11 +252,13 @@ def status_report(evaluation: Evaluation, optuna_counts: dict[str, int],
                                           "epochs": best.epochs, "status": best.status, "params": best.params},
         "optuna": optuna_counts,
         "exported_scores": exported.as_dict() if exported else None,
+        "exported_intervals": exported_intervals.as_dict() if exported_intervals else None,
+        "repeats": evaluation.repeats.as_dict() if evaluation.repeats else None,
     }
 
 
 def status_lines(evaluation: Evaluation, optuna_counts: dict[str, int], limit: int,
-                 exported: Comparison | None = None) -> list[str]:
+                 exported: Comparison | None = None, exported_intervals: StudyIntervals | None = None) -> list[str]:
     """``status``' text: trials by status, Optuna's states, the best so far, the export's scores, the top of the table."""
     study, report = evaluation.study, status_report(evaluation, optuna_counts)
     lines = [f"study {study.name!r} in {study.path}: {len(evaluation.rows)} of {evaluation.spec.trials} trials started",
@@ -166,6 +272,10 @@ def status_lines(evaluation: Evaluation, optuna_counts: dict[str, int], limit: i
     if exported:
         lines.append("  the export's winner beside the baselines (export/model.json):")
         lines += [f"    {comparison_line(exported, series)}" for series in exported.series]
+    if exported_intervals:
+        lines += [f"    {line}" for line in interval_lines(exported_intervals)]
+    if evaluation.repeats is not None:
+        lines += [f"  {line}" for line in repeat_lines(evaluation.repeats, None)]
     if evaluation.rows:
         lines += ["", to_markdown(evaluation, limit=limit, compact=True)]
     return lines

@@ -41,6 +41,11 @@ STATE_FILE = "state.json"
 METRICS_FILE = "metrics.json"  # what the epoch reported (the table reads it if Ray's state lags)
 
 
+# Keys of a repeat's config (tune/repeats.py) beside its hyperparameters: a search trial's config has
+# none of them and takes its seed and epochs from TrialSettings.
+SEED_KEY, EPOCHS_KEY, SOURCE_KEY = "seed", "epochs", "source_trial"
+
+
 @dataclass(frozen=True)
 class TrialSettings:
     """Per-study settings every trial needs, from the study's StudySpec (hyperparameters come in ``config``)."""
@@ -77,17 +82,19 @@ def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
     from track2vec.config import TrainConfig  # may import Keras: only after configure_backend
     from track2vec.training import Trainer
 
-    train_config = TrainConfig.from_dict({**config, "epochs": settings.max_epochs, "seed": settings.seed})
+    # A repeat brings its own seed and epoch count in its config; a search trial takes the study's.
+    seed, epochs = int(config.get(SEED_KEY, settings.seed)), int(config.get(EPOCHS_KEY, settings.max_epochs))
+    train_config = TrainConfig.from_dict({**config, "epochs": epochs, "seed": seed})
     progress, model, best = TrialProgress(), None, None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
             progress, model, best = load_checkpoint(Path(directory))
-    if progress.epoch >= settings.max_epochs:
+    if progress.epoch >= epochs:
         return  # finished just before an interruption: nothing left to do
     trainer = Trainer(corpus, train_config, model=model)
-    reporter = _epoch_reporter(trainer, progress, best, restored_from=progress.epoch)
-    trainer.fit(epochs=settings.max_epochs, initial_epoch=progress.epoch, callbacks=[reporter])
+    reporter = _epoch_reporter(trainer, progress, best, restored_from=progress.epoch, seed=seed)
+    trainer.fit(epochs=epochs, initial_epoch=progress.epoch, callbacks=[reporter])
 
 
 def save_checkpoint(directory: Path, model, best: BestVectors, progress: TrialProgress,
@@ -138,7 +145,7 @@ def _where() -> dict:
     return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(), "pid": os.getpid()}
 
 
-def _epoch_reporter(trainer, progress: TrialProgress, best: BestVectors | None, restored_from: int):
+def _epoch_reporter(trainer, progress: TrialProgress, best: BestVectors | None, restored_from: int, seed: int):
     """A Keras callback that checkpoints and reports each epoch (Keras is imported only in the trial)."""
     import keras
 
@@ -180,6 +187,7 @@ def _epoch_reporter(trainer, progress: TrialProgress, best: BestVectors | None, 
                     "best_val_hr_at_10": progress.best_val_hr_at_10,
                     "best_epoch": progress.best_epoch,
                     "restored_from_epoch": restored_from,
+                    "seed": seed,
                     "corpus_zero_copy": zero_copy,
                     **where,
                 }

@@ -1,7 +1,8 @@
 """The report's data step: everything its figures and page show, read from a study, as plain dataclasses.
 
 The trials come from the study reader (``tune.reader``), their per-epoch curves from their
-``result.json``, the winner and its comparison series from the export's ``model.json``. The
+``result.json``, the repeats from ``tune.repeats``, the winner, its comparison series and their
+test intervals from the export's ``model.json``. The
 report does not export by itself: exporting a study that is still running would make its own
 final export fail, so a study without an export is refused with a hint.
 """
@@ -19,7 +20,9 @@ from track2vec.export import INFO_FILE
 
 from tune import PROG
 from tune.comparison import Comparison
+from tune.intervals import StudyIntervals
 from tune.reader import TrialRow, read_curve, read_rows
+from tune.repeats import Repeats, read_repeats
 from tune.spec import StudySpec
 from tune.study import EXPORT_DIR, Study
 
@@ -33,6 +36,7 @@ class Winner:
     best_epoch: int | None = None
     epochs_run: int | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    vectors: dict[str, Any] = field(default_factory=dict)  # whose vectors: {"trial_id", "seed", "from"}
 
 
 @dataclass
@@ -47,6 +51,8 @@ class ReportData:
     curves: dict[str, list[tuple[int, float]]]  # trial id -> [(epoch, validation NDCG@10)]
     corpus_stats: dict[str, int] = field(default_factory=dict)
     unexported_trials: list[str] = field(default_factory=list)  # trials the export did not see
+    intervals: StudyIntervals | None = None  # the exported test intervals (None in older exports)
+    repeats: Repeats | None = None
 
     @property
     def name(self) -> str:
@@ -83,11 +89,13 @@ def load_report_data(study_dir: Path) -> ReportData:
     return ReportData(
         study_dir=study_dir, spec=spec, rows=rows,
         winner=Winner(model["trial_id"], model.get("optuna_trial"), model.get("best_epoch"), model.get("epochs_run"),
-                      model.get("hyperparameters", {})),
+                      model.get("hyperparameters", {}), model.get("vectors") or {}),
         comparison=Comparison.from_metrics(model.get("metrics", {})),
         curves={row.trial_id: read_curve(study, row.trial_id) for row in rows},
         corpus_stats=dict(spec.corpus_stats or model.get("data", {}).get("stats", {})),
         unexported_trials=sorted({row.trial_id for row in rows} - set(exported)) if exported is not None else [],
+        intervals=StudyIntervals.from_export(model.get("intervals")),
+        repeats=read_repeats(study),
     )
 
 

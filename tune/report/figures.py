@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from tune.comparison import K, ONE_NUMBER, SPLIT_LABELS, VALIDATION, WINNER, Comparison, label
+from tune.comparison import K, ONE_NUMBER, SPLIT_LABELS, TEST, VALIDATION, WINNER, Comparison, label
 from tune.reader import COMPLETED, ERRORED, RUNNING, STOPPED
 from tune.report.data import ReportData, best_so_far, trial_order
 from tune.report.importances import COMPLETED as COMPLETED_BASIS
@@ -212,7 +212,8 @@ def plot_winner_vs_baselines(data: ReportData) -> Figure:
 
     Every bar container is labelled with its series' label ('winner', 'popularity baseline', ...);
     its bars are in the order of the x tick labels ('validation', 'test'). A one-number series'
-    line has the series' name as ``gid``.
+    line has the series' name as ``gid``. Where the export has test intervals, each test bar has
+    its 95% interval as a whisker (an errorbar whose line collection has ``gid`` ``interval-<series>``).
     """
     comparison = data.comparison
     bars_of, lines_of = comparison.per_split(), comparison.one_number()
@@ -223,14 +224,27 @@ def plot_winner_vs_baselines(data: ReportData) -> Figure:
     for axes, (title, attribute) in zip(panels, METRICS if bars_of else ()):
         axes.grid(True, axis="y", alpha=0.3)
         width = 0.8 / len(bars_of)
+        tops: list[float] = []
         for index, series in enumerate(bars_of):
             offsets = [i + (index - (len(bars_of) - 1) / 2) * width for i in range(len(splits))]
             scores = [comparison.series[series].get(split) for split in splits]
             bars = axes.bar(offsets, [getattr(score, attribute) if score else math.nan for score in scores],
                             width=width * 0.92, color=series_colour(comparison, series))
             bars.set_label(label(series))  # stable name for readers of the figure; the legend uses the handles below
-            axes.bar_label(bars, fmt="%.4f", padding=2, fontsize=8.5)
-        tops = [getattr(score, attribute) for series in bars_of for score in comparison.series[series].values()]
+            label_at = [bar.get_height() for bar in bars]  # each value is written above its bar, or its whisker
+            whisker = _test_interval(data, series, attribute)
+            if whisker is not None and TEST in splits:
+                at = splits.index(TEST)
+                tops.append(whisker.high)
+                label_at[at] = max(label_at[at], whisker.high)
+                axes.errorbar([offsets[at]], [whisker.value],
+                              yerr=[[whisker.value - whisker.low], [whisker.high - whisker.value]], fmt="none",
+                              ecolor="black", elinewidth=1.2, capsize=4, zorder=5, gid=f"interval-{series}")
+            for bar, top in zip(bars, label_at):
+                if math.isfinite(bar.get_height()):
+                    axes.annotate(f"{bar.get_height():.4f}", (bar.get_x() + bar.get_width() / 2, top),
+                                  xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=8.5)
+        tops += [getattr(score, attribute) for series in bars_of for score in comparison.series[series].values()]
         for series in lines_of:
             value = getattr(comparison.series[series][ONE_NUMBER], attribute)
             tops.append(value)
@@ -253,9 +267,22 @@ def plot_winner_vs_baselines(data: ReportData) -> Figure:
         figure.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), fontsize=8.5,
                       frameon=False)
     others = [series for series in comparison.series if series != WINNER]
-    figure.suptitle("Winner vs the baselines on validation and test pairs" if others
-                    else "Winner on validation and test pairs")
+    title = ("Winner vs the baselines on validation and test pairs" if others
+             else "Winner on validation and test pairs")
+    if data.intervals is not None:
+        title += f"; whiskers: {data.intervals.bootstrap.confidence:.0%} intervals on test (paired bootstrap)"
+    figure.suptitle(title)
     return figure
+
+
+def _test_interval(data: ReportData, series: str, attribute: str):
+    """The series' test interval of ``attribute`` (ndcg or hit_rate), where the export has one."""
+    if data.intervals is None:
+        return None
+    try:
+        return getattr(data.intervals.bootstrap.system(series), attribute)
+    except KeyError:
+        return None
 
 
 def build_figures(data: ReportData, importances: list[Importances]) -> dict[str, Figure]:

@@ -16,11 +16,12 @@ import time
 from matplotlib.figure import Figure
 
 from tune import PROG
-from tune.comparison import ORACLE, SPLITS, label
+from tune.comparison import ORACLE, RUNNER_UP, SPLITS, label
+from tune.intervals import verdict
 from tune.report.data import ReportData, counts_by_status
 from tune.report.figures import png_bytes
 from tune.report.importances import Importances
-from tune.table import COLUMNS, WINNER_MARK, format_cell, row_values
+from tune.table import WINNER_MARK, columns, format_cell, row_values
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
@@ -45,13 +46,15 @@ def table_html(data: ReportData) -> str:
     """The evaluation table: one ``<tr class="trial">`` per trial, best first, winner marked."""
     if not data.rows:
         return "<p>No trials.</p>"
-    head = "".join(f"<th>{html.escape(header)}</th>" for _, header in COLUMNS)
+    chosen = columns(data.repeats)
+    repeated = data.repeats.by_trial() if data.repeats else {}
+    head = "".join(f"<th>{html.escape(header)}</th>" for _, header in chosen)
     lines = []
     for row in data.rows:
         is_winner = row.trial_id == data.winner_id
-        values = row_values(row, data.winner_id, data.comparison)
+        values = row_values(row, data.winner_id, data.comparison, repeated.get(row.trial_id))
         cells = []
-        for name, _ in COLUMNS:
+        for name, _ in chosen:
             value = values[name]
             text = format_cell(name, value) + (WINNER_MARK if is_winner and name == "trial_id" else "")
             css = [] if isinstance(value, (int, float)) else ["text"]
@@ -83,17 +86,21 @@ def summary_html(data: ReportData) -> str:
         ("winner", f"trial {winner.trial_id} (Optuna #{winner.optuna_trial}), best epoch "
                    f"{winner.best_epoch} of {winner.epochs_run}: {hyper}"),
     ]
-    rows = []
-    for series in data.comparison.series:
-        scores = [data.comparison.score(series, split) for split in SPLITS]
-        cells = [value for score in scores for value in ((score.ndcg, score.hit_rate) if score else (None, None))]
-        rows.append(f'<tr><td class="text">{html.escape(label(series))}</td>'
-                    + "".join(f"<td>{format_cell('metric', value)}</td>" for value in cells) + "</tr>")
+    if winner.vectors:
+        where = ("its configuration's best seed in the repeats" if winner.vectors.get("from") == "repeats"
+                 else "the search")
+        facts.append(("vectors", f"trial {winner.vectors.get('trial_id')}, seed {winner.vectors.get('seed')} "
+                                 f"({where})"))
+    if data.repeats is not None:
+        plan = data.repeats.plan
+        facts.append(("repeats", f"top {plan.top} configuration(s), {plan.repeats} new seed(s) each "
+                                 f"({', '.join(map(str, plan.seeds))}); the winner is the best mean validation "
+                                 "NDCG@10 over the seeds"))
     page = ["<dl class='facts'>"]
     page += [f"<dt>{html.escape(key)}</dt><dd>{html.escape(str(value))}</dd>" for key, value in facts]
     page.append("</dl>")
-    page.append("<table id='scores'><thead><tr><th></th><th>validation NDCG@10</th><th>validation HR@10</th>"
-                f"<th>test NDCG@10</th><th>test HR@10</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    page.append(scores_html(data))
+    page.append(differences_html(data))
     if ORACLE in data.comparison:
         page.append("<p><small>The oracle ranks tracks by the generator's true next-track probabilities: the "
                     "best any model can do on this synthetic corpus (one number, from a sample of held-out-style "
@@ -104,6 +111,66 @@ def summary_html(data: ReportData) -> str:
                     f"study; run <code>{PROG} export --force --name {html.escape(data.study_dir.name)} "
                     f"--storage {html.escape(str(data.study_dir.parent))}</code>, then the report again.</p>")
     return "\n".join(page)
+
+
+def _interval_cell(metric) -> str:
+    return f"<td>[{metric.low:.4f}, {metric.high:.4f}]</td>" if metric is not None else "<td>–</td>"
+
+
+def scores_html(data: ReportData) -> str:
+    """Every series' scores by split and, where the export has them, its test intervals; the runner-up
+    (scored on test for the intervals only) after the series."""
+    intervals = data.intervals.bootstrap if data.intervals else None
+
+    def system(name: str):
+        try:
+            return intervals.system(name) if intervals else None
+        except KeyError:
+            return None
+
+    rows = []
+    for series in data.comparison.series:
+        scores = [data.comparison.score(series, split) for split in SPLITS]
+        cells = [value for score in scores for value in ((score.ndcg, score.hit_rate) if score else (None, None))]
+        row = (f'<tr><td class="text">{html.escape(label(series))}</td>'
+               + "".join(f"<td>{format_cell('metric', value)}</td>" for value in cells))
+        if intervals:
+            found = system(series)
+            row += _interval_cell(found.ndcg if found else None) + _interval_cell(found.hit_rate if found else None)
+        rows.append(row + "</tr>")
+    runner_up = system(RUNNER_UP)
+    if runner_up is not None:
+        rows.append(f'<tr><td class="text">{html.escape(label(RUNNER_UP))}, trial '
+                    f'{html.escape(str(data.intervals.runner_up))} (test for the intervals only)</td>'
+                    f"<td>–</td><td>–</td><td>{runner_up.ndcg.value:.4f}</td><td>{runner_up.hit_rate.value:.4f}</td>"
+                    + _interval_cell(runner_up.ndcg) + _interval_cell(runner_up.hit_rate) + "</tr>")
+    head = ("<th></th><th>validation NDCG@10</th><th>validation HR@10</th><th>test NDCG@10</th><th>test HR@10</th>"
+            + (f"<th>test NDCG@10, {intervals.confidence:.0%} interval</th>"
+               f"<th>test HR@10, {intervals.confidence:.0%} interval</th>" if intervals else ""))
+    return f"<table id='scores'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def differences_html(data: ReportData) -> str:
+    """The paired differences winner − runner-up and winner − best baseline, with their intervals."""
+    if data.intervals is None or not data.intervals.bootstrap.differences:
+        return ""
+    intervals, bootstrap = data.intervals, data.intervals.bootstrap
+    names = {RUNNER_UP: f"runner-up (trial {intervals.runner_up})"}
+    if intervals.best_baseline:
+        names[intervals.best_baseline] = f"{label(intervals.best_baseline)}, the best baseline on validation"
+    rows = []
+    for difference in bootstrap.differences:
+        rows.append(f'<tr><td class="text">winner − {html.escape(names.get(difference.second, difference.second))}</td>'
+                    + "".join(f"<td>{metric.value:+.4f}</td><td>[{metric.low:+.4f}, {metric.high:+.4f}]</td>"
+                              for metric in (difference.ndcg, difference.hit_rate))
+                    + f'<td class="text">{html.escape(verdict(difference))}</td></tr>')
+    return ("<table id='differences'><thead><tr><th>paired difference on test</th><th>NDCG@10</th>"
+            f"<th>{bootstrap.confidence:.0%} interval</th><th>HR@10</th><th>{bootstrap.confidence:.0%} interval</th>"
+            f"<th>what it says</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<p><small>Paired percentile bootstrap: {bootstrap.resamples} resamples of the {bootstrap.pairs:,} test "
+            f"pairs (seed {bootstrap.seed}), the same resamples for every series. A difference whose interval "
+            "includes 0 is within the noise of the test sample. The runner-up is the next configuration by "
+            "validation; it is scored on test for these intervals only and chooses nothing.</small></p>")
 
 
 def importance_table_html(importances: list[Importances]) -> str:
@@ -145,7 +212,8 @@ _CAPTIONS = {
                             "The winner's embeddings from its best epoch, scored on the validation pairs (where it "
                             "was chosen) and once on the held-out test pairs, beside each comparison series on the "
                             "same pairs (the most-popular-tracks baseline); dashed purple: the generator's oracle "
-                            "where the corpus has one."),
+                            "where the corpus has one. Black whiskers: each test score's 95% interval (paired "
+                            "bootstrap over the test pairs)."),
 }
 
 
