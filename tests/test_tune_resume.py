@@ -187,7 +187,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
 
 
 # track2vec-tune before journal storage: new studies kept Optuna in SQLite (optuna.db)
-EARLIER_VERSION = [sys.executable, "-c", "import sys, tune.cli as cli; cli.NEW_STUDY_OPTUNA_BACKEND = 'sqlite'; "
+EARLIER_VERSION = [sys.executable, "-c", "import sys, tune.cli as cli, tune.run; tune.run.NEW_STUDY_OPTUNA_BACKEND = 'sqlite'; "
                    "sys.exit(cli.main(sys.argv[1:]))"]
 
 

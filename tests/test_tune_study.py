@@ -84,7 +84,7 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     # ... under the scoring its trial chose on validation, which the export records
     scoring = exported.scoring
     assert exported.info["scoring"] == scoring.as_dict() and winner["best_scoring"] == scoring.describe()
-    assert (exported.context_embeddings is not None) == (exported.info["hyperparameters"]["architecture"] == "sgns")
+    assert (exported.context_embeddings is not None) == (exported.info["hyperparameters"]["architecture"] in ("sgns", "softmax"))
     table = exported.score_table()
     again = evaluate_with(table, corpus.validation_pairs, scoring.popularity_weight, 10)
     assert again.ndcg == pytest.approx(float(winner["best_val_ndcg_at_10"]), abs=1e-9)
