@@ -215,9 +215,11 @@ def test_a_sqlite_study_of_an_earlier_version_is_read_and_resumed(tmp_path, caps
 
     def one_finished():
         assert run.poll() is None, log.read_text()[-3000:]
-        if not (study_dir / "study.json").exists():
+        # Trials start after the searcher has created optuna.db: opening it earlier races the driver's
+        # creation of its tables.
+        if not any(study_dir.glob("trial_*")):
             return False
-        counts = optuna_store.state_counts(study, study.load_spec())  # {} while optuna.db is being created
+        counts = optuna_store.state_counts(study, study.load_spec())
         return any(counts.get(state) for state in FINISHED)
 
     wait_for(one_finished, 240, interval=0.2, what="a finished trial")
