@@ -202,3 +202,13 @@ def test_held_out_pairs_name_the_playlist_they_end():
         for (query, answer), index in zip(pairs, sources):
             assert playlists.items[index][-2:] == [items[query], items[answer]]
     assert not set(corpus.validation_playlists) & set(corpus.test_playlists)
+
+
+def test_artist_ids_number_the_named_artists_and_mark_unknown_ones():
+    from track2vec.vocabulary import Vocabulary, artist_ids
+
+    vocabulary = Vocabulary(np.array(["t1", "t2", "t3", "t4"]), np.array([4, 3, 2, 1]),
+                            np.array(["artist_b", "", "artist_a", "artist_b"]))
+    ids = artist_ids(vocabulary)
+    assert ids.tolist()[1] == -1 and ids[0] == ids[3] != ids[2] and set(ids.tolist()) == {-1, 0, 1}
+    assert artist_ids(Vocabulary(np.array(["t1"]), np.array([1]))) is None

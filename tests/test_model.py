@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import keras
 
+from track2vec.errors import ConfigError
 from track2vec.model import build_model, item_embeddings
 from track2vec.optimizers import LazyAdam
 
@@ -75,7 +76,7 @@ def test_softmax_scores_the_true_context_against_the_batchs_shared_negatives_and
     labels = np.eye(1, 1 + negatives, dtype=np.float32).repeat(3, axis=0)
     history = model.fit((target, contexts), labels, epochs=20, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
-    assert isinstance(model.get_layer("context_embedding"), SharedSoftmaxLogits)
+    assert isinstance(model.get_layer("softmax_logits"), SharedSoftmaxLogits)
     assert context_bias(model).shape == (vocabulary,) and np.abs(context_bias(model)).sum() > 0
     model.save(tmp_path / "model.keras")
     restored = keras.saving.load_model(tmp_path / "model.keras")
@@ -85,3 +86,33 @@ def test_softmax_scores_the_true_context_against_the_batchs_shared_negatives_and
     np.testing.assert_array_equal(context_bias(restored), context_bias(model))
     assert context_embeddings(build_model("tied-cosine", 12, 4, 3, 0.01)) is None
     assert context_bias(build_model("sgns", 12, 4, 3, 0.01)) is None
+
+
+@pytest.mark.parametrize("architecture", ["sgns", "softmax"])
+def test_artist_vectors_are_shared_by_an_artists_tracks_and_survive_saving(tmp_path, architecture):
+    from track2vec.model import GroupedEmbedding, context_embeddings, item_embeddings
+
+    groups = np.array([0, 0, 1, 1, -1, 2], dtype=np.int32)  # item 4 has no artist
+    model = build_model(architecture, 6, 4, 2, 0.05, seed=1, batch_size=2, log_q=np.log(np.full(6, 1 / 6)),
+                        jit_compile=False, groups=groups)
+    target = np.array([[0], [2], [4]], dtype=np.int32)
+    contexts = np.array([[1, 3, 5], [3, 0, 4], [5, 1, 2]], dtype=np.int32)
+    labels = np.eye(1, 3, dtype=np.float32).repeat(3, axis=0)
+    model.fit((target, contexts), labels, epochs=10, verbose=0)
+    layer = model.get_layer("embedding")
+    assert isinstance(layer, GroupedEmbedding)
+    items, artists = layer.item_table.numpy(), layer.group_table.numpy()
+    vectors = item_embeddings(model)
+    # a track's vector is its own plus its artist's; a track without an artist keeps its own
+    np.testing.assert_allclose(vectors[[0, 1, 2, 5]], items[[0, 1, 2, 5]] + artists[[0, 0, 1, 2]], rtol=1e-6)
+    np.testing.assert_allclose(vectors[4], items[4], rtol=1e-6)
+    assert np.abs(artists[:3]).sum() > 0  # the artist vectors learnt
+    model.save(tmp_path / "model.keras")
+    restored = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_array_equal(item_embeddings(restored), vectors)
+    np.testing.assert_array_equal(context_embeddings(restored), context_embeddings(model))
+
+
+def test_artist_vectors_need_separate_context_vectors():
+    with pytest.raises(ConfigError, match="tied-cosine|separate"):
+        build_model("tied-cosine", 6, 4, 2, 0.05, groups=np.zeros(6, dtype=np.int32))

@@ -146,6 +146,11 @@ BAD_INPUTS = {
     "negative-validation": (lambda tmp: ["--data", "builtin:tiny", "--validation-pairs", "-1"], "validation pairs"),
     "unknown-builtin": (lambda tmp: ["--data", "builtin:huge"], "unknown built-in size"),
     "min-count-zero": (lambda tmp: ["--data", "builtin:tiny", "--min-count", "0"], "min_count"),
+    "artist-vectors-without-artists": (
+        lambda tmp: ["--data", str(_write(tmp / "s.txt", b"a b c\nb c a\nc a b\na b c\n")), "--architecture", "softmax",
+                     "--artist-vectors"], "names no artists"),
+    "artist-vectors-tied": (lambda tmp: ["--data", "builtin:tiny", "--architecture", "tied-cosine", "--artist-vectors"],
+                            "artist_vectors needs separate"),
     # Found only when exporting, after training: still one line, not an OSError traceback.
     "out-under-a-file": (
         lambda tmp: ["--data", "builtin:tiny", "--out", str(_write(tmp / "a_file", b"x") / "export")],

@@ -26,6 +26,7 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     assert space.fixed["architecture"] == "softmax"
     assert set(space.distributions["direction"].choices) == {"both", "forward"}
     assert set(space.distributions["shrink_windows"].choices) == {False, True}
+    assert set(space.distributions["artist_vectors"].choices) == {False, True}
     assert space.distributions["dim"].high == 256
     # Scoring does not change training: chosen on validation in every trial, not searched.
     assert space.fixed == {"architecture": "softmax", "optimizer": "adam", "scoring": "auto", "popularity_weight": None}
@@ -127,3 +128,16 @@ def test_invalid_files_are_refused_with_one_clear_line(tmp_path, text, message):
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="no such config file"):
         load_overrides(tmp_path / "nope.toml")
+
+
+def test_artist_vectors_are_searched_only_where_they_can_act(tmp_path):
+    assert build_space(artists=False).fixed["artist_vectors"] is False  # a corpus without artists
+    assert "artist_vectors" not in build_space(artists=False).distributions
+    tied = build_space({"architecture": "tied-cosine"})  # one shared table: no context side to add to
+    assert tied.fixed["artist_vectors"] is False and "artist_vectors" not in tied.distributions
+    assert build_space({"artist_vectors": True}).fixed["artist_vectors"] is True
+    with pytest.raises(ConfigError, match="artist_vectors: the corpus names no artists"):
+        build_space({"artist_vectors": True}, artists=False)
+    with pytest.raises(ConfigError, match="artist_vectors: architecture tied-cosine"):
+        build_space({"artist_vectors": {"choices": [False, True]}, "architecture": {"choices": ["sgns", "tied-cosine"]}})
+    assert build_space({"artist_vectors": False}, artists=False).fixed["artist_vectors"] is False

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="contexts on both sides of a target, or only after it (forward: what comes next)")
     train.add_argument("--shrink-windows", action="store_true",
                        help="word2vec's reduced window: each target draws its window in 1..--window")
+    train.add_argument("--artist-vectors", action="store_true",
+                       help="add each item's artist vector to its vectors (sgns, softmax; corpora that name artists)")
     train.add_argument("--negatives", type=int, default=DEFAULTS.negatives, help="negative samples per positive pair")
     train.add_argument("--alpha", type=float, default=DEFAULTS.alpha,
                        help="negative-sampling exponent: negatives drawn from counts**alpha (0 = uniform)")
@@ -100,7 +102,7 @@ def run_train(args: argparse.Namespace) -> dict:
         architecture=args.architecture, dim=args.dim, window=args.window, negatives=args.negatives,
         alpha=args.alpha, subsample=args.subsample, batch_size=args.batch_size, learning_rate=args.lr,
         optimizer=args.optimizer, epochs=args.epochs, seed=args.seed, direction=args.direction,
-        shrink_windows=args.shrink_windows, scoring=args.scoring,
+        shrink_windows=args.shrink_windows, artist_vectors=args.artist_vectors, scoring=args.scoring,
         popularity_weight=args.popularity_weight,
     )
     if args.out is not None and args.out.exists() and not args.force:

@@ -28,6 +28,9 @@ class TrainConfig:
     direction: str = "both"
     shrink_windows: bool = False  # word2vec's reduced window: each target draws its reach in 1..window
     negatives: int = 5
+    # Add each item's artist vector to its target and context vectors (sgns, softmax), where
+    # the corpus names artists; items without one keep their own vector only.
+    artist_vectors: bool = False
     alpha: float = 0.75  # exponent of the negative-sampling distribution counts**alpha
     subsample: float = 1e-3  # frequent-item subsampling threshold t (0 disables)
     batch_size: int = 4096  # positive pairs per step (each with its negatives)
@@ -51,6 +54,8 @@ class TrainConfig:
             (not (self.scoring == "target-context" and self.architecture == "tied-cosine"),
              "scoring target-context needs separate context vectors (architecture sgns or softmax), "
              "which tied-cosine does not have"),
+            (not (self.artist_vectors and self.architecture == "tied-cosine"),
+             "artist_vectors needs separate target and context vectors (architecture sgns or softmax)"),
             (self.dim >= 1, "dim must be >= 1"),
             (self.window >= 1, "window must be >= 1"),
             (self.negatives >= 1, "negatives must be >= 1"),

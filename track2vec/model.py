@@ -14,6 +14,11 @@ context then k negatives), with labels ``[1, 0, ..., 0]``.
   full softmax, which the negative-sampling models only approximate. The bias learns
   each item's popularity as a context.
 
+With ``groups`` (each item's artist, where the corpus has one), an item's target and
+context vectors are its own plus its artist's (as in Meta-Prod2Vec, Vasile et al. 2016): the
+artist's vector is learnt from every track of that artist, so a rarely played track starts
+from where its artist's tracks sit. Items without an artist keep their own vector only.
+
 The cosine is its own small layer rather than ``Dot(normalize=True)``: the same values
 from one einsum and two norms, and a quicker step under XLA on CPU (Dot normalises every
 gathered vector before its batched product).
@@ -33,6 +38,7 @@ if keras.backend.backend() == "tensorflow":
 
 EMBEDDING_LAYER = "embedding"
 CONTEXT_LAYER = "context_embedding"
+LOGITS_LAYER = "softmax_logits"  # the softmax architecture's bias per item lives here
 # Training steps per call into the compiled graph: fewer Python round trips (BENCHMARKS.md);
 # Keras stops early at the epoch's end.
 STEPS_PER_EXECUTION = 16
@@ -56,46 +62,84 @@ class Cosine(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="track2vec")
+class GroupedEmbedding(keras.layers.Layer):
+    """An embedding whose row ``i`` is ``items[i] + groups[group_of[i]]`` (no group term where ``group_of[i] < 0``).
+
+    ``group_of`` is fixed (kept as non-trainable weights, so a saved model reloads it); the
+    item and group tables are learnt. ``vectors()`` gives the summed table [V, dim], which is
+    what evaluation, export and ``recommend`` use.
+    """
+
+    def __init__(self, vocabulary_size: int, n_groups: int, dim: int, group_of=None, initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size, self.n_groups, self.dim = int(vocabulary_size), int(n_groups), int(dim)
+        group_of = np.full(self.vocabulary_size, -1, np.int32) if group_of is None else np.asarray(group_of, np.int32)
+        self.item_table = self.add_weight(shape=(self.vocabulary_size, self.dim),
+                                          initializer=keras.initializers.get(initializer), name="items")
+        # Row n_groups stands for "no group": has_group keeps its term at zero whatever the optimizer does.
+        self.group_table = self.add_weight(shape=(self.n_groups + 1, self.dim), initializer="zeros", name="groups")
+        self.group_index = self.add_weight(
+            shape=(self.vocabulary_size,), dtype="int32", trainable=False, name="group_index",
+            initializer=keras.initializers.Constant(np.where(group_of >= 0, group_of, self.n_groups)))
+        self.has_group = self.add_weight(
+            shape=(self.vocabulary_size, 1), trainable=False, name="has_group",
+            initializer=keras.initializers.Constant((group_of >= 0).astype(np.float32)[:, None]))
+
+    def rows(self, ids):
+        groups = ops.take(self.group_index, ids, axis=0)
+        own = ops.take(self.item_table, ids, axis=0)
+        return own + ops.take(self.group_table, groups, axis=0) * ops.take(self.has_group, ids, axis=0)
+
+    def call(self, ids):
+        return self.rows(ids)
+
+    def vectors(self) -> np.ndarray:
+        return np.asarray(ops.convert_to_numpy(self.rows(np.arange(self.vocabulary_size, dtype=np.int32))))
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "n_groups": self.n_groups,
+                "dim": self.dim}
+
+
+@keras.saving.register_keras_serializable(package="track2vec")
 class SharedSoftmaxLogits(keras.layers.Layer):
     """The ``softmax`` architecture's logits: each row's true context, then negatives shared by the batch.
 
-    Inputs: target vectors [B, 1, d] and context ids [B, 1 + k] (the true context, then k
-    negatives drawn from the negative-sampling distribution Q). Candidate ``j`` scores
-    ``u . c_j + b_j - log Q(j)`` for target vector ``u``: a context vector and a bias per item,
-    minus sampled softmax's correction for how often ``j`` is drawn. The negatives of the
-    batch's first ``shared_rows`` rows are every row's negatives, so a step compares each
-    true context with ``shared_rows * k`` others at the cost of one matrix product; a shared
-    negative equal to the row's true context is masked. Output: [B, 1 + shared_rows * k],
-    the true context first.
+    Inputs: target vectors [B, 1, d], the true contexts' vectors [B, 1, d], the vectors of the
+    first ``shared_rows`` rows' negatives [shared_rows, k, d], and the context ids [B, 1 + k]
+    (the true context, then k negatives drawn from the negative-sampling distribution Q). Candidate ``j`` scores ``u . c_j + b_j - log Q(j)`` for
+    target vector ``u``: a learnt bias per item, minus sampled softmax's correction for how
+    often ``j`` is drawn. The negatives of the batch's first ``shared_rows`` rows are every
+    row's negatives, so a step compares each true context with ``shared_rows * k`` others at
+    the cost of one matrix product; a shared negative equal to the row's true context is
+    masked. Output: [B, 1 + shared_rows * k], the true context first.
     """
 
-    def __init__(self, vocabulary_size: int, dim: int, shared_rows: int, log_q=None, **kwargs):
+    def __init__(self, vocabulary_size: int, shared_rows: int, log_q=None, **kwargs):
         super().__init__(**kwargs)
-        self.vocabulary_size, self.dim, self.shared_rows = int(vocabulary_size), int(dim), int(shared_rows)
-        self.contexts = self.add_weight(shape=(self.vocabulary_size, self.dim), initializer="zeros", name="contexts")
+        self.vocabulary_size, self.shared_rows = int(vocabulary_size), int(shared_rows)
         self.bias = self.add_weight(shape=(self.vocabulary_size,), initializer="zeros", name="bias")
         initial = "zeros" if log_q is None else keras.initializers.Constant(np.asarray(log_q, dtype=np.float32))
         self.log_q = self.add_weight(shape=(self.vocabulary_size,), initializer=initial, trainable=False, name="log_q")
 
     def call(self, inputs):
-        target_vectors, ids = inputs
+        target_vectors, true_vectors, negative_vectors, ids = inputs
         u = target_vectors[:, 0, :]
         positives = ids[:, 0]
         negatives = ops.reshape(ids[: self.shared_rows, 1:], (-1,))
+        negative_vectors = ops.reshape(negative_vectors, (-1, ops.shape(u)[-1]))
         corrected_bias = self.bias - self.log_q
-        true = ops.sum(u * ops.take(self.contexts, positives, axis=0), axis=-1) + ops.take(corrected_bias, positives)
-        shared = ops.matmul(u, ops.transpose(ops.take(self.contexts, negatives, axis=0)))
-        shared = shared + ops.take(corrected_bias, negatives)[None, :]
+        true = ops.sum(u * true_vectors[:, 0, :], axis=-1) + ops.take(corrected_bias, positives)
+        shared = ops.matmul(u, ops.transpose(negative_vectors)) + ops.take(corrected_bias, negatives)[None, :]
         shared = ops.where(negatives[None, :] == positives[:, None], -1e9, shared)  # an accidental hit
         return ops.concatenate([true[:, None], shared], axis=1)
 
     def compute_output_shape(self, input_shape):
-        negatives = input_shape[1][1] - 1
+        negatives = input_shape[3][1] - 1
         return (input_shape[0][0], 1 + self.shared_rows * negatives)
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "dim": self.dim,
-                "shared_rows": self.shared_rows}
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "shared_rows": self.shared_rows}
 
 
 @keras.saving.register_keras_serializable(package="track2vec")
@@ -124,12 +168,15 @@ def build_model(
     jit_compile: bool = True,
     batch_size: int = 1024,
     log_q=None,
+    groups=None,
 ) -> keras.Model:
     """A compiled skip-gram model; its item embeddings are the layer named ``embedding``.
 
     ``batch_size`` (positive pairs per step) scales the ``sgd`` learning rate and bounds the
     ``softmax`` architecture's shared rows; ``log_q`` (the log of the negative-sampling
-    distribution) is that architecture's correction.
+    distribution) is that architecture's correction. ``groups`` (each item's artist id, -1
+    where unknown) adds an artist vector to the target and context vectors of ``sgns`` and
+    ``softmax``.
     """
     if architecture not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {architecture!r} (choose from {', '.join(ARCHITECTURES)})")
@@ -143,16 +190,28 @@ def build_model(
     contexts = keras.Input((width,), dtype="int32", name="contexts")
     loss_function = keras.losses.BinaryCrossentropy(from_logits=True)
     accuracy = keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
+    if groups is not None and architecture == "tied-cosine":
+        raise ConfigError("artist vectors need separate target and context vectors (architecture sgns or softmax)")
     if architecture in ("sgns", "softmax"):
         init = keras.initializers.RandomUniform(-0.5 / dim, 0.5 / dim, seed=seed)
-        target_vectors = keras.layers.Embedding(vocabulary_size, dim, embeddings_initializer=init, name=EMBEDDING_LAYER)(target)
+        if groups is None:
+            target_table = keras.layers.Embedding(vocabulary_size, dim, embeddings_initializer=init, name=EMBEDDING_LAYER)
+            context_table = keras.layers.Embedding(vocabulary_size, dim, embeddings_initializer="zeros", name=CONTEXT_LAYER)
+        else:
+            n_groups = int(np.max(groups)) + 1 if len(groups) else 0
+            target_table = GroupedEmbedding(vocabulary_size, n_groups, dim, groups, init, name=EMBEDDING_LAYER)
+            context_table = GroupedEmbedding(vocabulary_size, n_groups, dim, groups, "zeros", name=CONTEXT_LAYER)
+        target_vectors = target_table(target)
     if architecture == "sgns":
-        context_vectors = keras.layers.Embedding(vocabulary_size, dim, embeddings_initializer="zeros", name=CONTEXT_LAYER)(contexts)
-        scores = keras.layers.Dot(axes=2, name="dot")([context_vectors, target_vectors])
+        scores = keras.layers.Dot(axes=2, name="dot")([context_table(contexts), target_vectors])
         logits = keras.layers.Reshape((width,), name="logits")(scores)
     elif architecture == "softmax":
         shared_rows = max(1, min(batch_size, SHARED_NEGATIVE_ROWS))
-        logits = SharedSoftmaxLogits(vocabulary_size, dim, shared_rows, log_q, name=CONTEXT_LAYER)([target_vectors, contexts])
+        # Only the true contexts and the shared rows' negatives are looked up.
+        true_vectors = context_table(contexts[:, :1])
+        negative_vectors = context_table(contexts[:shared_rows, 1:])
+        logits = SharedSoftmaxLogits(vocabulary_size, shared_rows, log_q, name=LOGITS_LAYER)(
+            [target_vectors, true_vectors, negative_vectors, contexts])
         loss_function = true_context_cross_entropy
         accuracy = keras.metrics.MeanMetricWrapper(true_context_first, name="accuracy")
     else:
@@ -196,19 +255,27 @@ def make_optimizer(name: str, learning_rate: float, pairs_per_step: int = 1) -> 
     raise ConfigError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")
 
 
+def _table(layer: keras.layers.Layer) -> np.ndarray:
+    return layer.vectors() if isinstance(layer, GroupedEmbedding) else layer.get_weights()[0]
+
+
+def _layer(model: keras.Model, name: str):
+    names = {layer.name for layer in model.layers}
+    return model.get_layer(name) if name in names else None
+
+
 def item_embeddings(model: keras.Model):
-    """The item vectors [V, dim] as a NumPy array (sgns: the target vectors)."""
-    return model.get_layer(EMBEDDING_LAYER).get_weights()[0]
+    """The item vectors [V, dim] as a NumPy array (sgns, softmax: the target vectors, artist's included)."""
+    return _table(model.get_layer(EMBEDDING_LAYER))
 
 
 def context_embeddings(model: keras.Model):
     """The context vectors [V, dim] of an ``sgns`` or ``softmax`` model; None for ``tied-cosine`` (one shared table)."""
-    names = {layer.name for layer in model.layers}
-    return model.get_layer(CONTEXT_LAYER).get_weights()[0] if CONTEXT_LAYER in names else None
+    layer = _layer(model, CONTEXT_LAYER)
+    return None if layer is None else _table(layer)
 
 
 def context_bias(model: keras.Model):
     """The learnt bias [V] of each item as a context (``softmax``); None for the other architectures."""
-    names = {layer.name for layer in model.layers}
-    layer = model.get_layer(CONTEXT_LAYER) if CONTEXT_LAYER in names else None
-    return layer.get_weights()[1] if isinstance(layer, SharedSoftmaxLogits) else None
+    layer = _layer(model, LOGITS_LAYER)
+    return None if layer is None else np.asarray(ops.convert_to_numpy(layer.bias))

@@ -22,10 +22,12 @@ import numpy as np
 
 from track2vec.config import TrainConfig
 from track2vec.corpus import Corpus
+from track2vec.errors import ConfigError
 from track2vec.evaluation import Metrics, ScoredMetrics, best_scoring, evaluate_scorings, evaluate_with
 from track2vec.model import build_model, context_bias, context_embeddings, item_embeddings
 from track2vec.scoring import Scoring, score_table
 from track2vec.sampling import SkipGramSampler, negative_distribution
+from track2vec.vocabulary import artist_ids
 
 
 class Trainer:
@@ -44,10 +46,20 @@ class Trainer:
             config.architecture, len(corpus.vocabulary), config.dim, config.negatives,
             config.learning_rate, config.optimizer, config.seed, batch_size=config.batch_size,
             log_q=np.log(negative_distribution(corpus.counts, config.alpha)),
+            groups=self._artist_groups(),
         )
         self.next_epoch = 0
         self.pairs_in_epoch = 0
         self.scoring: Scoring | None = None  # chosen on the validation pairs after the last epoch
+
+    def _artist_groups(self) -> np.ndarray | None:
+        if not self.config.artist_vectors:
+            return None
+        groups = artist_ids(self.corpus.vocabulary)
+        if groups is None or not (groups >= 0).any():
+            raise ConfigError("artist_vectors: the corpus names no artists (only Deezer-format playlists "
+                              "with artist_ tokens and the built-in corpus do)")
+        return groups
 
     def _batches(self):
         """Fixed-size batches of one epoch (one XLA compilation serves every step), stacked.

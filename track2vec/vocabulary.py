@@ -48,3 +48,17 @@ def build_vocabulary(tokens: np.ndarray, min_count: int, artists: dict[str, str]
     if artists:
         artist_column = np.array([artists.get(item, "") for item in unique.tolist()], dtype=str)
     return Vocabulary(unique, counts, artist_column)
+
+
+def artist_ids(vocabulary: Vocabulary) -> np.ndarray | None:
+    """Each item's artist as an integer id [V] (-1 where unknown); None when the corpus names no artist."""
+    if vocabulary.artists is None:
+        return None
+    names, ids = np.unique(vocabulary.artists, return_inverse=True)
+    ids = ids.astype(np.int32)
+    unknown = names == ""
+    if unknown.any():
+        ids = np.where(ids == np.flatnonzero(unknown)[0], -1, ids)
+        ids = np.where(ids > np.flatnonzero(unknown)[0], ids - 1, ids)
+    return ids.astype(np.int32)
+

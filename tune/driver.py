@@ -58,6 +58,11 @@ def load_corpus(spec: StudySpec) -> Corpus:
 # Ray connection
 
 
+def has_artists(corpus: Corpus) -> bool:
+    """Whether the corpus names its items' artists (then ``artist_vectors`` can be searched)."""
+    return corpus.vocabulary.artists is not None and bool((corpus.vocabulary.artists != "").any())
+
+
 def _check_reachable(address: str) -> None:
     """Fail fast with one line on an address nobody listens on (ray.init retries for long)."""
     if address in ("auto", "local"):
@@ -211,7 +216,7 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     from tune.searcher import PruningOptunaSearch, make_sampler
 
     _environment()
-    space = spec.space()
+    space = spec.space(has_artists(corpus))
     searcher = PruningOptunaSearch(
         space.distributions, metric=METRIC, objective=OBJECTIVE, step_attr=TIME_ATTR,
         max_steps=spec.max_epochs, sampler=make_sampler(spec.seed, spec.trials),
@@ -330,7 +335,7 @@ def restore_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     _environment()
     check_restorable(study)
     return tune.Tuner.restore(
-        study.path, trainable=_trainable(spec, corpus), param_space=dict(spec.space().fixed),
+        study.path, trainable=_trainable(spec, corpus), param_space=dict(spec.space(has_artists(corpus)).fixed),
         # restart_errored crashes with OptunaSearch in Ray 2.60; resume_errored continues
         # errored trials from their last checkpoint instead.
         resume_unfinished=True, resume_errored=True,

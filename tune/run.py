@@ -283,7 +283,7 @@ def exported_scores(study: Study):
 
 def _print_header(study: Study, spec: StudySpec, corpus, dashboard_url: str) -> None:
     from tune import optuna_store
-    from tune.driver import print_connection
+    from tune.driver import has_artists, print_connection
 
     stats = corpus.stats
     say(f"{PROG}: study {study.name!r} in {study.path}")
@@ -292,7 +292,7 @@ def _print_header(study: Study, spec: StudySpec, corpus, dashboard_url: str) -> 
     say(f"{spec.trials} trials of at most {spec.max_epochs} epochs; ASHA grace period {spec.grace_period}, "
         f"reduction factor {spec.reduction_factor:g}; {spec.cpus_per_trial:g} CPU / "
         f"{spec.gpus_per_trial:g} GPU per trial; seed {spec.seed}")
-    say("search space: " + "; ".join(spec.space().describe()))
+    say("search space: " + "; ".join(spec.space(has_artists(corpus)).describe()))
     print_connection(dashboard_url, study.is_local)
     optuna_location = optuna_store.location(study, spec)
     if optuna_location:

@@ -67,6 +67,8 @@ PARAMS: dict[str, Param] = {
     "window": Param(int, (1, 10), lowest=1),
     "direction": Param(str, ("both", "forward"), names="DIRECTIONS"),
     "shrink_windows": Param(bool, (False, True)),
+    # Searched only where it can act: a corpus that names artists, architectures with context vectors.
+    "artist_vectors": Param(bool, (False, True)),
     "negatives": Param(int, (1, 20), lowest=1),
     "batch_size": Param(int, (256, 16384), log=True, lowest=1),
     "alpha": Param(float, (-1.4, 1.4)),
@@ -132,8 +134,11 @@ def load_overrides(path: Path) -> tuple[dict[str, Any], str]:
     return overrides, text
 
 
-def build_space(overrides: dict[str, Any] | None = None, source: str = "config") -> SearchSpace:
-    """The default space with ``overrides`` applied; any invalid entry raises ConfigError."""
+def build_space(overrides: dict[str, Any] | None = None, source: str = "config", artists: bool = True) -> SearchSpace:
+    """The default space with ``overrides`` applied; any invalid entry raises ConfigError.
+
+    ``artists``: whether the corpus names each item's artist; without, ``artist_vectors`` is off.
+    """
     overrides = overrides or {}
     for name in overrides:
         if name in _NOT_SEARCHED:
@@ -156,7 +161,28 @@ def build_space(overrides: dict[str, Any] | None = None, source: str = "config")
             fixed[name] = _check_value(param, value, where)
         else:
             fixed[name] = value
+    _artist_vectors_where_they_act(overrides, distributions, fixed, source, artists)
     return SearchSpace(distributions, fixed)
+
+
+def _artist_vectors_where_they_act(overrides, distributions, fixed, source: str, artists: bool) -> None:
+    """Turn ``artist_vectors`` off where it cannot act, or refuse an explicit request for it there."""
+    architectures = ((fixed["architecture"],) if "architecture" in fixed
+                     else tuple(distributions["architecture"].choices))
+    possible = fixed.get("artist_vectors", True) is not False
+    if "artist_vectors" in distributions:
+        possible = True
+    reason = None
+    if not artists:
+        reason = "the corpus names no artists"
+    elif "tied-cosine" in architectures:
+        reason = "architecture tied-cosine has one shared table, no separate context vectors"
+    if reason is None or not possible:
+        return
+    if "artist_vectors" in overrides:
+        raise ConfigError(f"{source}: artist_vectors: {reason}; remove it or set it to false")
+    distributions.pop("artist_vectors", None)
+    fixed["artist_vectors"] = False
 
 
 def _parse_table(name: str, param: Param, table: dict, where: str, distributions: dict, fixed: dict) -> None:

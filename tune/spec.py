@@ -127,11 +127,14 @@ class StudySpec:
             raise ConfigError(f"--log-to: expected some of {', '.join(TRACKERS)}, got {self.log_to!r}")
         object.__setattr__(self, "log_to", tuple(dict.fromkeys(self.log_to)))
 
-    def space(self):
-        """The study's search space (its defaults with the ``--config`` overrides)."""
+    def space(self, artists: bool = True):
+        """The study's search space (its defaults with the ``--config`` overrides).
+
+        ``artists``: whether the corpus names artists (``artist_vectors`` is searched only then).
+        """
         from tune.search_space import build_space
 
-        return build_space(dict(self.overrides), source=self.config_file or "config")
+        return build_space(dict(self.overrides), source=self.config_file or "config", artists=artists)
 
     def differences(self, other: StudySpec) -> list[str]:
         """The settings of ``SAME_STUDY`` in which ``other`` differs from this spec."""
