@@ -116,3 +116,29 @@ def test_artist_vectors_are_shared_by_an_artists_tracks_and_survive_saving(tmp_p
 def test_artist_vectors_need_separate_context_vectors():
     with pytest.raises(ConfigError, match="tied-cosine|separate"):
         build_model("tied-cosine", 6, 4, 2, 0.05, groups=np.zeros(6, dtype=np.int32))
+
+
+def test_softmax_over_a_vocabulary_no_larger_than_its_negatives_is_the_full_softmax():
+    from track2vec.model import LOGITS_LAYER
+
+    vocabulary, negatives = 5, 3  # 2 shared rows x 3 negatives = 6 >= 5 items: every item is a negative
+    log_q = np.log(np.array([0.4, 0.3, 0.1, 0.1, 0.1]))
+    model = build_model("softmax", vocabulary, 4, negatives, 0.05, seed=0, batch_size=2, log_q=log_q, jit_compile=False)
+    assert not model.get_layer(LOGITS_LAYER).sampled
+    target = np.array([[0], [1], [2]], dtype=np.int32)
+    contexts = np.array([[1, 0, 0, 0], [2, 0, 0, 0], [3, 0, 0, 0]], dtype=np.int32)  # sampled negatives unused
+    labels = np.eye(1, 1 + negatives, dtype=np.float32).repeat(3, axis=0)
+    model.fit((target, contexts), labels, epochs=30, verbose=0)
+    logits = model.predict((target, contexts), verbose=0)
+    assert logits.shape == (3, 1 + vocabulary)
+    # column 1 + j is item j; the row's own true context is masked there, and nothing is corrected by log Q
+    assert all(logits[row, 1 + contexts[row, 0]] < -1e8 for row in range(3))
+    targets_vectors = item_embeddings(model)[target[:, 0]]
+    from track2vec.model import context_bias, context_embeddings
+    expected = targets_vectors @ context_embeddings(model).T + context_bias(model)
+    np.testing.assert_allclose(logits[:, 0], expected[np.arange(3), contexts[:, 0]], rtol=1e-4, atol=1e-5)
+    other = expected.copy()
+    other[np.arange(3), contexts[:, 0]] = -np.inf
+    np.testing.assert_allclose(np.where(logits[:, 1:] < -1e8, -np.inf, logits[:, 1:]), other, rtol=1e-4, atol=1e-5)
+    # trained as a next-item model: each target's true context ranks first among all items
+    assert (expected.argmax(axis=1) == contexts[:, 0]).all()

@@ -103,43 +103,64 @@ class GroupedEmbedding(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="track2vec")
 class SharedSoftmaxLogits(keras.layers.Layer):
-    """The ``softmax`` architecture's logits: each row's true context, then negatives shared by the batch.
+    """The ``softmax`` architecture's logits: each row's true context, then the negatives every row shares.
 
-    Inputs: target vectors [B, 1, d], the true contexts' vectors [B, 1, d], the vectors of the
-    first ``shared_rows`` rows' negatives [shared_rows, k, d], and the context ids [B, 1 + k]
-    (the true context, then k negatives drawn from the negative-sampling distribution Q). Candidate ``j`` scores ``u . c_j + b_j - log Q(j)`` for
-    target vector ``u``: a learnt bias per item, minus sampled softmax's correction for how
-    often ``j`` is drawn. The negatives of the batch's first ``shared_rows`` rows are every
-    row's negatives, so a step compares each true context with ``shared_rows * k`` others at
-    the cost of one matrix product; a shared negative equal to the row's true context is
-    masked. Output: [B, 1 + shared_rows * k], the true context first.
+    Inputs: target vectors [B, 1, d], the true contexts' vectors [B, 1, d], the shared
+    negatives' vectors [m, n, d], the context ids [B, 1 + k] (the true context first) and the
+    shared negatives' ids [m, n]. Candidate ``j`` scores ``u . c_j + b_j`` for target vector
+    ``u`` with a learnt bias per item; when the negatives are ``sampled`` from the
+    negative-sampling distribution Q (the first ``shared_rows`` rows' k negatives), minus
+    sampled softmax's correction ``log Q(j)`` for how often ``j`` is drawn. Otherwise the
+    negatives are every item (a full softmax, exact and cheaper where the vocabulary is no
+    larger than the sampled negatives would be). One matrix product scores every row against
+    the shared negatives; a negative equal to the row's true context is masked.
+    Output: [B, 1 + m * n], the true context first.
     """
 
-    def __init__(self, vocabulary_size: int, shared_rows: int, log_q=None, **kwargs):
+    def __init__(self, vocabulary_size: int, shared_rows: int, log_q=None, sampled: bool = True, **kwargs):
         super().__init__(**kwargs)
-        self.vocabulary_size, self.shared_rows = int(vocabulary_size), int(shared_rows)
+        self.vocabulary_size, self.shared_rows, self.sampled = int(vocabulary_size), int(shared_rows), bool(sampled)
         self.bias = self.add_weight(shape=(self.vocabulary_size,), initializer="zeros", name="bias")
         initial = "zeros" if log_q is None else keras.initializers.Constant(np.asarray(log_q, dtype=np.float32))
         self.log_q = self.add_weight(shape=(self.vocabulary_size,), initializer=initial, trainable=False, name="log_q")
 
     def call(self, inputs):
-        target_vectors, true_vectors, negative_vectors, ids = inputs
+        target_vectors, true_vectors, negative_vectors, ids, negative_ids = inputs
         u = target_vectors[:, 0, :]
         positives = ids[:, 0]
-        negatives = ops.reshape(ids[: self.shared_rows, 1:], (-1,))
+        negatives = ops.reshape(negative_ids, (-1,))
         negative_vectors = ops.reshape(negative_vectors, (-1, ops.shape(u)[-1]))
-        corrected_bias = self.bias - self.log_q
-        true = ops.sum(u * true_vectors[:, 0, :], axis=-1) + ops.take(corrected_bias, positives)
-        shared = ops.matmul(u, ops.transpose(negative_vectors)) + ops.take(corrected_bias, negatives)[None, :]
-        shared = ops.where(negatives[None, :] == positives[:, None], -1e9, shared)  # an accidental hit
+        bias = self.bias - self.log_q if self.sampled else self.bias
+        true = ops.sum(u * true_vectors[:, 0, :], axis=-1) + ops.take(bias, positives)
+        shared = ops.matmul(u, ops.transpose(negative_vectors)) + ops.take(bias, negatives)[None, :]
+        shared = ops.where(negatives[None, :] == positives[:, None], -1e9, shared)  # the true context itself
         return ops.concatenate([true[:, None], shared], axis=1)
 
     def compute_output_shape(self, input_shape):
-        negatives = input_shape[3][1] - 1
-        return (input_shape[0][0], 1 + self.shared_rows * negatives)
+        shared = self.shared_rows * (input_shape[3][1] - 1) if self.sampled else self.vocabulary_size
+        return (input_shape[0][0], 1 + shared)
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "shared_rows": self.shared_rows}
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "shared_rows": self.shared_rows,
+                "sampled": self.sampled}
+
+
+@keras.saving.register_keras_serializable(package="track2vec")
+class EveryItem(keras.layers.Layer):
+    """The ids of every item, [1, V], whatever its input: the full softmax's negatives."""
+
+    def __init__(self, vocabulary_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = int(vocabulary_size)
+
+    def call(self, inputs):
+        return ops.expand_dims(ops.arange(self.vocabulary_size, dtype="int32"), 0)
+
+    def compute_output_shape(self, input_shape):
+        return (1, self.vocabulary_size)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size}
 
 
 @keras.saving.register_keras_serializable(package="track2vec")
@@ -207,11 +228,14 @@ def build_model(
         logits = keras.layers.Reshape((width,), name="logits")(scores)
     elif architecture == "softmax":
         shared_rows = max(1, min(batch_size, SHARED_NEGATIVE_ROWS))
-        # Only the true contexts and the shared rows' negatives are looked up.
+        # Never sample more negatives than there are items: then every item is a negative.
+        sampled = vocabulary_size > shared_rows * negatives
+        negative_ids = contexts[:shared_rows, 1:] if sampled else EveryItem(vocabulary_size, name="every_item")(contexts)
+        # Only the true contexts and the shared negatives are looked up.
         true_vectors = context_table(contexts[:, :1])
-        negative_vectors = context_table(contexts[:shared_rows, 1:])
-        logits = SharedSoftmaxLogits(vocabulary_size, shared_rows, log_q, name=LOGITS_LAYER)(
-            [target_vectors, true_vectors, negative_vectors, contexts])
+        negative_vectors = context_table(negative_ids)
+        logits = SharedSoftmaxLogits(vocabulary_size, shared_rows, log_q, sampled, name=LOGITS_LAYER)(
+            [target_vectors, true_vectors, negative_vectors, contexts, negative_ids])
         loss_function = true_context_cross_entropy
         accuracy = keras.metrics.MeanMetricWrapper(true_context_first, name="accuracy")
     else:
