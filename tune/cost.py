@@ -12,10 +12,11 @@ Each trial reports its cost with every epoch (``tune/trainable.py``):
   ``VmHWM``), the largest over the processes a restored trial ran in.
 
 A ``Budget`` enforces the limits three ways: a Ray Tune ``Stopper`` (``BudgetStopper``) ends a
-trial as soon as a reported cost exceeds them; the searcher records each trial's constraint
-values (cost minus limit, feasible when <= 0) as an Optuna user attribute that the TPE
-sampler's ``constraints_func`` (``optuna_constraints``) reads; and the evaluation picks the
-winner among the trials that meet the budget only.
+trial once its measured cost exceeds them (memory at once, time after the warm-up epochs); the
+searcher records each finished trial's constraint values (cost minus limit, feasible when <= 0)
+with Optuna's ``Trial.set_constraint``, which the TPE sampler reads to model the trials within the
+budget as the good ones (Optuna 5 deprecated the sampler's ``constraints_func`` for it); and the
+evaluation picks the winner among the trials that meet the budget only.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from track2vec.errors import ConfigError
 SECONDS_PER_EPOCH = "seconds_per_epoch"
 PEAK_MEMORY_MIB = "peak_memory_mib"
 STEADY = "cost_steady"  # whether seconds_per_epoch left the compiling first epochs out
-CONSTRAINTS_ATTR = "budget_constraints"  # Optuna user attribute: (cost - limit) per budget, <= 0 feasible
 
 
 WARMUP_EPOCHS = 2  # epochs of a process that compile (see above)
@@ -111,10 +111,14 @@ class Budget:
 
     def constraints(self, costs: Mapping[str, Any]) -> list[float]:
         """Per limit, cost minus limit (feasible when <= 0); a cost not measured counts as within it."""
-        values = []
+        return list(self.named_constraints(costs).values())
+
+    def named_constraints(self, costs: Mapping[str, Any]) -> dict[str, float]:
+        """``constraints`` by cost metric: what the searcher gives Optuna's ``Trial.set_constraint``."""
+        values = {}
         for key, limit in self._limits:
             cost = costs.get(key)
-            values.append(float(cost) - limit if isinstance(cost, (int, float)) and math.isfinite(cost) else 0.0)
+            values[key] = float(cost) - limit if isinstance(cost, (int, float)) and math.isfinite(cost) else 0.0
         return values
 
     def exceeded(self, costs: Mapping[str, Any]) -> list[str]:
@@ -148,10 +152,3 @@ class BudgetStopper(Stopper):
 
     def stop_all(self) -> bool:
         return False
-
-
-def optuna_constraints(frozen_trial) -> list[float]:
-    """The TPE sampler's ``constraints_func``: one value, the largest excess the searcher recorded
-    (feasible when <= 0, as where it recorded none). One value whatever the limits, so that every
-    trial of a study has as many as the others."""
-    return [max(frozen_trial.user_attrs.get(CONSTRAINTS_ATTR) or [0.0])]

@@ -219,7 +219,7 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     budget = Budget.of(spec)
     searcher = PruningOptunaSearch(
         space.distributions, metric=METRIC, objective=OBJECTIVE, step_attr=TIME_ATTR,
-        max_steps=spec.max_epochs, sampler=make_sampler(spec.seed, spec.trials, constrained=budget.active),
+        max_steps=spec.max_epochs, sampler=make_sampler(spec.seed, spec.trials),
         study_name=study.name, storage=optuna_store.storage(study, spec), budget=budget,
         points_to_evaluate=[dict(point) for point in spec.warm_start_points],
     )

@@ -8,9 +8,9 @@ intermediate value, and TPE ranks it below complete trials), one that reached
 the embeddings that would be exported), and an errored one as FAIL. The decision
 depends only on the final result, so it survives ``Tuner.restore``.
 
-Under a cost budget (``tune/cost.py``) every finished trial carries its constraint value
-(its largest excess over the budget) as an Optuna user attribute, which the TPE sampler's
-``constraints_func`` reads: TPE then models the trials that met the budget as the good ones.
+Under a cost budget (``tune/cost.py``) every finished trial carries its constraint values (its
+excess over each limit) through Optuna's ``Trial.set_constraint``: TPE then models the trials
+that met the budget as the good ones, and Optuna's ``best_trial`` is the best of them.
 
 Intermediate values are reported per epoch (``step = epoch``, not Tune's iteration
 counter), so they stay correct across checkpoint restores.
@@ -32,7 +32,7 @@ from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
 from tune.adapters import optuna_search
-from tune.cost import CONSTRAINTS_ATTR, Budget, optuna_constraints
+from tune.cost import Budget
 from tune.optuna_store import RAY_TRIAL_ID
 
 logger = logging.getLogger(__name__)
@@ -108,7 +108,8 @@ class PruningOptunaSearch(OptunaSearch):
         steps = (result or {}).get(self._step_attr, 0) or 0
         budget = getattr(self, "_budget", None)  # None in a searcher pickled before budgets existed
         if budget is not None and budget.active and result:
-            ot_trial.set_user_attr(CONSTRAINTS_ATTR, budget.constraints(result))
+            for key, value in budget.named_constraints(result).items():
+                ot_trial.set_constraint(key, value)
         if error:
             state, value = TrialState.FAIL, None
         elif value is None or not math.isfinite(value):
@@ -148,10 +149,9 @@ class PruningOptunaSearch(OptunaSearch):
         }
 
 
-def make_sampler(seed: int, n_trials: int, constrained: bool = False) -> optuna.samplers.TPESampler:
-    """Seeded TPE; random start scaled to the study, constant liar for parallel trials; under a
-    budget, the constraint values the searcher records (``constrained``)."""
+def make_sampler(seed: int, n_trials: int) -> optuna.samplers.TPESampler:
+    """Seeded TPE; random start scaled to the study, constant liar for parallel trials (it reads the
+    constraint values of a budget from the trials themselves)."""
     return optuna.samplers.TPESampler(
         seed=seed, n_startup_trials=min(10, max(3, n_trials // 3)), constant_liar=True,
-        constraints_func=optuna_constraints if constrained else None,
     )

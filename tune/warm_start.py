@@ -32,7 +32,8 @@ def study_at(directory: str) -> Study:
 
 
 def warm_start_points(directory: str, top: int, space: SearchSpace) -> tuple[str, list[dict[str, Any]]]:
-    """(the earlier study's directory, its ``top`` configurations by best validation NDCG@10, each
+    """(the earlier study's directory, its ``top`` configurations by best validation NDCG@10 among those
+    that met its budget, each
     restricted to the parameters ``space`` searches, duplicates dropped). Raises ConfigError when
     there is no study there or it has no scored trial."""
     study = study_at(directory)
@@ -42,8 +43,8 @@ def warm_start_points(directory: str, top: int, space: SearchSpace) -> tuple[str
         raise ConfigError(f"--warm-start-from {directory}: {error}") from None
     points: list[dict[str, Any]] = []
     for row in read_rows(study, spec):
-        if row.status == ERRORED or row.best_val_ndcg is None:
-            continue
+        if row.status == ERRORED or row.best_val_ndcg is None or not row.meets_budget:
+            continue  # a configuration over the earlier study's budget could not win there
         point = {name: _plain(row.params[name]) for name, distribution in space.distributions.items()
                  if row.params.get(name) is not None and _inside(distribution, _plain(row.params[name]))}
         if point and point not in points:
