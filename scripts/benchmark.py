@@ -11,7 +11,9 @@ Rows (each in its own module under ``scripts/bench/``):
    on the Deezer-scale corpus, one copy of the corpus in Ray's object store;
 6. GPU: row 3's training on a GPU, when the machine has one;
 7. the study's Optuna storage: the journal file vs SQLite, for the driver's write pattern;
-8. quality: a default study's winner (and blended mode) against the counted SR/AR baselines on test.
+8. quality: a default study's winner (and blended mode) against the counted SR/AR baselines on test;
+9. transfer: a study on a 10% sample plus a short warm-started one on all the data, against a study
+   of about the same training on all the data (the winners' test NDCG@10).
 
 Compared things are measured side by side in one process run: they alternate, each is
 repeated, and medians are reported, so a shared, noisy machine biases neither side.
@@ -52,6 +54,7 @@ ROWS = {
     6: "bench.row_gpu",
     7: "bench.row_optuna_storage",
     8: "bench.row_quality",
+    9: "bench.row_transfer",
 }
 CHILDREN = {"memory": "bench.row_resources", "gpu": "bench.row_gpu"}  # subprocess entry points
 
