@@ -113,3 +113,17 @@ def test_warm_start_values_outside_the_new_range_are_left_to_optuna():
     assert _inside(space.distributions["dim"], 16) and not _inside(space.distributions["dim"], 64)
     assert _inside(space.distributions["architecture"], "sgns")
     assert not _inside(space.distributions["architecture"], "tied-cosine")
+
+
+def test_warm_start_points_are_enqueued_once_even_when_the_study_is_opened_again(tmp_path):
+    from tune.searcher import PruningOptunaSearch
+
+    space = build_space({"dim": {"min": 8, "max": 32}}, source="t")
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    for _ in range(2):  # a study restarted before Ray saved anything builds its searcher again
+        search = PruningOptunaSearch(space.distributions, metric="m", objective="b", step_attr="epoch", max_steps=2,
+                                     sampler=make_sampler(0, 4), study_name="s", storage=storage,
+                                     points_to_evaluate=[{"dim": 12}, {"dim": 30}])
+    waiting = search.study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert sorted(trial.system_attrs["fixed_params"]["dim"] for trial in waiting) == [12, 30]
+    assert search.suggest("t1")["dim"] == 12 and search.suggest("t2")["dim"] == 30

@@ -55,10 +55,14 @@ class PruningOptunaSearch(OptunaSearch):
         budget: Budget | None = None,
         points_to_evaluate: list[dict] | None = None,
     ) -> None:
-        # points_to_evaluate: configurations Optuna runs first (OptunaSearch enqueues them in
-        # the study once, when it creates it: a resumed searcher does not enqueue them again).
         super().__init__(space=space, metric=metric, mode="max", sampler=sampler,
-                         study_name=study_name, storage=storage, points_to_evaluate=points_to_evaluate or None)
+                         study_name=study_name, storage=storage)
+        # points_to_evaluate: configurations Optuna runs first (a warm start). Enqueued here rather
+        # than by OptunaSearch, which enqueues them again whenever it opens an existing study (a
+        # study restarted before Ray saved its state); skip_if_exists leaves a point already
+        # enqueued or run alone.
+        for point in points_to_evaluate or ():
+            self.study.enqueue_trial(dict(point), skip_if_exists=True)
         self._budget = budget or Budget()
         self._objective = objective
         self._step_attr = step_attr

@@ -289,7 +289,9 @@ def status_report(evaluation: Evaluation, optuna_counts: dict[str, int],
     """A JSON-able summary for ``status --json``; ``exported``: the scores in the study's export,
     ``exported_intervals`` their intervals."""
     counts = evaluation.counts()
-    best = evaluation.rows[0] if evaluation.rows and evaluation.rows[0].best_val_ndcg is not None else None
+    # Under a budget the best so far is the best trial that meets it: the one that can win.
+    best = next((row for row in evaluation.rows if row.meets_budget), None)
+    best = best if best is not None and best.best_val_ndcg is not None else None
     return {
         "study": evaluation.study.name,
         "path": evaluation.study.path,
