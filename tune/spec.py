@@ -102,7 +102,7 @@ class StudySpec:
     # The configurations read from it when this study started (searched parameters only), so that
     # resuming needs neither that study nor a second reading of it.
     warm_start_points: tuple[Mapping[str, Any], ...] = ()
-    max_epoch_seconds: float | None = None  # budget: training seconds per epoch (tune/budget.py)
+    max_epoch_seconds: float | None = None  # budget: training seconds per epoch (tune/cost.py)
     max_trial_memory: float | None = None  # budget: a trial's peak resident memory, MiB
     metric: str = METRIC_DESCRIPTION
     command: tuple[str, ...] = ()  # the command line that started the study
