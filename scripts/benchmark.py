@@ -20,7 +20,7 @@ repeated, and medians are reported, so a shared, noisy machine biases neither si
 
 Needs the ``bench`` extra (gensim, psutil): ``.venv/bin/pip install -e ".[bench]"``. Usage::
 
-    .venv/bin/python scripts/benchmark.py --quick          # ~9 minutes on 2 cores, writes BENCHMARKS-quick.md
+    .venv/bin/python scripts/benchmark.py --quick          # smaller sizes (README: its time), writes BENCHMARKS-quick.md
     .venv/bin/python scripts/benchmark.py                  # full run (an hour or more), writes BENCHMARKS.md
     .venv/bin/python scripts/benchmark.py --quick --rows 1,2   # some rows only (prints; no report file
                                                                # unless --output is given)
@@ -73,7 +73,7 @@ def parse_rows(text: str) -> list[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions (~9 minutes)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions (the README gives its time)")
     parser.add_argument("--rows", type=parse_rows, default=sorted(ROWS), help="comma-separated rows to run, e.g. 1,2,3")
     parser.add_argument("--output", type=Path, default=None,
                         help="Markdown report to write (default when all rows run: BENCHMARKS.md at the repository "

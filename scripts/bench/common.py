@@ -108,7 +108,7 @@ class Settings:
 
 
 def quick_settings() -> Settings:
-    """About 9 minutes on 2 idle cores."""
+    """Smaller sizes and fewer repetitions than the full run (the README gives how long it takes)."""
     return Settings(
         quick=True, rounds=3,
         pair_corpora=(("e-commerce", ECOMMERCE), ("builtin (small)", "builtin")),
