@@ -76,6 +76,7 @@ def test_a_budget_changes_the_winner_and_a_sample_study_warm_starts_from_it(tmp_
     model = json.loads((budgeted.local_path / "export" / "model.json").read_text())
     assert model["trial_id"] == fast.trial_id
     assert f"without the budget trial {slow.trial_id} would win" in out
+    assert "1 stopped early by ASHA or the budget" in out
     assert f"budget: at most {MAX_EPOCH_SECONDS:g} training seconds per epoch" in out and "(over budget)" in out
     with open(budgeted.local_path / "export" / "trials.csv") as handle:
         table = {row["trial_id"]: row for row in csv.DictReader(handle)}

@@ -179,7 +179,8 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
     spec, counts, comparison = evaluation.spec, evaluation.counts(), evaluation.comparison
     lines = [
         f"Study {evaluation.study.name!r}: {len(evaluation.rows)} of {spec.trials} trials "
-        f"({counts[COMPLETED]} completed, {counts[STOPPED]} stopped early by ASHA, {counts[ERRORED]} errored, "
+        f"({counts[COMPLETED]} completed, {counts[STOPPED]} stopped early by ASHA"
+        f"{' or the budget' if spec.has_budget else ''}, {counts[ERRORED]} errored, "
         f"{counts[RUNNING]} running/unfinished); max {spec.max_epochs} epochs, data {spec.data}.",
     ]
     if spec.has_budget:
