@@ -99,6 +99,33 @@ def fake_data(tmp_path: Path) -> ReportData:
 # Fast: figures from a hand-made study
 
 
+def test_quality_against_cost_marks_the_pareto_front_the_budget_and_the_trials_over_it(tmp_path):
+    from dataclasses import replace
+
+    from tune.report.figures import build_figures, plot_quality_vs_cost, png_bytes
+
+    data = fake_data(tmp_path)
+    costs = {"win": (0.5, 900.0, ()), "done": (0.2, 800.0, ()), "cut": (3.0, 950.0, ("3 s/epoch > 1",))}
+    data.rows = [replace(row, seconds_per_epoch=costs[row.trial_id][0], peak_memory_mib=costs[row.trial_id][1],
+                         over_budget=costs[row.trial_id][2]) for row in data.rows]
+    data.spec = replace(data.spec, max_epoch_seconds=1.0)
+    figure = plot_quality_vs_cost(data)
+    seconds = figure.axes[0]
+    by_gid = {artist.get_gid(): artist for artist in seconds.get_children() if artist.get_gid()}
+    front = by_gid["pareto-front-seconds_per_epoch"]
+    assert list(zip(front.get_xdata(), front.get_ydata())) == [(0.2, 0.20), (0.5, 0.30)]  # "cut" is dearer and worse
+    assert by_gid["trials-over-budget-seconds_per_epoch"].get_offsets().tolist() == [[3.0, 0.10]]
+    assert by_gid["winner-seconds_per_epoch"].get_offsets().tolist() == [[0.5, 0.30]]
+    assert list(by_gid["budget-limit-seconds_per_epoch"].get_xdata()) == [1.0, 1.0]
+    assert seconds.get_xlabel() == "training seconds per epoch"
+    assert figure.axes[1].get_xlabel() == "peak memory per trial (MiB)" and len(figure.axes) == 2
+    assert png_bytes(figure).startswith(b"\x89PNG")
+    assert "quality_vs_cost" in build_figures(data, [])
+    # a study from before trials recorded their cost has no such figure
+    assert plot_quality_vs_cost(fake_data(tmp_path)) is None and "quality_vs_cost" not in build_figures(
+        fake_data(tmp_path), [])
+
+
 def test_learning_curves_one_line_per_trial_stopped_ones_dashed(tmp_path):
     data = fake_data(tmp_path)
     figure = plot_learning_curves(data)

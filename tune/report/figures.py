@@ -326,11 +326,12 @@ def plot_quality_vs_cost(data: ReportData) -> Figure | None:
                          zorder=5, label=f"winner ({data.winner_id})", gid=f"winner-{cost}")
         if limits[cost] is not None:
             axes.axvline(limits[cost], color=OVER_BUDGET_COLOUR, linestyle="--", linewidth=1.2,
-                         label=f"budget: {limits[cost]:g}", gid=f"budget-limit-{cost}")
+                         label=f"budget: {limits[cost]:g} {'s' if cost == 'seconds_per_epoch' else 'MiB'}",
+                         gid=f"budget-limit-{cost}")
         axes.set_xlabel(text)
         axes.set_ylabel("best validation NDCG@10")
         if index == 0:
-            axes.legend(fontsize=8, loc="lower right")
+            axes.legend(fontsize=8, loc="best")  # where it hides the fewest points
     figure.suptitle("Quality against cost, each trial at its best epoch")
     return figure
 
