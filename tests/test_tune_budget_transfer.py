@@ -75,6 +75,8 @@ def test_a_budget_changes_the_winner_and_a_sample_study_warm_starts_from_it(tmp_
     assert slow.best_val_ndcg > fast.best_val_ndcg, "the slow configuration should rank better on validation"
     model = json.loads((budgeted.local_path / "export" / "model.json").read_text())
     assert model["trial_id"] == fast.trial_id
+    assert model["budget"] == {"max_epoch_seconds": MAX_EPOCH_SECONDS, "max_trial_memory": None}
+    assert model["cost"]["seconds_per_epoch"] == fast.seconds_per_epoch and model["sample"] == 1.0
     assert f"without the budget trial {slow.trial_id} would win" in out
     assert "1 stopped early by ASHA or the budget" in out
     assert f"budget: at most {MAX_EPOCH_SECONDS:g} training seconds per epoch" in out and "(over budget)" in out
