@@ -287,8 +287,9 @@ def test_report_page_of_a_real_study(study_dir):
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) >= 3 and all(base64.b64decode(image).startswith(PNG_MAGIC) for image in images)
     assert not re.search(r'(src|href)="(https?:)?//', page)
-    for name in ("learning_curves", "best_so_far", "winner_vs_baselines"):
+    for name in ("learning_curves", "best_so_far", "winner_vs_baselines", "quality_vs_cost"):
         assert (study_dir / f"report_{name}.png").read_bytes().startswith(PNG_MAGIC)
+    assert "5. Quality against cost" in page  # every trial recorded its cost
 
     # one table row per trial, the winner marked; the winner's numbers and the baselines in the page
     trial_rows = re.findall(r'<tr class="trial( winner)?" data-trial="([0-9a-f]+)"', page)
@@ -368,5 +369,6 @@ def test_report_without_the_optuna_file_says_so(study_dir, tmp_path):
     (copy / "optuna.journal").unlink()
     page = write_report(copy).read_text()
     assert "could not be read" in page
-    assert len(re.findall(r'<img src="data:image/png', page)) == 3
+    # every figure but the importances: learning curves, best so far, winner vs baselines, quality against cost
+    assert len(re.findall(r'<img src="data:image/png', page)) == 4
     assert not (copy / "report_importances.png").exists()
