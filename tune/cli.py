@@ -132,15 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--log-to", dest="log_to", action=_AddTracker, choices=TRACKERS, default=(),
                      help="also send every trial's results to this experiment tracker (repeatable; an optional "
                           "extra: pip install 'track2vec-tune[mlflow]')")
-    run_parser.add_argument("--sample", type=_number, default=DEFAULT_SAMPLE,
+    run_parser.add_argument("--sample", type=_number, default=DEFAULT_SAMPLE, metavar="FRACTION",
                      help="train on this seeded fraction of the training playlists, in (0, 1] (the validation and "
                           "test pairs stay those of the whole corpus, so scores are comparable)")
     run_parser.add_argument("--warm-start-from", dest="warm_start_from", default=None, metavar="STUDY_DIR",
                      help="an earlier study's directory: its --warm-start-top best configurations run first, "
                           "then TPE continues")
-    run_parser.add_argument("--warm-start-top", type=_positive_int, default=DEFAULT_WARM_START_TOP,
+    run_parser.add_argument("--warm-start-top", type=_positive_int, default=DEFAULT_WARM_START_TOP, metavar="K",
                      help="configurations taken from --warm-start-from, by best validation NDCG@10")
-    run_parser.add_argument("--max-epoch-seconds", type=_number, default=None,
+    run_parser.add_argument("--max-epoch-seconds", type=_number, default=None, metavar="SECONDS",
                      help="budget: a trial whose training seconds per epoch exceed this is stopped and cannot win")
     run_parser.add_argument("--max-trial-memory", type=_number, default=None, metavar="MIB",
                      help="budget: a trial whose peak resident memory (MiB) exceeds this is stopped and cannot win")
