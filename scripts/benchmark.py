@@ -11,14 +11,16 @@ Rows (each in its own module under ``scripts/bench/``):
    on the Deezer-scale corpus, one copy of the corpus in Ray's object store;
 6. GPU: row 3's training on a GPU, when the machine has one;
 7. the study's Optuna storage: the journal file vs SQLite, for the driver's write pattern;
-8. quality: a default study's winner (and blended mode) against the counted SR/AR baselines on test.
+8. quality: a default study's winner (and blended mode) against the counted SR/AR baselines on test;
+9. transfer: a study on a 10% sample plus a short warm-started one on all the data, against a study
+   of about the same training on all the data (the winners' test NDCG@10).
 
 Compared things are measured side by side in one process run: they alternate, each is
 repeated, and medians are reported, so a shared, noisy machine biases neither side.
 
 Needs the ``bench`` extra (gensim, psutil): ``.venv/bin/pip install -e ".[bench]"``. Usage::
 
-    .venv/bin/python scripts/benchmark.py --quick          # ~9 minutes on 2 cores, writes BENCHMARKS-quick.md
+    .venv/bin/python scripts/benchmark.py --quick          # smaller sizes (README: its time), writes BENCHMARKS-quick.md
     .venv/bin/python scripts/benchmark.py                  # full run (an hour or more), writes BENCHMARKS.md
     .venv/bin/python scripts/benchmark.py --quick --rows 1,2   # some rows only (prints; no report file
                                                                # unless --output is given)
@@ -52,6 +54,7 @@ ROWS = {
     6: "bench.row_gpu",
     7: "bench.row_optuna_storage",
     8: "bench.row_quality",
+    9: "bench.row_transfer",
 }
 CHILDREN = {"memory": "bench.row_resources", "gpu": "bench.row_gpu"}  # subprocess entry points
 
@@ -70,7 +73,7 @@ def parse_rows(text: str) -> list[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions (~9 minutes)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions (the README gives its time)")
     parser.add_argument("--rows", type=parse_rows, default=sorted(ROWS), help="comma-separated rows to run, e.g. 1,2,3")
     parser.add_argument("--output", type=Path, default=None,
                         help="Markdown report to write (default when all rows run: BENCHMARKS.md at the repository "

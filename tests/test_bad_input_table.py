@@ -172,6 +172,18 @@ CASES.update({
     "run: --seed not a number": Case("track2vec-tune", _run("--seed", "x"), "argument --seed: invalid int value"),
     "run: --repeats -1": Case("track2vec-tune", _run("--repeats", "-1"), "argument --repeats: must be >= 0"),
     "run: --top 0": Case("track2vec-tune", _run("--repeats", "2", "--top", "0"), "argument --top: must be at least 1"),
+    "run: --sample 0": Case("track2vec-tune", _run("--sample", "0"), "--sample must be in (0, 1]"),
+    "run: --sample above 1": Case("track2vec-tune", _run("--sample", "1.5"), "--sample must be in (0, 1] (a fraction of the training playlists), got 1.5"),
+    "run: --sample not a number": Case("track2vec-tune", _run("--sample", "half"), "argument --sample: expected a number"),
+    "run: --warm-start-from a missing study": Case(
+        "track2vec-tune", _run("--warm-start-from", lambda tmp: str(tmp / "studies" / "ghost")),
+        "--warm-start-from"),  # the line goes on: "... no study named 'ghost' in ..."
+    "run: --warm-start-from a directory that is no study": Case(
+        "track2vec-tune", _run("--warm-start-from", lambda tmp: _mkdir(tmp / "stray") and str(tmp / "stray")), "is not a track2vec-tune study"),
+    "run: --max-epoch-seconds 0": Case("track2vec-tune", _run("--max-epoch-seconds", "0"),
+                                       "--max-epoch-seconds must be > 0, got 0"),
+    "run: --max-trial-memory negative": Case("track2vec-tune", _run("--max-trial-memory", "-1"),
+                                             "--max-trial-memory must be > 0"),
     "run: unknown --log-to": Case("track2vec-tune", _run("--log-to", "neptune"),
                                   "argument --log-to: invalid choice: 'neptune'"),
     "run: unreachable --address": Case("track2vec-tune", _run("--address", lambda tmp: f"127.0.0.1:{_closed_port()}"),

@@ -97,7 +97,7 @@ def test_tables_and_markdown_report():
 def test_parse_rows_and_output_default(benchmark_module):
     assert benchmark_module.parse_rows("3,1") == [1, 3]
     with pytest.raises(Exception):
-        benchmark_module.parse_rows("9")
+        benchmark_module.parse_rows("10")
     args = benchmark_module.build_parser().parse_args(["--quick", "--rows", "1"])
     assert benchmark_module.output_path(args) is None
     args = benchmark_module.build_parser().parse_args(["--quick"])
@@ -278,3 +278,19 @@ def test_the_optuna_storage_row_drives_trials_as_the_driver_does():
     for number, end in enumerate(ends):
         calls = [(kind, epoch) for kind, trial_id, epoch in search.calls if trial_id == f"t{number:04d}"]
         assert calls == [("suggest", 0), *(("result", e) for e in range(1, end)), ("complete", end)]
+
+
+def test_the_transfer_row_counts_what_each_side_trained(tmp_path):
+    from bench.row_transfer import TransferPlan, training_seconds
+
+    plan = common.quick_settings().transfer
+    assert isinstance(plan, TransferPlan) and plan.fraction == 0.1 and plan.seeds
+    # the study on all the data gets the warm-started trials plus the sample's, scaled by the fraction
+    assert plan.full_trials == plan.warm_trials + 1
+    assert TransferPlan("builtin", 0.1, 20, 6, 3, 6, (0,)).full_trials == 8
+    assert common.full_settings().transfer.seeds == (0, 1, 2)
+    for trial, seconds in (("a", [1.5, 0.5]), ("b", [2.0])):
+        (tmp_path / f"trial_{trial}").mkdir()
+        (tmp_path / f"trial_{trial}" / "result.json").write_text(
+            "".join(json.dumps({"epoch": i + 1, "train_seconds": s}) + "\n" for i, s in enumerate(seconds)))
+    assert training_seconds(tmp_path) == (4.0, 3)

@@ -99,6 +99,33 @@ def fake_data(tmp_path: Path) -> ReportData:
 # Fast: figures from a hand-made study
 
 
+def test_quality_against_cost_marks_the_pareto_front_the_budget_and_the_trials_over_it(tmp_path):
+    from dataclasses import replace
+
+    from tune.report.figures import build_figures, plot_quality_vs_cost, png_bytes
+
+    data = fake_data(tmp_path)
+    costs = {"win": (0.5, 900.0, ()), "done": (0.2, 800.0, ()), "cut": (3.0, 950.0, ("3 s/epoch > 1",))}
+    data.rows = [replace(row, seconds_per_epoch=costs[row.trial_id][0], peak_memory_mib=costs[row.trial_id][1],
+                         over_budget=costs[row.trial_id][2]) for row in data.rows]
+    data.spec = replace(data.spec, max_epoch_seconds=1.0)
+    figure = plot_quality_vs_cost(data)
+    seconds = figure.axes[0]
+    by_gid = {artist.get_gid(): artist for artist in seconds.get_children() if artist.get_gid()}
+    front = by_gid["pareto-front-seconds_per_epoch"]
+    assert list(zip(front.get_xdata(), front.get_ydata())) == [(0.2, 0.20), (0.5, 0.30)]  # "cut" is dearer and worse
+    assert by_gid["trials-over-budget-seconds_per_epoch"].get_offsets().tolist() == [[3.0, 0.10]]
+    assert by_gid["winner-seconds_per_epoch"].get_offsets().tolist() == [[0.5, 0.30]]
+    assert list(by_gid["budget-limit-seconds_per_epoch"].get_xdata()) == [1.0, 1.0]
+    assert seconds.get_xlabel() == "training seconds per epoch"
+    assert figure.axes[1].get_xlabel() == "peak memory per trial (MiB)" and len(figure.axes) == 2
+    assert png_bytes(figure).startswith(b"\x89PNG")
+    assert "quality_vs_cost" in build_figures(data, [])
+    # a study from before trials recorded their cost has no such figure
+    assert plot_quality_vs_cost(fake_data(tmp_path)) is None and "quality_vs_cost" not in build_figures(
+        fake_data(tmp_path), [])
+
+
 def test_learning_curves_one_line_per_trial_stopped_ones_dashed(tmp_path):
     data = fake_data(tmp_path)
     figure = plot_learning_curves(data)
@@ -260,8 +287,9 @@ def test_report_page_of_a_real_study(study_dir):
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) >= 3 and all(base64.b64decode(image).startswith(PNG_MAGIC) for image in images)
     assert not re.search(r'(src|href)="(https?:)?//', page)
-    for name in ("learning_curves", "best_so_far", "winner_vs_baselines"):
+    for name in ("learning_curves", "best_so_far", "winner_vs_baselines", "quality_vs_cost"):
         assert (study_dir / f"report_{name}.png").read_bytes().startswith(PNG_MAGIC)
+    assert "5. Quality against cost" in page  # every trial recorded its cost
 
     # one table row per trial, the winner marked; the winner's numbers and the baselines in the page
     trial_rows = re.findall(r'<tr class="trial( winner)?" data-trial="([0-9a-f]+)"', page)
@@ -341,5 +369,6 @@ def test_report_without_the_optuna_file_says_so(study_dir, tmp_path):
     (copy / "optuna.journal").unlink()
     page = write_report(copy).read_text()
     assert "could not be read" in page
-    assert len(re.findall(r'<img src="data:image/png', page)) == 3
+    # every figure but the importances: learning curves, best so far, winner vs baselines, quality against cost
+    assert len(re.findall(r'<img src="data:image/png', page)) == 4
     assert not (copy / "report_importances.png").exists()

@@ -42,7 +42,8 @@ def test_study_json_round_trip_keeps_every_field(tmp_path):
     assert study.load_spec() == spec
     # rewritten as the current version, with the Optuna file a version 1 study has (SQLite) and the
     # settings added since version 1 at their defaults, which keep the old behaviour
-    added = {"repeats": 0, "repeat_top": 3, "log_to": []}
+    added = {"repeats": 0, "repeat_top": 3, "log_to": [], "sample": 1.0, "warm_start_from": None,
+             "warm_start_top": 3, "warm_start_points": [], "max_epoch_seconds": None, "max_trial_memory": None}
     assert json.loads((tmp_path / "demo" / "study.json").read_text()) == {
         **VERSION_1, **added, "format_version": FORMAT_VERSION, "optuna_backend": "sqlite"}
     assert spec.optuna_backend == "sqlite"  # a version 1 study's Optuna file is optuna.db
@@ -70,6 +71,13 @@ def test_a_newer_format_version_is_refused_in_one_line(tmp_path, capsys):
     ({"repeats": -1}, "--repeats must be >= 0, got -1"),
     ({"repeat_top": 0}, "--top must be >= 1, got 0"),
     ({"log_to": ["neptune"]}, "--log-to: expected some of mlflow, wandb"),
+    ({"sample": 0}, "--sample must be in (0, 1]"),
+    ({"sample": 1.5}, "--sample must be in (0, 1]"),
+    ({"sample": "half"}, "--sample: expected a finite number"),
+    ({"max_epoch_seconds": 0}, "--max-epoch-seconds must be > 0, got 0"),
+    ({"max_trial_memory": -5}, "--max-trial-memory must be > 0, got -5"),
+    ({"warm_start_top": 0}, "--warm-start-top must be >= 1, got 0"),
+    ({"warm_start_points": "dim=8"}, "warm_start_points: expected a list of configurations"),
 ])
 def test_bad_settings_in_study_json_are_one_line_errors(changes, message):
     with pytest.raises(ConfigError) as error:

@@ -36,7 +36,8 @@ class Corpus:
     fingerprint: str = ""
     stats: dict[str, int] = field(default_factory=dict)
     oracle: dict[str, float] | None = None
-    # Index (in the loaded playlists, and in ``offsets``) of the playlist each held-out pair ends.
+    # Index (in the loaded playlists, and in ``offsets`` unless the training playlists were sampled:
+    # track2vec/corpus_sample.py) of the playlist each held-out pair ends.
     validation_playlists: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     test_playlists: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 

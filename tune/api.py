@@ -38,7 +38,7 @@ HOST, PORT = commands.ClusterOptions.dashboard_host, commands.ClusterOptions.das
 _ALIASES = {"top": "repeat_top"}
 # StudySpec fields that Study.run sets itself (or that are derived), never given as options.
 _NOT_OPTIONS = {"name", "storage", "created", "data", "data_fingerprint", "corpus_stats", "config_file",
-                "config_text", "overrides", "metric", "command", "trials"}
+                "config_text", "overrides", "metric", "command", "trials", "warm_start_points"}
 
 
 class StudyFailed(Track2VecError):
@@ -96,7 +96,8 @@ class Study:
             dashboard_port: int = PORT, **options: Any) -> Study:
         """``track2vec-tune run``: a new study (with ``resume``, continue the one of that name); returns it
         finished and exported. ``options`` are the run's other settings by ``StudySpec`` field name
-        (``max_epochs``, ``seed``, ``cpus_per_trial``, ``repeats``, ``top``, ``log_to``, ...)."""
+        (``max_epochs``, ``seed``, ``cpus_per_trial``, ``repeats``, ``top``, ``log_to``, ``sample``,
+        ``warm_start_from``, ``warm_start_top``, ``max_epoch_seconds``, ``max_trial_memory``, ...)."""
         study = cls(name or default_name(), storage)
         settings = _settings(options)
         if trials is not None:
@@ -202,5 +203,7 @@ def _settings(options: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"Study.run: unknown option {key!r} (known: {', '.join(known)})")
         if key == "log_to":
             value = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, Iterable) else value
+        if key == "warm_start_from" and isinstance(value, Path):
+            value = str(value)
         settings[_ALIASES.get(key, key)] = value
     return settings

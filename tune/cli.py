@@ -20,8 +20,8 @@ from tune import PROG, run
 from tune.run import ClusterOptions
 from tune.spec import (
     DEFAULT_CPUS_PER_TRIAL, DEFAULT_GPUS_PER_TRIAL, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_EPOCHS,
-    DEFAULT_MAX_FAILURES, DEFAULT_REDUCTION_FACTOR, DEFAULT_REPEAT_TOP, DEFAULT_REPEATS, DEFAULT_SEED,
-    DEFAULT_TRIALS, REPEAT_COMMAND_SEEDS, TRACKERS, StudySpec,
+    DEFAULT_MAX_FAILURES, DEFAULT_REDUCTION_FACTOR, DEFAULT_REPEAT_TOP, DEFAULT_REPEATS, DEFAULT_SAMPLE, DEFAULT_SEED,
+    DEFAULT_TRIALS, DEFAULT_WARM_START_TOP, REPEAT_COMMAND_SEEDS, TRACKERS, StudySpec,
 )
 from tune.study import Study, check_name, default_name, resolve_storage
 
@@ -56,6 +56,14 @@ def _non_negative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
+
+
+def _number(text: str) -> float:
+    """A number; its range is StudySpec's to check (one message for the option and the API)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 class _AddTracker(argparse.Action):
@@ -124,6 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--log-to", dest="log_to", action=_AddTracker, choices=TRACKERS, default=(),
                      help="also send every trial's results to this experiment tracker (repeatable; an optional "
                           "extra: pip install 'track2vec-tune[mlflow]')")
+    run_parser.add_argument("--sample", type=_number, default=DEFAULT_SAMPLE, metavar="FRACTION",
+                     help="train on this seeded fraction of the training playlists, in (0, 1] (the validation and "
+                          "test pairs stay those of the whole corpus, so scores are comparable)")
+    run_parser.add_argument("--warm-start-from", dest="warm_start_from", default=None, metavar="STUDY_DIR",
+                     help="an earlier study's directory: its --warm-start-top best configurations run first, "
+                          "then TPE continues")
+    run_parser.add_argument("--warm-start-top", type=_positive_int, default=DEFAULT_WARM_START_TOP, metavar="K",
+                     help="configurations taken from --warm-start-from, by best validation NDCG@10")
+    run_parser.add_argument("--max-epoch-seconds", type=_number, default=None, metavar="SECONDS",
+                     help="budget: a trial whose training seconds per epoch exceed this is stopped and cannot win")
+    run_parser.add_argument("--max-trial-memory", type=_number, default=None, metavar="MIB",
+                     help="budget: a trial whose peak resident memory (MiB) exceeds this is stopped and cannot win")
     run_parser.add_argument("--resume", action="store_true", help="if the study exists, resume it instead of refusing")
     location(run_parser, name_required=False)
     cluster(run_parser)
@@ -176,6 +196,8 @@ def _spec(args: argparse.Namespace, study: Study) -> StudySpec:
         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures, seed=args.seed,
         min_count=args.min_count, validation_pairs=args.validation_pairs, test_pairs=args.test_pairs,
         optuna_storage=args.optuna_storage, repeats=args.repeats, repeat_top=args.repeat_top, log_to=args.log_to,
+        sample=args.sample, warm_start_from=args.warm_start_from, warm_start_top=args.warm_start_top,
+        max_epoch_seconds=args.max_epoch_seconds, max_trial_memory=args.max_trial_memory,
     )
 
 

@@ -18,10 +18,12 @@ from urllib.parse import urlparse
 from ray.tune import Callback
 
 from track2vec.corpus import Corpus, build_corpus
+from track2vec.corpus_sample import sample_training
 from track2vec.data.loaders import load_playlists
 from track2vec.errors import ConfigError, DataError, StorageError
 
 from tune.adapters import ray_auth
+from tune.cost import PEAK_MEMORY_MIB, SECONDS_PER_EPOCH, Budget, BudgetStopper
 from tune.search_space import PARAMS, SearchSpace
 from tune.spec import StudySpec
 from tune.study import Study
@@ -42,7 +44,8 @@ class Outcome:
 
 
 def load_corpus(spec: StudySpec) -> Corpus:
-    """The study's corpus, built from its settings; refuses data that changed since the study started."""
+    """The study's corpus, built from its settings, its training playlists sampled with ``--sample``;
+    refuses data that changed since the study started."""
     corpus = build_corpus(
         load_playlists(spec.data, spec.seed), spec.min_count,
         spec.validation_pairs, spec.test_pairs, spec.seed,
@@ -51,7 +54,7 @@ def load_corpus(spec: StudySpec) -> Corpus:
     if expected and corpus.fingerprint != expected:
         raise DataError(f"{spec.data}: the data changed since the study started "
                         f"(fingerprint {corpus.fingerprint}, study has {expected})")
-    return corpus
+    return sample_training(corpus, spec.sample, spec.seed)
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,7 +197,8 @@ def _reporter(spec: StudySpec, space: SearchSpace):
     searched = [name for name in PARAMS if name in space.distributions]
     return CLIReporter(
         metric_columns={TIME_ATTR: "epoch", METRIC: "val NDCG@10", OBJECTIVE: "best", "val_hr_at_10": "HR@10",
-                        "loss": "loss", "pairs_per_second": "pairs/s"},
+                        "loss": "loss", "pairs_per_second": "pairs/s", SECONDS_PER_EPOCH: "s/epoch",
+                        PEAK_MEMORY_MIB: "peak MiB"},
         parameter_columns=searched,
         metric=OBJECTIVE, mode="max", sort_by_metric=True, max_report_frequency=20, max_progress_rows=15,
     )
@@ -217,10 +221,12 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
 
     _environment()
     space = spec.space(has_artists(corpus))
+    budget = Budget.of(spec)
     searcher = PruningOptunaSearch(
         space.distributions, metric=METRIC, objective=OBJECTIVE, step_attr=TIME_ATTR,
         max_steps=spec.max_epochs, sampler=make_sampler(spec.seed, spec.trials),
-        study_name=study.name, storage=optuna_store.storage(study, spec),
+        study_name=study.name, storage=optuna_store.storage(study, spec), budget=budget,
+        points_to_evaluate=[dict(point) for point in spec.warm_start_points],
     )
     scheduler = ResumableASHA(
         searcher, time_attr=TIME_ATTR, metric=METRIC, mode="max", max_t=spec.max_epochs,
@@ -239,6 +245,7 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             progress_reporter=_reporter(spec, space), verbose=1,
             callbacks=_callbacks(study, spec, study.name),
+            stop=BudgetStopper(budget) if budget.active else None,
         ),
     )
 

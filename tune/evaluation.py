@@ -1,7 +1,8 @@
 """Evaluate a study: pick the winner and score it once on the held-out test pairs, beside the baselines.
 
 The winner is chosen on validation NDCG@10 only (the best epoch of each trial, under the
-scoring that trial chose on validation); its vectors, from that best epoch, are then scored
+scoring that trial chose on validation), among the trials that meet the study's cost budget
+(``tune/cost.py``; every trial where it has none); its vectors, from that best epoch, are then scored
 with that scoring on the validation and test pairs. The comparison series are scored on the
 same pairs: the counted baselines (popularity, SR, AR; their parameters chosen on
 validation), the blended mode (the winner plus the SR term, its weight chosen on
@@ -71,6 +72,17 @@ class Evaluation:
     def counts(self) -> dict[str, int]:
         return status_counts(self.rows, self.spec.trials)
 
+    @property
+    def over_budget(self) -> list[TrialRow]:
+        """The trials whose cost exceeds the study's budget, best validation NDCG@10 first."""
+        return [row for row in self.rows if not row.meets_budget]
+
+    @property
+    def best_over_budget(self) -> TrialRow | None:
+        """The best trial by validation when it exceeds the budget: the winner without the budget."""
+        scored = [row for row in self.rows if row.status != ERRORED and row.best_val_ndcg is not None]
+        return scored[0] if scored and not scored[0].meets_budget else None
+
 
 def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Evaluation:
     """Rows of every trial; with a corpus, the winner and every comparison series scored too."""
@@ -109,11 +121,12 @@ def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Eval
 
 
 def _first_loadable(evaluation: Evaluation, count: int) -> list[tuple[TrialRow, TrialRow, BestVectors, Scoring]]:
-    """The first ``count`` candidates (configuration's row, run, its best vectors, their scoring) whose
-    vectors load, in order of preference (``tune.repeats.candidates``: best validation NDCG@10 first)."""
+    """The first ``count`` candidates (configuration's row, run, its best vectors, their scoring) that meet
+    the budget and whose vectors load, in order of preference (``tune.repeats.candidates``: best
+    validation NDCG@10 first)."""
     loaded = []
     for row, run in candidates(evaluation.rows, evaluation.repeats):
-        if run.status == ERRORED or run.best_val_ndcg is None or run.checkpoint is None:
+        if run.status == ERRORED or run.best_val_ndcg is None or run.checkpoint is None or not row.meets_budget:
             continue
         vectors = _best_vectors(run)
         if vectors is not None:

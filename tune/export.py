@@ -52,6 +52,10 @@ def model_info(evaluation: Evaluation, corpus: Corpus) -> dict:
         "intervals": evaluation.intervals.as_dict() if evaluation.intervals else None,
         "repeats": evaluation.repeats.as_dict() if evaluation.repeats else None,
         "baselines": {name: baseline.settings for name, baseline in evaluation.baselines.items()},
+        # the winner's cost (tune/cost.py) and the budget it was chosen under (none: null limits)
+        "cost": {"seconds_per_epoch": winner.seconds_per_epoch, "peak_memory_mib": winner.peak_memory_mib},
+        "budget": {"max_epoch_seconds": spec.max_epoch_seconds, "max_trial_memory": spec.max_trial_memory},
+        "sample": spec.sample,
         "selection": SELECTION_WITH_REPEATS if repeated else SELECTION,
         "trial_ids": [row.trial_id for row in evaluation.rows],
     }

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tune import optuna_store
+from tune.cost import PEAK_MEMORY_MIB, SECONDS_PER_EPOCH, Budget
 from tune.search_space import PARAMS
 from tune.spec import StudySpec
 from tune.study import Study
@@ -63,6 +64,13 @@ class TrialRow:
     checkpoint: Any = field(default=None, repr=False, compare=False)  # ray.tune.Checkpoint of the newest epoch
     seed: int | None = None  # a repeat's own seed (a search trial's is the study's)
     source_trial: str | None = None  # a repeat's configuration: the search trial it repeats
+    seconds_per_epoch: float | None = None  # its cost (tune/cost.py): training seconds per epoch
+    peak_memory_mib: float | None = None  # and peak resident memory
+    over_budget: tuple[str, ...] = ()  # the study's budget limits its cost exceeds, in words (none: it meets them)
+
+    @property
+    def meets_budget(self) -> bool:
+        return not self.over_budget
 
     @property
     def finished_in_ray(self) -> bool:
@@ -75,7 +83,8 @@ def read_rows(study: Study, spec: StudySpec) -> list[TrialRow]:
     if not study.has_experiment_state():
         return []
     optuna_states = optuna_store.trial_states(study, spec)
-    rows = [_row(trial, spec.max_epochs, optuna_states) for trial in _ray_trials(study, optuna_states)]
+    budget = Budget.of(spec)
+    rows = [_row(trial, spec.max_epochs, optuna_states, budget) for trial in _ray_trials(study, optuna_states)]
     return _best_first(rows)
 
 
@@ -135,7 +144,7 @@ def read_analysis(study: Study):
         analysis_logger.setLevel(level)
 
 
-def _row(trial, max_epochs: int, optuna_states: dict[str, tuple[int, str]]) -> TrialRow:
+def _row(trial, max_epochs: int, optuna_states: dict[str, tuple[int, str]], budget: Budget = Budget()) -> TrialRow:
     result, checkpoint = trial.last_result or {}, trial.checkpoint
     newest, newest_checkpoint = _newest_checkpoint(trial)
     if newest and (newest.get(TIME_ATTR, 0) > result.get(TIME_ATTR, 0) or checkpoint is None):
@@ -162,6 +171,9 @@ def _row(trial, max_epochs: int, optuna_states: dict[str, tuple[int, str]]) -> T
         hosts=f"{result['hostname']}:{result['pid']}" if "hostname" in result else "",
         ray_status=trial.status,
         checkpoint=checkpoint,
+        seconds_per_epoch=_number(result.get(SECONDS_PER_EPOCH)),
+        peak_memory_mib=_number(result.get(PEAK_MEMORY_MIB)),
+        over_budget=tuple(budget.exceeded(result)),
     )
 
 

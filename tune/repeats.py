@@ -71,10 +71,12 @@ def repeat_seeds(study_seed: int, repeats: int) -> tuple[int, ...]:
 
 
 def make_plan(rows: list[TrialRow], study_seed: int, repeats: int, top: int) -> RepeatPlan:
-    """Repeat the ``top`` trials with the best validation NDCG@10 (``rows`` are best first)."""
+    """Repeat the ``top`` trials with the best validation NDCG@10 (``rows`` are best first) among those
+    that meet the study's budget (the others cannot win)."""
     if repeats < 1 or top < 1:
         raise ConfigError(f"repeats need --repeats >= 1 and --top >= 1, got {repeats} and {top}")
-    chosen = [row for row in rows if row.status != ERRORED and row.best_val_ndcg is not None and row.best_epoch][:top]
+    chosen = [row for row in rows if row.status != ERRORED and row.best_val_ndcg is not None and row.best_epoch
+              and row.meets_budget][:top]
     if not chosen:
         raise ConfigError("no trial of the study has finished an epoch: nothing to repeat")
     configurations = tuple(Configuration(row.trial_id, {name: value for name, value in row.params.items()

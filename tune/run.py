@@ -69,6 +69,12 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
         overrides, config_text = load_overrides(config)
         spec = replace(spec, config_file=str(config.absolute()), config_text=config_text, overrides=overrides)
     corpus = driver.load_corpus(spec)
+    if spec.warm_start_from is not None:
+        from tune.warm_start import warm_start_points
+
+        space = spec.space(driver.has_artists(corpus))
+        source, points = warm_start_points(spec.warm_start_from, spec.warm_start_top, space)
+        spec = replace(spec, warm_start_from=source, warm_start_points=tuple(points))
     spec = replace(spec, data_fingerprint=corpus.fingerprint, corpus_stats=corpus.stats)
     dashboard_url = driver.connect(cluster.address, cluster.dashboard_host, cluster.dashboard_port, cluster.dashboard)
     try:
@@ -293,12 +299,29 @@ def _print_header(study: Study, spec: StudySpec, corpus, dashboard_url: str) -> 
         f"reduction factor {spec.reduction_factor:g}; {spec.cpus_per_trial:g} CPU / "
         f"{spec.gpus_per_trial:g} GPU per trial; seed {spec.seed}")
     say("search space: " + "; ".join(spec.space(has_artists(corpus)).describe()))
+    for line in _study_options(spec, stats):
+        say(line)
     print_connection(dashboard_url, study.is_local)
     optuna_location = optuna_store.location(study, spec)
     if optuna_location:
         say(f"Optuna: optuna-dashboard {optuna_location}")
     say(f"TensorBoard: tensorboard --logdir {study.path}")
     say()
+
+
+def _study_options(spec: StudySpec, stats) -> list[str]:
+    """Header lines of the sample, the warm start and the budget, where the study has them."""
+    from tune.cost import Budget
+
+    lines = []
+    if spec.sample < 1:
+        lines.append(f"sample: {spec.sample:g} of the training playlists ({stats.get('sampled_playlists', 0):,} of "
+                     f"{stats['playlists']:,}, seed {spec.seed}); validation and test pairs of the whole corpus")
+    if spec.warm_start_points:
+        lines.append(f"warm start: the top {len(spec.warm_start_points)} configuration(s) of {spec.warm_start_from} first")
+    if spec.has_budget:
+        lines.append(f"budget: {Budget.of(spec).describe()}; trials over it are stopped and cannot win")
+    return lines
 
 
 def _finish(study: Study, spec: StudySpec, corpus, outcome, force_export: bool) -> int:

@@ -8,6 +8,10 @@ intermediate value, and TPE ranks it below complete trials), one that reached
 the embeddings that would be exported), and an errored one as FAIL. The decision
 depends only on the final result, so it survives ``Tuner.restore``.
 
+Under a cost budget (``tune/cost.py``) every finished trial carries its constraint values (its
+excess over each limit) through Optuna's ``Trial.set_constraint``: TPE then models the trials
+that met the budget as the good ones, and Optuna's ``best_trial`` is the best of them.
+
 Intermediate values are reported per epoch (``step = epoch``, not Tune's iteration
 counter), so they stay correct across checkpoint restores.
 
@@ -28,6 +32,7 @@ from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
 from tune.adapters import optuna_search
+from tune.cost import Budget
 from tune.optuna_store import RAY_TRIAL_ID
 
 logger = logging.getLogger(__name__)
@@ -47,9 +52,18 @@ class PruningOptunaSearch(OptunaSearch):
         sampler: optuna.samplers.BaseSampler,
         study_name: str,
         storage: optuna.storages.BaseStorage | None,
+        budget: Budget | None = None,
+        points_to_evaluate: list[dict] | None = None,
     ) -> None:
         super().__init__(space=space, metric=metric, mode="max", sampler=sampler,
                          study_name=study_name, storage=storage)
+        # points_to_evaluate: configurations Optuna runs first (a warm start). Enqueued here rather
+        # than by OptunaSearch, which enqueues them again whenever it opens an existing study (a
+        # study restarted before Ray saved its state); skip_if_exists leaves a point already
+        # enqueued or run alone.
+        for point in points_to_evaluate or ():
+            self.study.enqueue_trial(dict(point), skip_if_exists=True)
+        self._budget = budget or Budget()
         self._objective = objective
         self._step_attr = step_attr
         self._max_steps = max_steps
@@ -96,6 +110,10 @@ class PruningOptunaSearch(OptunaSearch):
             return  # already finished in Optuna's storage (a restored, killed study)
         value = (result or {}).get(self._objective)
         steps = (result or {}).get(self._step_attr, 0) or 0
+        budget = getattr(self, "_budget", None)  # None in a searcher pickled before budgets existed
+        if budget is not None and budget.active and result:
+            for key, value in budget.named_constraints(result).items():
+                ot_trial.set_constraint(key, value)
         if error:
             state, value = TrialState.FAIL, None
         elif value is None or not math.isfinite(value):
@@ -136,7 +154,8 @@ class PruningOptunaSearch(OptunaSearch):
 
 
 def make_sampler(seed: int, n_trials: int) -> optuna.samplers.TPESampler:
-    """Seeded TPE; random start scaled to the study, constant liar for parallel trials."""
+    """Seeded TPE; random start scaled to the study, constant liar for parallel trials (it reads the
+    constraint values of a budget from the trials themselves)."""
     return optuna.samplers.TPESampler(
         seed=seed, n_startup_trials=min(10, max(3, n_trials // 3)), constant_liar=True,
     )

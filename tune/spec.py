@@ -4,7 +4,10 @@ Every module takes a ``StudySpec``; this is the one home of the study defaults a
 checks (``__post_init__``), so a value is checked once, whether it comes from the command
 line or from ``study.json``. The file carries ``format_version``: files of this version or
 older are read, a newer one is refused in one line. Version 2 added ``optuna_backend``; a
-version 1 file has none and its study is SQLite, the field's default.
+version 1 file has none and its study is SQLite, the field's default. Version 3 added the
+sample, the warm start and the cost budgets (``sample``, ``warm_start_*``, ``max_epoch_seconds``,
+``max_trial_memory``): an older track2vec-tune must refuse such a study rather than drop its budget,
+which changes the winner.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from track2vec.config import TrainConfig
 from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.errors import ConfigError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 # The Optuna file in a local study directory: "journal" (optuna.journal, Optuna's JournalFileBackend:
 # safe on NFS and other shared file systems, where SQLite's locking is not) for every new study;
@@ -39,19 +42,23 @@ DEFAULT_SEED = TrainConfig.seed  # of the split, the sampler, the models and TPE
 DEFAULT_REPEATS = 0  # new seeds for each of the top configurations after the search (0: none)
 DEFAULT_REPEAT_TOP = 3  # configurations repeated, by best validation NDCG@10
 REPEAT_COMMAND_SEEDS = 3  # `track2vec-tune repeat`'s default number of new seeds
+DEFAULT_SAMPLE = 1.0  # --sample: the fraction of the training playlists the trials train on (1: all)
+DEFAULT_WARM_START_TOP = 3  # configurations of the --warm-start-from study tried first, by best validation NDCG@10
 TRACKERS = ("mlflow", "wandb")  # --log-to: Ray Tune's logger callbacks
 METRIC_DESCRIPTION = "val_ndcg_at_10 (validation NDCG@10)"
 
 # Settings a resumed study must share with the command that resumes it (`run --resume`).
-SAME_STUDY = ("trials", "max_epochs", "seed", "min_count", "grace_period", "reduction_factor")
+SAME_STUDY = ("trials", "max_epochs", "seed", "min_count", "grace_period", "reduction_factor", "sample",
+              "max_epoch_seconds", "max_trial_memory")
 
 _WHOLE_NUMBERS = {  # field -> smallest valid value
     "trials": 1, "max_epochs": 1, "grace_period": 1, "max_failures": 0, "min_count": 1,
-    "validation_pairs": 1, "test_pairs": 1, "seed": 0, "repeats": 0, "repeat_top": 1,
+    "validation_pairs": 1, "test_pairs": 1, "seed": 0, "repeats": 0, "repeat_top": 1, "warm_start_top": 1,
 }
 _NUMBERS = ("reduction_factor", "cpus_per_trial", "gpus_per_trial")
 
 
+_BUDGETS = ("max_epoch_seconds", "max_trial_memory")  # None (no budget) or a number > 0
 _OPTIONS = {"repeat_top": "--top"}  # fields whose option is not their name
 
 
@@ -89,6 +96,14 @@ class StudySpec:
     repeats: int = DEFAULT_REPEATS  # after the search, retrain the top configurations with this many new seeds
     repeat_top: int = DEFAULT_REPEAT_TOP  # how many configurations the repeats retrain
     log_to: tuple[str, ...] = ()  # experiment trackers (TRACKERS) that every trial's results also go to
+    sample: float = DEFAULT_SAMPLE  # fraction of the training playlists (seeded); held-out pairs stay the whole corpus'
+    warm_start_from: str | None = None  # an earlier study's directory, absolute
+    warm_start_top: int = DEFAULT_WARM_START_TOP  # how many of its configurations are tried first
+    # The configurations read from it when this study started (searched parameters only), so that
+    # resuming needs neither that study nor a second reading of it.
+    warm_start_points: tuple[Mapping[str, Any], ...] = ()
+    max_epoch_seconds: float | None = None  # budget: training seconds per epoch (tune/cost.py)
+    max_trial_memory: float | None = None  # budget: a trial's peak resident memory, MiB
     metric: str = METRIC_DESCRIPTION
     command: tuple[str, ...] = ()  # the command line that started the study
 
@@ -103,10 +118,21 @@ class StudySpec:
                 raise ConfigError(f"{option(name)}: expected a whole number, got {value!r}")
             if lowest is not None and value < lowest:
                 raise ConfigError(f"{option(name)} must be >= {lowest}, got {value}")
-        for name in _NUMBERS:
+        for name in (*_NUMBERS, "sample", *(budget for budget in _BUDGETS if getattr(self, budget) is not None)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ConfigError(f"{option(name)}: expected a finite number, got {value!r}")
+        for name in _BUDGETS:
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ConfigError(f"{option(name)} must be > 0, got {getattr(self, name)}")
+        if not 0 < self.sample <= 1:
+            raise ConfigError(f"--sample must be in (0, 1] (a fraction of the training playlists), got {self.sample}")
+        if self.warm_start_from is not None and (not isinstance(self.warm_start_from, str) or not self.warm_start_from):
+            raise ConfigError(f"--warm-start-from: expected a study directory, got {self.warm_start_from!r}")
+        if isinstance(self.warm_start_points, (str, Mapping)) or not all(
+                isinstance(point, Mapping) for point in self.warm_start_points):
+            raise ConfigError(f"warm_start_points: expected a list of configurations, got {self.warm_start_points!r}")
+        object.__setattr__(self, "warm_start_points", tuple(dict(point) for point in self.warm_start_points))
         if self.optuna_backend not in OPTUNA_BACKENDS:
             raise ConfigError(f"optuna_backend: expected one of {', '.join(OPTUNA_BACKENDS)}, got {self.optuna_backend!r}")
         checks = [
@@ -127,6 +153,10 @@ class StudySpec:
             raise ConfigError(f"--log-to: expected some of {', '.join(TRACKERS)}, got {self.log_to!r}")
         object.__setattr__(self, "log_to", tuple(dict.fromkeys(self.log_to)))
 
+    @property
+    def has_budget(self) -> bool:
+        return any(getattr(self, name) is not None for name in _BUDGETS)
+
     def space(self, artists: bool = True):
         """The study's search space (its defaults with the ``--config`` overrides).
 
@@ -146,6 +176,7 @@ class StudySpec:
         values = asdict(self)
         values["command"] = list(self.command)
         values["log_to"] = list(self.log_to)
+        values["warm_start_points"] = [dict(point) for point in self.warm_start_points]
         return json.dumps({"format_version": FORMAT_VERSION, **values}, indent=2) + "\n"
 
     @classmethod
@@ -166,7 +197,7 @@ class StudySpec:
         known = {spec_field.name for spec_field in fields(cls)}
         # Whole numbers in JSON stay ints; a float setting written as 3 is read back as 3.0.
         settings = {key: value for key, value in values.items() if key in known}
-        for name in _NUMBERS:
+        for name in (*_NUMBERS, "sample", *_BUDGETS):
             if isinstance(settings.get(name), int) and not isinstance(settings[name], bool):
                 settings[name] = float(settings[name])
         return cls(**{"name": default_name, **settings})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from track2vec.intervals import MetricWithInterval, PairedDifference
@@ -28,19 +29,40 @@ COLUMNS = [  # (csv name, header)
     ("best_val_ndcg_at_10", "best val NDCG@10"), ("best_epoch", "best epoch"), ("best_scoring", "scoring"),
     ("best_val_hr_at_10", "best val HR@10"), ("last_val_ndcg_at_10", "last val NDCG@10"),
     ("last_val_hr_at_10", "last val HR@10"), ("loss", "loss"), ("accuracy", "accuracy"),
-    ("pairs_per_second", "pairs/s"), ("wall_seconds", "wall s"), ("host_pid", "host:pid"),
+    ("pairs_per_second", "pairs/s"), ("wall_seconds", "wall s"), ("cost", "cost: s/epoch, peak MiB"),
+    ("host_pid", "host:pid"),
     ("test_ndcg_at_10", "test NDCG@10"), ("test_hr_at_10", "test HR@10"),
 ]
 # The columns that fit a terminal.
 COMPACT = {"trial_id", "status", "epochs", "architecture", "dim", "window", "direction", "negatives", "batch_size",
            "alpha", "subsample", "learning_rate", "best_val_ndcg_at_10", "best_scoring", "best_val_hr_at_10",
-           "wall_seconds"}
+           "wall_seconds", "cost"}
 WINNER_MARK = " ★"
 # With repeats: each repeated configuration's validation NDCG@10 over its new seeds. The CSV has the
 # numbers; Markdown and HTML show them in one cell, "mean ± half-width (seeds)".
 REPEAT_COLUMN = ("repeats_val_ndcg_at_10", "val NDCG@10 over seeds, mean ± 95%")
 REPEAT_CSV_COLUMNS = [("repeats_mean_val_ndcg_at_10", "mean"), ("repeats_val_ndcg_low", "low"),
                       ("repeats_val_ndcg_high", "high"), ("repeats_seeds", "seeds")]
+# A trial's cost (tune/cost.py): the CSV has the numbers and whether they meet the study's budget;
+# Markdown and HTML show them in one cell, "0.42 s · 850 MiB", marked where over the budget.
+COST_CSV_COLUMNS = [("seconds_per_epoch", "s/epoch"), ("peak_memory_mib", "peak MiB"), ("over_budget", "over budget")]
+OVER_BUDGET_MARK = " (over budget)"
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A row's cost cell."""
+
+    seconds_per_epoch: float | None
+    peak_memory_mib: float | None
+    over_budget: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.seconds_per_epoch is None and self.peak_memory_mib is None:
+            return "–"
+        seconds = "–" if self.seconds_per_epoch is None else f"{self.seconds_per_epoch:.3g} s"
+        memory = "–" if self.peak_memory_mib is None else f"{self.peak_memory_mib:,.0f} MiB"
+        return f"{seconds} · {memory}" + (OVER_BUDGET_MARK if self.over_budget else "")
 
 
 def columns(repeats: Repeats | None, compact: bool = False, csv_columns: bool = False) -> list[tuple[str, str]]:
@@ -50,6 +72,9 @@ def columns(repeats: Repeats | None, compact: bool = False, csv_columns: bool = 
     if repeats is not None and repeats.configurations:
         at = [name for name, _ in chosen].index("best_val_ndcg_at_10") + 1
         chosen[at:at] = REPEAT_CSV_COLUMNS if csv_columns else [REPEAT_COLUMN]
+    if csv_columns:
+        at = [name for name, _ in chosen].index("cost")
+        chosen[at:at + 1] = COST_CSV_COLUMNS
     return chosen
 
 
@@ -67,6 +92,9 @@ def row_values(row: TrialRow, winner_id: str | None, comparison: Comparison,
         "last_val_ndcg_at_10": row.last_val_ndcg, "last_val_hr_at_10": row.last_val_hr,
         "loss": row.loss, "accuracy": row.accuracy, "pairs_per_second": row.pairs_per_second,
         "wall_seconds": row.wall_seconds, "host_pid": row.hosts,
+        "cost": Cost(row.seconds_per_epoch, row.peak_memory_mib, row.over_budget),
+        "seconds_per_epoch": row.seconds_per_epoch, "peak_memory_mib": row.peak_memory_mib,
+        "over_budget": "; ".join(row.over_budget) or None,
         "test_ndcg_at_10": test.ndcg if test else None, "test_hr_at_10": test.hit_rate if test else None,
         REPEAT_COLUMN[0]: over_seeds,
         "repeats_mean_val_ndcg_at_10": over_seeds.mean if over_seeds else None,
@@ -80,7 +108,7 @@ def format_cell(name: str, value: Any) -> str:
     """A table cell: hyperparameters and metrics each in their own number format."""
     if value is None or value == "":
         return "–"
-    if isinstance(value, SeedInterval):
+    if isinstance(value, (SeedInterval, Cost)):
         return value.describe()
     if isinstance(value, float):
         if name in ("subsample", "learning_rate"):
@@ -151,12 +179,18 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
     spec, counts, comparison = evaluation.spec, evaluation.counts(), evaluation.comparison
     lines = [
         f"Study {evaluation.study.name!r}: {len(evaluation.rows)} of {spec.trials} trials "
-        f"({counts[COMPLETED]} completed, {counts[STOPPED]} stopped early by ASHA, {counts[ERRORED]} errored, "
+        f"({counts[COMPLETED]} completed, {counts[STOPPED]} stopped early by ASHA"
+        f"{' or the budget' if spec.has_budget else ''}, {counts[ERRORED]} errored, "
         f"{counts[RUNNING]} running/unfinished); max {spec.max_epochs} epochs, data {spec.data}.",
     ]
+    if spec.has_budget:
+        lines.append(budget_line(evaluation))
     winner = evaluation.winner
     if winner is None:
-        lines.append("No trial has finished an epoch yet: nothing to export.")
+        if spec.has_budget and evaluation.over_budget:
+            lines.append("No trial that meets the budget has finished an epoch: nothing to export.")
+        else:
+            lines.append("No trial has finished an epoch yet: nothing to export.")
         return lines
     scoring = f", ranking by {evaluation.winner_scoring.describe()}." if evaluation.winner_scoring else "."
     repeated = evaluation.repeats.by_trial().get(winner.trial_id) if evaluation.repeats else None
@@ -182,6 +216,20 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
     if evaluation.intervals is not None:
         lines += interval_lines(evaluation.intervals)
     return lines
+
+
+def budget_line(evaluation: Evaluation) -> str:
+    """The budget, the trials over it, and the winner it displaced."""
+    from tune.cost import Budget
+
+    over = evaluation.over_budget
+    line = (f"Budget: {Budget.of(evaluation.spec).describe()}; {len(over)} trial(s) over it "
+            "(stopped once measured, never the winner)")
+    best = evaluation.best_over_budget
+    if best is not None:
+        line += (f"; without the budget trial {best.trial_id} would win (validation NDCG@10 "
+                 f"{best.best_val_ndcg:.4f}; {', '.join(best.over_budget)})")
+    return line + "."
 
 
 def repeat_lines(repeats: Repeats, winner_id: str | None) -> list[str]:
@@ -242,7 +290,9 @@ def status_report(evaluation: Evaluation, optuna_counts: dict[str, int],
     """A JSON-able summary for ``status --json``; ``exported``: the scores in the study's export,
     ``exported_intervals`` their intervals."""
     counts = evaluation.counts()
-    best = evaluation.rows[0] if evaluation.rows and evaluation.rows[0].best_val_ndcg is not None else None
+    # Under a budget the best so far is the best trial that meets it: the one that can win.
+    best = next((row for row in evaluation.rows if row.meets_budget), None)
+    best = best if best is not None and best.best_val_ndcg is not None else None
     return {
         "study": evaluation.study.name,
         "path": evaluation.study.path,

@@ -9,7 +9,7 @@ A checkpoint holds
   although only the last checkpoints are kept;
 * ``state.json``: epochs done (the sampler's randomness is derived from (seed, epoch),
   so the epoch number is the sampler's whole state), best epoch, its metrics and the
-  scoring they were measured with, accumulated wall time;
+  scoring they were measured with, accumulated wall time, the trial's cost so far (``tune/cost.py``);
 * ``metrics.json``: the metrics reported with it (Ray's experiment state is a periodic
   snapshot; after a killed driver the newest checkpoint on storage can be ahead of it).
 """
@@ -29,6 +29,8 @@ from ray import tune
 
 from track2vec.corpus import Corpus
 from track2vec.runtime import configure_backend
+
+from tune.cost import CostMeter
 
 METRIC = "val_ndcg_at_10"  # reported every epoch; ASHA and the intermediate values use it
 OBJECTIVE = "best_val_ndcg_at_10"  # best epoch so far: what export ranks trials by
@@ -64,6 +66,7 @@ class TrialProgress:
     best_val_hr_at_10: float = 0.0
     best_scoring: dict = field(default_factory=dict)  # track2vec.scoring.Scoring.as_dict() of the best epoch
     wall_seconds: float = 0.0
+    cost: CostMeter = field(default_factory=CostMeter)
 
 
 @dataclass
@@ -126,7 +129,8 @@ def load_best_vectors(directory: Path) -> BestVectors:
 
 
 def load_progress(directory: Path) -> TrialProgress:
-    return TrialProgress(**json.loads((directory / STATE_FILE).read_text()))
+    values = json.loads((directory / STATE_FILE).read_text())
+    return TrialProgress(**{**values, "cost": CostMeter(**values.get("cost", {}))})
 
 
 def load_checkpoint(directory: Path):
@@ -161,6 +165,7 @@ def _epoch_reporter(trainer, progress: TrialProgress, best: BestVectors | None, 
             nonlocal best
             ndcg = float(logs[METRIC])
             progress.epoch = int(logs["epoch"])
+            progress.cost.add_epoch(float(logs["train_seconds"]), epoch_of_process=progress.epoch - restored_from)
             if ndcg > progress.best_val_ndcg_at_10 or best is None:
                 progress.best_epoch = progress.epoch
                 progress.best_val_ndcg_at_10 = ndcg
@@ -189,6 +194,7 @@ def _epoch_reporter(trainer, progress: TrialProgress, best: BestVectors | None, 
                     "restored_from_epoch": restored_from,
                     "seed": seed,
                     "corpus_zero_copy": zero_copy,
+                    **progress.cost.metrics(),
                     **where,
                 }
                 (Path(directory) / METRICS_FILE).write_text(json.dumps(metrics))

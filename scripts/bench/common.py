@@ -100,13 +100,15 @@ class Settings:
     quality_corpora: tuple = ()  # bench.row_quality.QualityCorpus
     quality_trials: int = 24
     quality_seed: int = 0
+    # row 9: transfer from a study on a sample (bench.row_transfer.TransferPlan)
+    transfer: Any = None
 
     def describe(self) -> str:
         return "quick (--quick)" if self.quick else "full"
 
 
 def quick_settings() -> Settings:
-    """About 9 minutes on 2 idle cores."""
+    """Smaller sizes and fewer repetitions than the full run (the README gives how long it takes)."""
     return Settings(
         quick=True, rounds=3,
         pair_corpora=(("e-commerce", ECOMMERCE), ("builtin (small)", "builtin")),
@@ -122,7 +124,7 @@ def quick_settings() -> Settings:
         parallel_trials=4, parallel_epochs=2, parallel_rounds=1,
         memory_playlists=(4096,),  # one sampler chunk: full-size model and optimizer state, full-size steps
         quality_corpora=_quality_corpora(quick=True), quality_trials=8,
-        optuna_trials=32,
+        optuna_trials=32, transfer=_transfer_plan(quick=True),
     )
 
 
@@ -142,8 +144,21 @@ def full_settings() -> Settings:
         parallel_trials=8, parallel_epochs=3, parallel_rounds=2,
         memory_playlists=(None, 20_000),
         quality_corpora=_quality_corpora(quick=False), quality_trials=24,
-        optuna_trials=64,
+        optuna_trials=64, transfer=_transfer_plan(quick=False),
     )
+
+
+def _transfer_plan(quick: bool):
+    """Row 9's studies: the small built-in corpus and one seed in a quick run, three seeds and more trials in
+    a full one. The study on all the data gets the warm-started study's trials plus the sample study's
+    scaled by the fraction, so both sides train about as many playlist-epochs (the row measures it)."""
+    from bench.row_transfer import TransferPlan
+
+    if quick:
+        return TransferPlan(data="builtin", fraction=0.1, sample_trials=6, warm_trials=3, warm_top=2, max_epochs=3,
+                            seeds=(0,))
+    return TransferPlan(data="builtin", fraction=0.1, sample_trials=20, warm_trials=6, warm_top=3, max_epochs=6,
+                        seeds=(0, 1, 2))
 
 
 def _quality_corpora(quick: bool) -> tuple:

@@ -12,7 +12,7 @@ from tune.report.page import render_html
 from tune.study import Study
 
 REPORT_FILE = "report.html"
-FIGURES = ("learning_curves", "best_so_far", "importances", "winner_vs_baselines")
+FIGURES = ("learning_curves", "best_so_far", "importances", "winner_vs_baselines", "quality_vs_cost")
 
 
 def write_report(study_dir: Path) -> Path:

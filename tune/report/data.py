@@ -1,6 +1,6 @@
 """The report's data step: everything its figures and page show, read from a study, as plain dataclasses.
 
-The trials come from the study reader (``tune.reader``), their per-epoch curves from their
+The trials come from the study reader (``tune.reader``, with their cost), their per-epoch curves from their
 ``result.json``, the repeats from ``tune.repeats``, the winner, its comparison series and their
 test intervals from the export's ``model.json``. The
 report does not export by itself: exporting a study that is still running would make its own
@@ -132,3 +132,32 @@ def counts_by_status(data: ReportData) -> dict[str, int]:
     for row in data.rows:
         counts[row.status] = counts.get(row.status, 0) + 1
     return counts
+
+
+@dataclass(frozen=True)
+class CostPoint:
+    """One trial in the quality-against-cost figure: its best validation NDCG@10 and a cost."""
+
+    trial_id: str
+    cost: float
+    ndcg: float
+    meets_budget: bool
+
+
+COST_AXES = (("seconds_per_epoch", "training seconds per epoch"), ("peak_memory_mib", "peak memory per trial (MiB)"))
+
+
+def cost_points(data: ReportData, cost: str) -> list[CostPoint]:
+    """The trials with a validation score and a measured ``cost`` (a ``TrialRow`` attribute of ``COST_AXES``)."""
+    return [CostPoint(row.trial_id, float(getattr(row, cost)), row.best_val_ndcg, row.meets_budget)
+            for row in data.rows if row.best_val_ndcg is not None and getattr(row, cost) is not None]
+
+
+def pareto_front(points: list[CostPoint]) -> list[CostPoint]:
+    """The points no other point beats on both counts (as cheap or cheaper and at least as good, better on
+    one), cheapest first: for each cost, the best quality any cheaper trial reaches."""
+    front: list[CostPoint] = []
+    for point in sorted(points, key=lambda p: (p.cost, -p.ndcg)):
+        if not front or point.ndcg > front[-1].ndcg:
+            front.append(point)
+    return front

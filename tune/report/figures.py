@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from tune.comparison import K, ONE_NUMBER, SPLIT_LABELS, TEST, VALIDATION, WINNER, Comparison, label
 from tune.reader import COMPLETED, ERRORED, RUNNING, STOPPED
-from tune.report.data import ReportData, best_so_far, trial_order
+from tune.report.data import COST_AXES, ReportData, best_so_far, cost_points, pareto_front, trial_order
 from tune.report.importances import COMPLETED as COMPLETED_BASIS
 from tune.report.importances import FIRST_RUNG, Importances
 
@@ -285,14 +285,68 @@ def _test_interval(data: ReportData, series: str, attribute: str):
         return None
 
 
+OVER_BUDGET_COLOUR = "tab:red"
+FRONT_COLOUR = "black"
+
+
+def plot_quality_vs_cost(data: ReportData) -> Figure | None:
+    """Best validation NDCG@10 against each cost (a panel per cost of ``COST_AXES``), with the Pareto front.
+
+    Per panel (``gid`` suffix ``-<cost>``): the trials that meet the budget (``trials-within-budget``)
+    and those over it (``trials-over-budget``, crossed), the Pareto front (``pareto-front``: the
+    best quality at each cost or less), the winner (``winner``) and the budget's limit where the
+    study has one (``budget-limit``). None when no trial recorded a cost (a study from before costs).
+    """
+    panels = [(cost, text, cost_points(data, cost)) for cost, text in COST_AXES]
+    panels = [panel for panel in panels if panel[2]]
+    if not panels:
+        return None
+    figure = Figure(figsize=(FIGURE_SIZE[0], 4.4), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    limits = {"seconds_per_epoch": data.spec.max_epoch_seconds, "peak_memory_mib": data.spec.max_trial_memory}
+    for index, (cost, text, points) in enumerate(panels):
+        axes = figure.add_subplot(1, len(panels), index + 1)
+        axes.grid(True, alpha=0.3)
+        within = [p for p in points if p.meets_budget and p.trial_id != data.winner_id]
+        over = [p for p in points if not p.meets_budget]
+        if within:
+            axes.scatter([p.cost for p in within], [p.ndcg for p in within], color=STYLES[COMPLETED][0], s=40,
+                         label="trial (within the budget)" if data.spec.has_budget else "trial", zorder=3,
+                         gid=f"trials-within-budget-{cost}")
+        if over:
+            axes.scatter([p.cost for p in over], [p.ndcg for p in over], color=OVER_BUDGET_COLOUR, marker="X", s=55,
+                         label="trial over the budget (cannot win)", zorder=3, gid=f"trials-over-budget-{cost}")
+        front = pareto_front(points)
+        axes.plot([p.cost for p in front], [p.ndcg for p in front], drawstyle="steps-post", color=FRONT_COLOUR,
+                  linewidth=1.5, marker="o", markersize=8, markerfacecolor="none", zorder=4,
+                  label="Pareto front", gid=f"pareto-front-{cost}")
+        winner = next((p for p in points if p.trial_id == data.winner_id), None)
+        if winner is not None:
+            axes.scatter([winner.cost], [winner.ndcg], marker="*", s=260, color=WINNER_COLOUR, edgecolor="black",
+                         zorder=5, label=f"winner ({data.winner_id})", gid=f"winner-{cost}")
+        if limits[cost] is not None:
+            axes.axvline(limits[cost], color=OVER_BUDGET_COLOUR, linestyle="--", linewidth=1.2,
+                         label=f"budget: {limits[cost]:g} {'s' if cost == 'seconds_per_epoch' else 'MiB'}",
+                         gid=f"budget-limit-{cost}")
+        axes.set_xlabel(text)
+        axes.set_ylabel("best validation NDCG@10")
+        if index == 0:
+            axes.legend(fontsize=8, loc="best")  # where it hides the fewest points
+    figure.suptitle("Quality against cost, each trial at its best epoch")
+    return figure
+
+
 def build_figures(data: ReportData, importances: list[Importances]) -> dict[str, Figure]:
     """The report's figures by name: learning_curves, best_so_far, importances (when
-    computable), winner_vs_baselines."""
+    computable), winner_vs_baselines, quality_vs_cost (when the trials recorded their cost)."""
     figures = {"learning_curves": plot_learning_curves(data), "best_so_far": plot_best_so_far(data)}
     importance_figure = plot_importances(importances)
     if importance_figure is not None:
         figures["importances"] = importance_figure
     figures["winner_vs_baselines"] = plot_winner_vs_baselines(data)
+    cost_figure = plot_quality_vs_cost(data)
+    if cost_figure is not None:
+        figures["quality_vs_cost"] = cost_figure
     return figures
 
 

@@ -83,6 +83,7 @@ def summary_html(data: ReportData) -> str:
                      f"reduction factor {spec.reduction_factor}; seed {spec.seed}"),
         ("objective", "validation NDCG@10 (best epoch of each trial); test pairs scored once, for the winner only"),
         ("created", spec.created),
+        *_cost_facts(spec),
         ("winner", f"trial {winner.trial_id} (Optuna #{winner.optuna_trial}), best epoch "
                    f"{winner.best_epoch} of {winner.epochs_run}: {hyper}"),
     ]
@@ -111,6 +112,22 @@ def summary_html(data: ReportData) -> str:
                     f"study; run <code>{PROG} export --force --name {html.escape(data.study_dir.name)} "
                     f"--storage {html.escape(str(data.study_dir.parent))}</code>, then the report again.</p>")
     return "\n".join(page)
+
+
+def _cost_facts(spec) -> list[tuple[str, str]]:
+    """The sample, the warm start and the budget, where the study has them."""
+    from tune.cost import Budget
+
+    facts = []
+    if spec.sample < 1:
+        facts.append(("sample", f"{spec.sample:g} of the training playlists (seed {spec.seed}); validation and "
+                                "test pairs of the whole corpus"))
+    if spec.warm_start_points:
+        facts.append(("warm start", f"the top {len(spec.warm_start_points)} configuration(s) of "
+                                    f"{spec.warm_start_from}, run first"))
+    if spec.has_budget:
+        facts.append(("budget", f"{Budget.of(spec).describe()}; trials over it are stopped and cannot win"))
+    return facts
 
 
 def _interval_cell(metric) -> str:
@@ -214,6 +231,12 @@ _CAPTIONS = {
                             "same pairs (the most-popular-tracks baseline); dashed purple: the generator's oracle "
                             "where the corpus has one. Black whiskers: each test score's 95% interval (paired "
                             "bootstrap over the test pairs)."),
+    "quality_vs_cost": ("quality against cost",
+                        "Each trial's best validation NDCG@10 against what it cost: training seconds per epoch (its "
+                        "fastest epoch after the compiling first ones) and the peak resident memory of its worker. "
+                        "Black steps through circles: the Pareto front, the best quality reached at each cost or less "
+                        "(no other trial is both cheaper and better). Red crosses: trials over the study's budget "
+                        "(dashed red line), which cannot win; green star: the winner."),
 }
 
 
@@ -244,7 +267,8 @@ def render_html(data: ReportData, figures: dict[str, Figure], importances: list[
         section("2. Best so far", "best_so_far"),
         section("3. Hyperparameter importances", "importances", importance_note, importance_table_html(importances)),
         section("4. Winner vs baselines", "winner_vs_baselines"),
-        "<h2>5. Evaluation table</h2>",
+        section("5. Quality against cost", "quality_vs_cost") if "quality_vs_cost" in pngs else "",
+        "<h2>6. Evaluation table</h2>",
         "<p>Every trial, best validation NDCG@10 first (as in the export's <code>trials.csv</code>); the "
         "winner (★) alone is scored on the test pairs.</p>",
         table_html(data),
