@@ -54,7 +54,7 @@ SIZES: dict[str, dict] = {
         zipf_exponent=1.0, zipf_offset=10.0,
         p_artist=0.3, p_genre=0.4, p_drift=0.2, p_random=0.1,
     ),
-    # ~5 minutes for a 12-trial study on 2 cores; nearly every track occurs several times.
+    # The README's main job: a short study; nearly every track occurs several times.
     "small": dict(
         n_playlists=3_000, mean_length=20, n_tracks=4_000, n_artists=400, n_genres=20,
         zipf_exponent=1.0, zipf_offset=10.0,
