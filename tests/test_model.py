@@ -88,13 +88,14 @@ def test_softmax_scores_the_true_context_against_the_batchs_shared_negatives_and
     assert context_bias(build_model("sgns", 12, 4, 3, 0.01)) is None
 
 
-@pytest.mark.parametrize("architecture", ["sgns", "softmax"])
-def test_artist_vectors_are_shared_by_an_artists_tracks_and_survive_saving(tmp_path, architecture):
+# softmax with batch 3: 3 shared rows x 2 negatives = 6 items, so every item is a negative (the full softmax)
+@pytest.mark.parametrize("architecture,batch_size", [("sgns", 2), ("softmax", 2), ("softmax", 3)])
+def test_artist_vectors_are_shared_by_an_artists_tracks_and_survive_saving(tmp_path, architecture, batch_size):
     from track2vec.model import GroupedEmbedding, context_embeddings, item_embeddings
 
     groups = np.array([0, 0, 1, 1, -1, 2], dtype=np.int32)  # item 4 has no artist
-    model = build_model(architecture, 6, 4, 2, 0.05, seed=1, batch_size=2, log_q=np.log(np.full(6, 1 / 6)),
-                        jit_compile=False, groups=groups)
+    model = build_model(architecture, 6, 4, 2, 0.05, seed=1, batch_size=batch_size,
+                        log_q=np.log(np.full(6, 1 / 6)), jit_compile=False, groups=groups)
     target = np.array([[0], [2], [4]], dtype=np.int32)
     contexts = np.array([[1, 3, 5], [3, 0, 4], [5, 1, 2]], dtype=np.int32)
     labels = np.eye(1, 3, dtype=np.float32).repeat(3, axis=0)

@@ -156,8 +156,8 @@ class EveryItem(keras.layers.Layer):
     def call(self, inputs):
         return ops.expand_dims(ops.arange(self.vocabulary_size, dtype="int32"), 0)
 
-    def compute_output_shape(self, input_shape):
-        return (1, self.vocabulary_size)
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor((1, self.vocabulary_size), dtype="int32")
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size}
