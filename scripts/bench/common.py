@@ -407,7 +407,7 @@ def load_corpus(spec: str, playlists: int | None = None, seed: int = 0):
 
         loaded = load_playlists(spec, seed)
         if playlists is not None:
-            loaded = dataclasses.replace(loaded, items=loaded.items[:playlists])
+            loaded = loaded.head(playlists)
         _CORPORA[key] = build_corpus(loaded, seed=seed)
     return _CORPORA[key]
 
