@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from track2vec.cli_support import OneLineParser, add_version, run_main
-from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
+from track2vec.corpus import DATA_HELP, DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 
 from tune import PROG, run
 from tune.run import ClusterOptions
@@ -98,8 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="start a local cluster without the dashboard (headless machines; needs no ray[default])")
 
     run_parser = commands.add_parser("run", help="start a new study", formatter_class=defaults)
-    run_parser.add_argument("--data", default=DEFAULT_DATA,
-                     help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:tiny|small|deezer]")
+    run_parser.add_argument("--data", default=DEFAULT_DATA, help=DATA_HELP)
     run_parser.add_argument("--config", type=Path, default=None, help="TOML file overriding search ranges or fixing values")
     run_parser.add_argument("--trials", type=_positive_int, default=DEFAULT_TRIALS, help="number of trials")
     run_parser.add_argument("--max-epochs", type=_positive_int, default=DEFAULT_MAX_EPOCHS, help="epochs of a full trial")

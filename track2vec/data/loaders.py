@@ -1,4 +1,4 @@
-"""Read playlists from Deezer ``.npy`` files, plain text, or the built-in generator.
+"""Read playlists from Deezer ``.npy`` files, plain text, Million Playlist Dataset slices, or the generator.
 
 Every reader hands back ``Playlists``: item ids, offsets and the distinct item names; no
 Python object per token outlives the reading of its playlist.
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from track2vec.data import mpd
 from track2vec.data.playlists import IdTable, Playlists, playable
 from track2vec.data.safe_npy import load_npy
 from track2vec.errors import DataError
@@ -22,17 +23,18 @@ _FORMAT_SAMPLE = 200  # playlists looked at to tell Deezer's and the e-commerce 
 
 
 def load_playlists(spec: str, seed: int = 0) -> Playlists:
-    """Load playlists from ``spec``: a ``.npy`` path, a text path, or ``builtin[:SIZE]``.
+    """Load playlists from ``spec``: a ``.npy`` path, a text path, Million Playlist Dataset
+    slices (a directory, a glob, or one ``.json`` file) or ``builtin[:SIZE]``.
 
     ``seed`` only matters for the built-in generator.
     """
     if spec == BUILTIN_PREFIX or spec.startswith(BUILTIN_PREFIX + ":"):
         return _load_builtin(spec.partition(":")[2] or "small", seed)
+    if mpd.is_slices(spec):
+        return mpd.read_slices(spec)
     path = Path(spec)
     if not path.exists():
         raise DataError(f"{spec}: no such file")
-    if path.is_dir():
-        raise DataError(f"{spec}: is a directory, expected a .npy or text file")
     try:
         raw = path.read_bytes()
     except OSError as error:
