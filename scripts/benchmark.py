@@ -11,7 +11,9 @@ Rows (each in its own module under ``scripts/bench/``):
    on the Deezer-scale corpus, one copy of the corpus in Ray's object store;
 6. GPU: row 3's training on a GPU, when the machine has one;
 7. the study's Optuna storage: the journal file vs SQLite, for the driver's write pattern;
-8. quality: a default study's winner (and blended mode) against the counted SR/AR baselines on test.
+8. quality: a default study's winner (and blended mode) against the counted SR/AR baselines on test;
+9. the Million-Playlist-size corpus: build time and peak memory of ``builtin:mpd`` (first and cached
+   load), the former string path, and reading the dataset's JSON slices.
 
 Compared things are measured side by side in one process run: they alternate, each is
 repeated, and medians are reported, so a shared, noisy machine biases neither side.
@@ -52,8 +54,9 @@ ROWS = {
     6: "bench.row_gpu",
     7: "bench.row_optuna_storage",
     8: "bench.row_quality",
+    9: "bench.row_corpus",
 }
-CHILDREN = {"memory": "bench.row_resources", "gpu": "bench.row_gpu"}  # subprocess entry points
+CHILDREN = {"memory": "bench.row_resources", "gpu": "bench.row_gpu", "corpus": "bench.row_corpus"}  # subprocess entry points
 
 
 def parse_rows(text: str) -> list[int]:

@@ -100,6 +100,9 @@ class Settings:
     quality_corpora: tuple = ()  # bench.row_quality.QualityCorpus
     quality_trials: int = 24
     quality_seed: int = 0
+    # row 9: the Million-Playlist-size corpus
+    mpd_playlists: tuple[int, ...] = (100_000,)  # builtin:mpd:N sizes built (1,000,000: builtin:mpd)
+    mpd_slices: int = 10  # Million Playlist Dataset slices written and read
 
     def describe(self) -> str:
         return "quick (--quick)" if self.quick else "full"
@@ -123,6 +126,7 @@ def quick_settings() -> Settings:
         memory_playlists=(4096,),  # one sampler chunk: full-size model and optimizer state, full-size steps
         quality_corpora=_quality_corpora(quick=True), quality_trials=8,
         optuna_trials=32,
+        mpd_playlists=(100_000,), mpd_slices=10,
     )
 
 
@@ -143,6 +147,7 @@ def full_settings() -> Settings:
         memory_playlists=(None, 20_000),
         quality_corpora=_quality_corpora(quick=False), quality_trials=24,
         optuna_trials=64,
+        mpd_playlists=(100_000, 300_000, 1_000_000), mpd_slices=20,
     )
 
 
