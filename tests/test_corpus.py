@@ -226,3 +226,19 @@ def test_names_that_occur_in_no_playlist_stay_out_of_the_vocabulary():
     corpus = build_corpus(playlists, min_count=1, n_validation=1, n_test=0)
     assert corpus.vocabulary.items.tolist() == ["a", "b", "c"]
     assert corpus.vocabulary.counts.tolist() == [2, 1, 1]  # training parts: a b, c a
+
+
+def test_the_validation_sample_is_seeded_distinct_sorted_and_keeps_small_sets_whole():
+    from track2vec.corpus import sample_indices, validation_sample
+
+    rows = sample_indices(10_000, 2_000, seed=3)
+    assert len(rows) == len(np.unique(rows)) == 2_000 and (np.diff(rows) > 0).all() and rows[-1] < 10_000
+    np.testing.assert_array_equal(rows, sample_indices(10_000, 2_000, seed=3))  # every trial: the same pairs
+    assert not np.array_equal(rows, sample_indices(10_000, 2_000, seed=4))
+    np.testing.assert_array_equal(sample_indices(500, 2_000, seed=3), np.arange(500))  # fewer pairs: all of them
+    np.testing.assert_array_equal(sample_indices(10_000, 0, seed=3), np.arange(10_000))  # 0: all
+    pairs = np.arange(20, dtype=np.int32).reshape(10, 2)
+    assert validation_sample(pairs, 0, 0) is pairs
+    np.testing.assert_array_equal(validation_sample(pairs, 4, 1), pairs[sample_indices(10, 4, 1)])
+    with pytest.raises(Track2VecError, match="must be >= 0"):
+        sample_indices(10, -1, 0)

@@ -24,6 +24,9 @@ DATA_HELP = ("a Deezer-style .npy file, a text file (one playlist per line), Mil
 DEFAULT_MIN_COUNT = 2  # the notebook's
 DEFAULT_VALIDATION_PAIRS = 10_000
 DEFAULT_TEST_PAIRS = 10_000
+# Stream of the validation sample's generator beside the split's (seed alone): a sample of the
+# same seed is not correlated with the order the split drew.
+_SAMPLE_STREAM = 0x76616C
 
 
 @dataclass
@@ -124,3 +127,23 @@ def build_corpus(
     }
     return Corpus(vocabulary, tokens.astype(np.int32, copy=False), offsets, validation_pairs, test_pairs,
                   seed, playlists.fingerprint, stats, playlists.oracle, validation_playlists, test_playlists)
+
+
+def sample_indices(count: int, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded sample of ``size`` of ``count`` rows, without replacement.
+
+    ``size`` 0, or ``size >= count``, keeps every row. The same ``(count, size, seed)``
+    always gives the same rows, so every trial of a study scores the same sample.
+    """
+    if size < 0:
+        raise ConfigError(f"the validation sample must be >= 0 pairs (0: all), got {size}")
+    if size == 0 or size >= count:
+        return np.arange(count)
+    rng = np.random.default_rng([seed, _SAMPLE_STREAM])
+    return np.sort(rng.choice(count, size, replace=False))
+
+
+def validation_sample(pairs: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """The rows of ``pairs`` at ``sample_indices(len(pairs), size, seed)`` (``pairs`` itself when all are kept)."""
+    indices = sample_indices(len(pairs), size, seed)
+    return pairs if len(indices) == len(pairs) else pairs[indices]
