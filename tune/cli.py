@@ -21,7 +21,7 @@ from tune.run import ClusterOptions
 from tune.spec import (
     DEFAULT_CPUS_PER_TRIAL, DEFAULT_GPUS_PER_TRIAL, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_EPOCHS,
     DEFAULT_MAX_FAILURES, DEFAULT_REDUCTION_FACTOR, DEFAULT_REPEAT_TOP, DEFAULT_REPEATS, DEFAULT_SEED,
-    DEFAULT_TRIALS, REPEAT_COMMAND_SEEDS, TRACKERS, StudySpec,
+    DEFAULT_TRIALS, DEFAULT_VALIDATION_SAMPLE, REPEAT_COMMAND_SEEDS, TRACKERS, StudySpec,
 )
 from tune.study import Study, check_name, default_name, resolve_storage
 
@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--min-count", type=_positive_int, default=DEFAULT_MIN_COUNT,
                      help="keep items seen this often (per study: it changes the validation pairs)")
     run_parser.add_argument("--validation-pairs", type=_positive_int, default=DEFAULT_VALIDATION_PAIRS, help="size of the validation sample")
+    run_parser.add_argument("--validation-sample", type=_non_negative_int, default=DEFAULT_VALIDATION_SAMPLE,
+                     help="score each epoch of a trial on a fixed seeded sample of this many validation pairs when "
+                          "there are more (0: all); the winner is always scored on all of them")
     run_parser.add_argument("--test-pairs", type=_positive_int, default=DEFAULT_TEST_PAIRS, help="size of the held-out test sample")
     run_parser.add_argument("--optuna-storage", default=None,
                      help="Optuna storage URL (default: Optuna's journal file optuna.journal in the study directory; "
@@ -173,7 +176,8 @@ def _spec(args: argparse.Namespace, study: Study) -> StudySpec:
         trials=args.trials, max_epochs=args.max_epochs, grace_period=args.grace_period,
         reduction_factor=args.reduction_factor, cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures, seed=args.seed,
-        min_count=args.min_count, validation_pairs=args.validation_pairs, test_pairs=args.test_pairs,
+        min_count=args.min_count, validation_pairs=args.validation_pairs,
+        validation_sample=args.validation_sample, test_pairs=args.test_pairs,
         optuna_storage=args.optuna_storage, repeats=args.repeats, repeat_top=args.repeat_top, log_to=args.log_to,
     )
 

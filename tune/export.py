@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from track2vec.corpus import Corpus
+from track2vec.corpus import Corpus, validation_sample
 from track2vec.errors import DataError, ExportExistsError
 from track2vec.export import INFO_FILE, write_export
 
@@ -53,6 +53,8 @@ def model_info(evaluation: Evaluation, corpus: Corpus) -> dict:
         "repeats": evaluation.repeats.as_dict() if evaluation.repeats else None,
         "baselines": {name: baseline.settings for name, baseline in evaluation.baselines.items()},
         "selection": SELECTION_WITH_REPEATS if repeated else SELECTION,
+        # Trials' validation scores are on this many pairs (a sample when fewer than all); the winner's on all.
+        "trial_validation_pairs": len(validation_sample(corpus.validation_pairs, spec.validation_sample, spec.seed)),
         "trial_ids": [row.trial_id for row in evaluation.rows],
     }
 

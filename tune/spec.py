@@ -4,7 +4,8 @@ Every module takes a ``StudySpec``; this is the one home of the study defaults a
 checks (``__post_init__``), so a value is checked once, whether it comes from the command
 line or from ``study.json``. The file carries ``format_version``: files of this version or
 older are read, a newer one is refused in one line. Version 2 added ``optuna_backend``; a
-version 1 file has none and its study is SQLite, the field's default.
+version 1 file has none and its study is SQLite, the field's default. Version 3 added
+``validation_sample``; an older file's trials scored every validation pair, so it reads as 0.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from track2vec.config import TrainConfig
 from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.errors import ConfigError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 # The Optuna file in a local study directory: "journal" (optuna.journal, Optuna's JournalFileBackend:
 # safe on NFS and other shared file systems, where SQLite's locking is not) for every new study;
@@ -38,16 +39,21 @@ DEFAULT_MAX_FAILURES = 2  # restarts of a trial whose worker process or node die
 DEFAULT_SEED = TrainConfig.seed  # of the split, the sampler, the models and TPE
 DEFAULT_REPEATS = 0  # new seeds for each of the top configurations after the search (0: none)
 DEFAULT_REPEAT_TOP = 3  # configurations repeated, by best validation NDCG@10
+# Trials score each epoch on a fixed seeded sample of this many validation pairs when there are more
+# (0: all); the winner is always scored on all of them. Corpora with no more validation pairs than
+# this (the small ones, where scoring is cheap anyway) stay exact. Its cost in rank agreement of
+# trials and its saving: BENCHMARKS.md, "Validation sample".
+DEFAULT_VALIDATION_SAMPLE = 2_000
 REPEAT_COMMAND_SEEDS = 3  # `track2vec-tune repeat`'s default number of new seeds
 TRACKERS = ("mlflow", "wandb")  # --log-to: Ray Tune's logger callbacks
 METRIC_DESCRIPTION = "val_ndcg_at_10 (validation NDCG@10)"
 
 # Settings a resumed study must share with the command that resumes it (`run --resume`).
-SAME_STUDY = ("trials", "max_epochs", "seed", "min_count", "grace_period", "reduction_factor")
+SAME_STUDY = ("trials", "max_epochs", "seed", "min_count", "grace_period", "reduction_factor", "validation_sample")
 
 _WHOLE_NUMBERS = {  # field -> smallest valid value
     "trials": 1, "max_epochs": 1, "grace_period": 1, "max_failures": 0, "min_count": 1,
-    "validation_pairs": 1, "test_pairs": 1, "seed": 0, "repeats": 0, "repeat_top": 1,
+    "validation_pairs": 1, "validation_sample": 0, "test_pairs": 1, "seed": 0, "repeats": 0, "repeat_top": 1,
 }
 _NUMBERS = ("reduction_factor", "cpus_per_trial", "gpus_per_trial")
 
@@ -83,6 +89,7 @@ class StudySpec:
     seed: int = DEFAULT_SEED
     min_count: int = DEFAULT_MIN_COUNT
     validation_pairs: int = DEFAULT_VALIDATION_PAIRS
+    validation_sample: int = DEFAULT_VALIDATION_SAMPLE  # pairs each epoch of a trial is scored on (0: all)
     test_pairs: int = DEFAULT_TEST_PAIRS
     optuna_storage: str | None = None  # an Optuna storage URL; None: a file in the study directory
     optuna_backend: str = "sqlite"  # that file's kind (OPTUNA_BACKENDS); a study.json without it is SQLite
@@ -166,4 +173,6 @@ class StudySpec:
         for name in _NUMBERS:
             if isinstance(settings.get(name), int) and not isinstance(settings[name], bool):
                 settings[name] = float(settings[name])
+        if version < 3:
+            settings.setdefault("validation_sample", 0)  # its trials scored every validation pair
         return cls(**{"name": default_name, **settings})
