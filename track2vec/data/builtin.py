@@ -171,7 +171,12 @@ class SyntheticCatalogue:
         x = cumulative[lo] + rng.random(len(lo)) * (cumulative[hi] - cumulative[lo] - excluded_mass)
         # Skip over the excluded track's slice of the CDF: an exact draw from the rest.
         x += np.where(excluded & (x >= cumulative[exclude]), excluded_mass, 0.0)
-        drawn = np.clip(np.searchsorted(cumulative, x, side="right") - 1, lo, hi - 1)
+        # Searched in sorted order: each search starts where the last ended, so a catalogue of millions
+        # of tracks is walked in memory order instead of at random (the same positions come out).
+        order = np.argsort(x)
+        found = np.empty(len(x), dtype=np.int64)
+        found[order] = np.searchsorted(cumulative, x[order], side="right")
+        drawn = np.clip(found - 1, lo, hi - 1)
         # Rounding can still land on the excluded track; move to a neighbour in the group.
         clash = drawn == exclude
         drawn[clash] = np.where(drawn[clash] + 1 < hi[clash], drawn[clash] + 1, drawn[clash] - 1)
