@@ -27,7 +27,7 @@ from bench.common import RowReport, Settings, mib, run_child, seconds, times
 FULL_PLAYLISTS = 1_000_000
 TARGET_SECONDS = 60.0  # "about a minute on 2 cores" (issue 13)
 TARGET_BYTES = 4 * 2**30
-FORMER_PLAYLISTS = 100_000  # the former path keeps a Python string per token: ~11 GiB at 1M
+FORMER_PLAYLISTS = 100_000  # a Python string per token grows past a small machine at 1M: measured at this size
 SLICE_PLAYLISTS = 1_000
 DATASET_SLICES = 1_000
 
