@@ -14,6 +14,8 @@ Rows (each in its own module under ``scripts/bench/``):
 8. quality: a default study's winner (and blended mode) against the counted SR/AR baselines on test;
 9. transfer: a study on a 10% sample plus a short warm-started one on all the data, against a study
    of about the same training on all the data (the winners' test NDCG@10).
+10. the Million-Playlist-size corpus: build time and peak memory of ``builtin:mpd`` (first and cached
+    load), the former string path, and reading the dataset's JSON slices.
 
 Compared things are measured side by side in one process run: they alternate, each is
 repeated, and medians are reported, so a shared, noisy machine biases neither side.
@@ -55,8 +57,9 @@ ROWS = {
     7: "bench.row_optuna_storage",
     8: "bench.row_quality",
     9: "bench.row_transfer",
+    10: "bench.row_corpus",
 }
-CHILDREN = {"memory": "bench.row_resources", "gpu": "bench.row_gpu"}  # subprocess entry points
+CHILDREN = {"memory": "bench.row_resources", "gpu": "bench.row_gpu", "corpus": "bench.row_corpus"}  # subprocess entry points
 
 
 def parse_rows(text: str) -> list[int]:

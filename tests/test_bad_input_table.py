@@ -66,6 +66,16 @@ def _object_array(playlists: list[list[str]]) -> np.ndarray:
     return array
 
 
+def _slice(name: str, content: bytes) -> Callable[[Path], str]:
+    """A directory tmp/mpd holding one Million Playlist Dataset slice file."""
+    def make(tmp: Path) -> str:
+        (tmp / "mpd").mkdir(exist_ok=True)
+        (tmp / "mpd" / name).write_bytes(content)
+        return str(tmp / "mpd")
+
+    return make
+
+
 def _malicious_npy(tmp: Path) -> str:
     """An object .npy whose pickle, loaded by plain NumPy, would create tmp/pwned."""
     payload = pickle.dumps(Reducer(open, str(tmp / "pwned"), "w"), protocol=2)
@@ -92,6 +102,14 @@ DATA = {
                                          "the vocabulary is empty"),
     "validation set empty": (_file("pairs.txt", b"a b\n" * 30), "the validation set is empty"),
     "unknown built-in size": (lambda tmp: "builtin:huge", "unknown built-in size"),
+    "builtin:mpd:N below its range": (lambda tmp: "builtin:mpd:10", "playlist count of mpd:N must be"),
+    "MPD slice that is not JSON": (_slice("mpd.slice.0-999.json", b'{"playlists": [{"pid": 0, "tracks": ['),
+                                   "mpd.slice.0-999.json: not JSON"),
+    "MPD slice without playlists": (_slice("mpd.slice.0-999.json", b'{"info": {}}'), 'no "playlists" list'),
+    "MPD track without track_uri": (_slice("mpd.slice.0-999.json", b'{"playlists": [{"pid": 7, "tracks": '
+                                                                   b'[{"pos": 0, "artist_uri": "a"}]}]}'),
+                                    'pid 7, track 0: no "track_uri"'),
+    "MPD slices: a glob matching nothing": (lambda tmp: str(tmp / "mpd.slice.*.json"), "no file matches this pattern"),
 }
 
 

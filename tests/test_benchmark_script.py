@@ -15,8 +15,8 @@ import pytest
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from bench import (common, notebook, row_gpu, row_optuna_storage, row_resources, row_retrieval, row_training,  # noqa: E402
-                   row_tuning, studies)
+from bench import (common, notebook, row_corpus, row_gpu, row_optuna_storage, row_resources, row_retrieval,  # noqa: E402
+                   row_training, row_tuning, studies)
 
 
 @pytest.fixture(scope="module")
@@ -294,3 +294,31 @@ def test_the_transfer_row_counts_what_each_side_trained(tmp_path):
         (tmp_path / f"trial_{trial}" / "result.json").write_text(
             "".join(json.dumps({"epoch": i + 1, "train_seconds": s}) + "\n" for i, s in enumerate(seconds)))
     assert training_seconds(tmp_path) == (4.0, 3)
+
+
+def test_row_10_writes_slices_the_mpd_reader_reads_back_and_reenacts_the_former_vocabulary(tmp_path, monkeypatch):
+    from track2vec.corpus import build_corpus
+    from track2vec.data import builtin
+    from track2vec.data.loaders import load_playlists
+
+    monkeypatch.setenv("TRACK2VEC_CACHE", str(tmp_path / "cache"))
+    directory = tmp_path / "slices"
+    directory.mkdir()
+    written = row_corpus.write_slices("builtin:mpd:2000", directory)
+    assert sorted(p.name for p in directory.iterdir()) == ["mpd.slice.0-999.json", "mpd.slice.1000-1999.json"]
+    assert written["bytes"] == sum(p.stat().st_size for p in directory.iterdir())
+    generated = builtin.generate("mpd:2000", 0)
+    read = load_playlists(str(directory))
+    assert len(read) == 2000 and np.array_equal(read.offsets, generated.offsets)
+    # the same playlists up to renaming: track k <-> its URI, one to one
+    uri_of = {}
+    for track, uri in zip(generated.tracks.tolist(), read.names[read.tokens].tolist()):
+        assert uri_of.setdefault(track, uri) == uri
+    assert len(set(uri_of.values())) == len(uri_of)
+    playlists = load_playlists("builtin:tiny")
+    former = row_corpus.former_vocabulary(playlists)
+    now = build_corpus(playlists).vocabulary
+    assert former.items.tolist() == now.items.tolist() and former.counts.tolist() == now.counts.tolist()
+    assert row_corpus.spec(1_000_000) == "builtin:mpd" and row_corpus.spec(5000) == "builtin:mpd:5000"
+    # the full run ends at the dataset's size, where the targets apply
+    assert common.full_settings().mpd_playlists[-1] == row_corpus.FULL_PLAYLISTS

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from track2vec.data.builtin import SIZES, BuiltinCorpus, generate
+from track2vec.data import builtin
+from track2vec.data.builtin import SIZES, BuiltinCorpus, generate, resolve_size
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +162,95 @@ def test_deezer_size_is_deezer_scale_and_fast():
     assert 250_000 <= distinct <= 350_000
     assert 0 < corpus.oracle_ndcg_at_10 <= corpus.oracle_hr_at_10 <= 1
     assert elapsed < 20
+
+
+# --- the Million Playlist Dataset's size: mpd, mpd:N, the on-disk cache ----------------------------
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("TRACK2VEC_CACHE", str(directory))
+    return directory
+
+
+def test_mpd_is_the_million_playlist_datasets_size_and_mpd_n_scales_it():
+    name, full = resolve_size("mpd")
+    assert name == "mpd" and full["n_playlists"] == 1_000_000 and full["mean_length"] == 66
+    assert 2_200_000 <= full["n_tracks"] <= 2_300_000 and full["n_artists"] == 296_000
+    assert resolve_size("mpd:1000000") == ("mpd", full)
+    name, scaled = resolve_size("mpd:200000")
+    assert name == "mpd:200000" and scaled["n_playlists"] == 200_000
+    assert scaled["n_tracks"] == round(full["n_tracks"] / 5) and scaled["n_artists"] == round(full["n_artists"] / 5)
+    assert {k: v for k, v in scaled.items() if k not in ("n_playlists", "n_tracks", "n_artists")} == {
+        k: v for k, v in full.items() if k not in ("n_playlists", "n_tracks", "n_artists")}
+
+
+@pytest.mark.parametrize("size, says", [
+    ("mpd:999", "from 1,000 to 1,000,000"), ("mpd:1000001", "from 1,000 to 1,000,000"), ("mpd:", "whole number"),
+    ("mpd:2e5", "whole number"), ("mpd:-5", "whole number"), ("deezer:5000", "takes no playlist count"),
+    ("mpd2", "unknown built-in size"),
+])
+def test_bad_mpd_sizes_are_refused(size, says):
+    with pytest.raises(ValueError, match=says):
+        resolve_size(size)
+
+
+def test_scaled_mpd_has_the_datasets_shape(cache_dir):
+    corpus = generate("mpd:20000", seed=0)
+    lengths = np.diff(corpus.offsets)
+    assert len(lengths) == 20_000 and lengths.min() >= 2
+    assert 64 <= lengths.mean() <= 68  # the dataset: 66.3 tracks per playlist
+    distinct = len(np.unique(corpus.tracks))
+    assert 0.95 * 45_246 <= distinct <= 1.05 * 45_246  # 2,262,292 distinct tracks per 1M playlists, scaled
+    counts = np.bincount(corpus.tracks)
+    assert counts.max() / len(corpus.tracks) < 0.002  # no track dominates (the dataset's top: 0.07%)
+    assert 0 < corpus.oracle_ndcg_at_10 <= corpus.oracle_hr_at_10 <= 1
+
+
+def test_mpd_sizes_are_cached_by_size_and_seed_and_loaded_without_generating(cache_dir, monkeypatch):
+    made = generate("mpd:1000", seed=4)
+    files = sorted(cache_dir.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".npz" and "mpd-1000" in files[0].name and "seed4" in files[0].name
+    with np.load(files[0], allow_pickle=False) as stored:  # plain arrays: nothing to unpickle
+        assert all(stored[key].dtype != object for key in stored.files)
+
+    def no_walk(*args, **kwargs):
+        raise AssertionError("generated again instead of loading the cache")
+
+    monkeypatch.setattr(builtin, "_walk", no_walk)
+    loaded = generate("mpd:1000", seed=4)
+    np.testing.assert_array_equal(loaded.tracks, made.tracks)
+    np.testing.assert_array_equal(loaded.offsets, made.offsets)
+    for name in ("popularity", "track_artist", "cumulative", "order", "artist_lo", "genre_hi"):
+        np.testing.assert_array_equal(getattr(loaded.catalogue, name), getattr(made.catalogue, name))
+    assert (loaded.oracle_ndcg_at_10, loaded.oracle_hr_at_10) == (made.oracle_ndcg_at_10, made.oracle_hr_at_10)
+    with pytest.raises(AssertionError, match="generated again"):
+        generate("mpd:1000", seed=5)  # another seed is another file
+    with pytest.raises(AssertionError, match="generated again"):
+        generate("mpd:1001", seed=4)  # another size too
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong arrays"])
+def test_a_damaged_cache_file_is_made_again(cache_dir, damage):
+    made = generate("mpd:1000", seed=1)
+    (path,) = cache_dir.iterdir()
+    if damage == "garbage":
+        path.write_bytes(b"not a zip file")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:5000])
+    else:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in stored.files}
+        arrays["tracks"] = arrays["tracks"][:-3] + 10**9
+        np.savez(path, **arrays)
+    again = generate("mpd:1000", seed=1)
+    np.testing.assert_array_equal(again.tracks, made.tracks)
+    assert again.oracle_ndcg_at_10 == made.oracle_ndcg_at_10
+    with np.load(path, allow_pickle=False) as stored:  # rewritten
+        np.testing.assert_array_equal(stored["tracks"], made.tracks)
+
+
+def test_small_sizes_write_no_cache(cache_dir):
+    generate("tiny", seed=0)
+    assert not cache_dir.exists()

@@ -14,7 +14,7 @@ from track2vec.vocabulary import build_vocabulary
 
 
 def playlists_of(items: list[list[str]]) -> Playlists:
-    return Playlists(items=items, artists={}, source="test-playlists", fingerprint="test")
+    return Playlists.from_lists(items, {}, source="test-playlists", fingerprint="test")
 
 
 def random_playlists(seed: int, n: int = 400, pool: int = 40) -> list[list[str]]:
@@ -212,3 +212,43 @@ def test_artist_ids_number_the_named_artists_and_mark_unknown_ones():
     ids = artist_ids(vocabulary)
     assert ids.tolist()[1] == -1 and ids[0] == ids[3] != ids[2] and set(ids.tolist()) == {-1, 0, 1}
     assert artist_ids(Vocabulary(np.array(["t1"]), np.array([1]))) is None
+
+
+def test_counting_ids_gives_the_vocabulary_of_counting_their_names():
+    from track2vec.vocabulary import vocabulary_of_ids
+
+    rng = np.random.default_rng(3)
+    names = np.array([f"n{k}" for k in rng.permutation(300)])  # ids do not sort like names
+    ids = rng.choice(300, 5000, p=np.arange(300, 0, -1) / np.arange(300, 0, -1).sum())
+    artists = np.array([f"a{k % 7}" if k % 3 else "" for k in range(300)])
+    for min_count in (1, 3, 20):
+        from_ids, id_of_name = vocabulary_of_ids(ids, names, min_count, artists)
+        from_names = build_vocabulary(names[ids], min_count, {n: a for n, a in zip(names.tolist(), artists) if a})
+        assert from_ids.items.tolist() == from_names.items.tolist()
+        assert from_ids.counts.tolist() == from_names.counts.tolist()
+        assert from_ids.artists.tolist() == from_names.artists.tolist()
+        np.testing.assert_array_equal(id_of_name[ids], from_names.encode(names[ids]))
+
+
+def test_names_that_occur_in_no_playlist_stay_out_of_the_vocabulary():
+    playlists = Playlists(np.array([0, 1, 0, 2, 0, 1], dtype=np.int32), np.array([0, 3, 6]),
+                          np.array(["a", "b", "c", "never"]), source="test")
+    corpus = build_corpus(playlists, min_count=1, n_validation=1, n_test=0)
+    assert corpus.vocabulary.items.tolist() == ["a", "b", "c"]
+    assert corpus.vocabulary.counts.tolist() == [2, 1, 1]  # training parts: a b, c a
+
+
+def test_the_validation_sample_is_seeded_distinct_sorted_and_keeps_small_sets_whole():
+    from track2vec.corpus import sample_indices, validation_sample
+
+    rows = sample_indices(10_000, 2_000, seed=3)
+    assert len(rows) == len(np.unique(rows)) == 2_000 and (np.diff(rows) > 0).all() and rows[-1] < 10_000
+    np.testing.assert_array_equal(rows, sample_indices(10_000, 2_000, seed=3))  # every trial: the same pairs
+    assert not np.array_equal(rows, sample_indices(10_000, 2_000, seed=4))
+    np.testing.assert_array_equal(sample_indices(500, 2_000, seed=3), np.arange(500))  # fewer pairs: all of them
+    np.testing.assert_array_equal(sample_indices(10_000, 0, seed=3), np.arange(10_000))  # 0: all
+    pairs = np.arange(20, dtype=np.int32).reshape(10, 2)
+    assert validation_sample(pairs, 0, 0) is pairs
+    np.testing.assert_array_equal(validation_sample(pairs, 4, 1), pairs[sample_indices(10, 4, 1)])
+    with pytest.raises(Track2VecError, match="must be >= 0"):
+        sample_indices(10, -1, 0)

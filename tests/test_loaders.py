@@ -318,3 +318,43 @@ def test_counter_of_loaded_tokens_matches_source(tmp_path):
     playlists = load_playlists(str(save_object_npy(tmp_path / "random.npy", raw)))
     assert Counter(t for p in playlists.items for t in p) == expected
     assert all(playlists.artists[f"track_{t}"] == f"artist_{t % 37}" for t in range(500) if f"track_{t}" in expected)
+
+
+# --- the integer form: ids, offsets, distinct names ---------------------------------------------------
+
+
+def test_loaded_playlists_are_int_ids_into_distinct_names(tmp_path):
+    path = save_object_npy(tmp_path / "deezer.npy", DEEZER)
+    playlists = load_playlists(str(path))
+    assert playlists.tokens.dtype == np.int32 and playlists.offsets.dtype == np.int64
+    assert len(set(playlists.names.tolist())) == len(playlists.names)
+    assert playlists.offsets[0] == 0 and playlists.offsets[-1] == len(playlists.tokens) and len(playlists) == 3
+    assert [playlists.playlist(k) for k in range(len(playlists))] == playlists.items
+    assert not any(name.startswith("artist_") for name in playlists.names.tolist())  # artists are metadata
+    assert dict(zip(playlists.names.tolist(), playlists.name_artists.tolist()))["track_5"] == "artist_50"
+    assert load_playlists(str(tmp_path / "deezer.npy")).name_artists is not None
+    path.with_suffix(".txt").write_text("a b c\nd a\n")
+    assert load_playlists(str(path.with_suffix(".txt"))).name_artists is None
+
+
+def test_artist_tokens_attach_to_the_track_before_them_in_the_same_playlist_first_one_wins(tmp_path):
+    raw = [["artist_0", "track_1", "artist_1", "artist_2", "x", "track_2"],
+           ["artist_3", "track_2", "artist_4", "track_1", "artist_5"]]
+    playlists = load_playlists(str(save_object_npy(tmp_path / "odd.npy", raw)))
+    assert playlists.items == [["track_1", "track_2"], ["track_2", "track_1"]]
+    assert playlists.artists == {"track_1": "artist_1", "track_2": "artist_4"}
+
+
+def test_head_keeps_the_first_playlists():
+    from track2vec.data.loaders import Playlists
+
+    playlists = Playlists.from_lists([["a", "b"], ["c", "a", "d"], ["b", "d"]], {"a": "x"}, source="s")
+    first = playlists.head(2)
+    assert first.items == [["a", "b"], ["c", "a", "d"]] and first.artists == {"a": "x"} and first.source == "s"
+    assert playlists.head(10).items == playlists.items
+
+
+def test_tokens_differing_only_by_trailing_nul_are_one_item_as_in_a_unicode_array(tmp_path):
+    playlists = load_playlists(str(save_object_npy(tmp_path / "nul.npy", [["a\x00", "b", "a"], ["b", "a"]])))
+    assert playlists.items == [["a", "b", "a"], ["b", "a"]]
+    assert playlists.names.tolist() == ["a", "b"]

@@ -43,7 +43,8 @@ def test_study_json_round_trip_keeps_every_field(tmp_path):
     # rewritten as the current version, with the Optuna file a version 1 study has (SQLite) and the
     # settings added since version 1 at their defaults, which keep the old behaviour
     added = {"repeats": 0, "repeat_top": 3, "log_to": [], "sample": 1.0, "warm_start_from": None,
-             "warm_start_top": 3, "warm_start_points": [], "max_epoch_seconds": None, "max_trial_memory": None}
+             "warm_start_top": 3, "warm_start_points": [], "max_epoch_seconds": None, "max_trial_memory": None,
+             "validation_sample": 0}
     assert json.loads((tmp_path / "demo" / "study.json").read_text()) == {
         **VERSION_1, **added, "format_version": FORMAT_VERSION, "optuna_backend": "sqlite"}
     assert spec.optuna_backend == "sqlite"  # a version 1 study's Optuna file is optuna.db
@@ -78,6 +79,7 @@ def test_a_newer_format_version_is_refused_in_one_line(tmp_path, capsys):
     ({"max_trial_memory": -5}, "--max-trial-memory must be > 0, got -5"),
     ({"warm_start_top": 0}, "--warm-start-top must be >= 1, got 0"),
     ({"warm_start_points": "dim=8"}, "warm_start_points: expected a list of configurations"),
+    ({"validation_sample": -1, "format_version": 3}, "--validation-sample must be >= 0, got -1"),
 ])
 def test_bad_settings_in_study_json_are_one_line_errors(changes, message):
     with pytest.raises(ConfigError) as error:
@@ -99,3 +101,16 @@ def test_differences_name_the_settings_a_resumed_study_must_share():
     spec = StudySpec(name="s")
     assert spec.differences(StudySpec(name="s", cpus_per_trial=2.0)) == []
     assert spec.differences(StudySpec(name="s", trials=5, seed=3)) == ["trials", "seed"]
+
+
+def test_a_study_json_before_the_validation_sample_scored_every_pair_and_a_new_one_samples():
+    from tune.spec import DEFAULT_VALIDATION_SAMPLE
+
+    for version in (1, 2):
+        assert StudySpec.from_json(json.dumps({**VERSION_1, "format_version": version}), "d").validation_sample == 0
+    given = StudySpec.from_json(json.dumps({**VERSION_1, "format_version": 3, "validation_sample": 500}), "d")
+    assert given.validation_sample == 500
+    assert StudySpec(name="new").validation_sample == DEFAULT_VALIDATION_SAMPLE > 0
+    assert vars(build_parser().parse_args(["run", "--validation-sample", "0"]))["validation_sample"] == 0
+    # trials of one study must be scored alike: resuming with another sample is refused
+    assert StudySpec(name="s").differences(StudySpec(name="s", validation_sample=0)) == ["validation_sample"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from track2vec.cli_support import OneLineParser, add_version, run_main
 from track2vec.config import ARCHITECTURES, DIRECTIONS, OPTIMIZERS, TrainConfig
-from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
+from track2vec.corpus import DATA_HELP, DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.scoring import AUTO, SCORINGS
 
 PROG = "track2vec"
@@ -27,8 +27,7 @@ def _weight(text: str) -> float | None:
 
 
 def _corpus_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=DEFAULT_DATA,
-                        help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:tiny|small|deezer]")
+    parser.add_argument("--data", default=DEFAULT_DATA, help=DATA_HELP)
     parser.add_argument("--min-count", type=int, default=DEFAULT_MIN_COUNT,
                         help="keep items seen at least this often in training")
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of every random choice (split, sampling, init)")

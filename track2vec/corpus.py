@@ -14,13 +14,19 @@ import numpy as np
 
 from track2vec.data.loaders import Playlists
 from track2vec.errors import ConfigError, DataError
-from track2vec.vocabulary import Vocabulary, build_vocabulary
+from track2vec.vocabulary import Vocabulary, vocabulary_of_ids
 
 # Defaults of every tool that builds a corpus (track2vec train, track2vec-tune run).
 DEFAULT_DATA = "builtin"  # the built-in synthetic corpus (track2vec/data/builtin.py)
+DATA_HELP = ("a Deezer-style .npy file, a text file (one playlist per line), Million Playlist Dataset slices "
+             "(a directory of mpd.slice.*.json files, a quoted glob, or one .json file), "
+             "or builtin[:tiny|small|deezer|mpd|mpd:N]")
 DEFAULT_MIN_COUNT = 2  # the notebook's
 DEFAULT_VALIDATION_PAIRS = 10_000
 DEFAULT_TEST_PAIRS = 10_000
+# Stream of the validation sample's generator beside the split's (seed alone): a sample of the
+# same seed is not correlated with the order the split drew.
+_SAMPLE_STREAM = 0x76616C
 
 
 @dataclass
@@ -66,24 +72,30 @@ def build_corpus(
         raise ConfigError(f"the number of validation pairs must be >= 1, got {n_validation}")
     if n_test < 0:
         raise ConfigError(f"the number of test pairs must be >= 0, got {n_test}")
-    lengths = np.fromiter((len(p) for p in playlists.items), dtype=np.int64, count=len(playlists.items))
-    flat = np.array([item for playlist in playlists.items for item in playlist], dtype=str)
-    ends = np.cumsum(lengths)
-    is_last = np.zeros(len(flat), dtype=bool)
+    offsets = np.asarray(playlists.offsets, dtype=np.int64)
+    lengths = np.diff(offsets)
+    ends = offsets[1:]
+    is_last = np.zeros(len(playlists.tokens), dtype=bool)
     is_last[ends - 1] = True
+    training = playlists.tokens[~is_last]
+    del is_last
+    vocabulary, id_of_name = vocabulary_of_ids(training, playlists.names, min_count, playlists.name_artists)
 
-    vocabulary = build_vocabulary(flat[~is_last], min_count, playlists.artists)
-    ids = vocabulary.encode(flat)
-
-    train_ids = ids[~is_last]
-    train_playlist = np.repeat(np.arange(len(lengths)), lengths - 1)
+    train_ids = id_of_name[training]
+    del training
     in_vocabulary = train_ids >= 0
     tokens = train_ids[in_vocabulary]
-    per_playlist = np.bincount(train_playlist[in_vocabulary], minlength=len(lengths))
+    # Each playlist's training part is all but its last item: offsets shifted by one per playlist.
+    train_starts = offsets[:-1] - np.arange(len(lengths))
+    dropped = np.flatnonzero(~in_vocabulary)
+    del train_ids, in_vocabulary
+    per_playlist = (lengths - 1) - np.bincount(
+        np.searchsorted(train_starts, dropped, side="right") - 1, minlength=len(lengths))
     offsets = np.concatenate([[0], np.cumsum(per_playlist)]).astype(np.int64)
+    ids = id_of_name[playlists.tokens[np.concatenate([ends - 2, ends - 1])]].reshape(2, -1)
 
     eligible = lengths >= 3  # the training part keeps at least two items
-    pairs = np.stack([ids[ends - 2], ids[ends - 1]], axis=1)[eligible]
+    pairs = ids.T[eligible]
     known = (pairs >= 0).all(axis=1)
     repeated = known & (pairs[:, 0] == pairs[:, 1])
     usable = pairs[known & ~repeated]
@@ -107,12 +119,32 @@ def build_corpus(
         "playlists": len(lengths),
         "playlists_too_short": int(playlists.dropped_short),
         "training_tokens": len(tokens),
-        "training_tokens_out_of_vocabulary": int((~in_vocabulary).sum()),
+        "training_tokens_out_of_vocabulary": len(dropped),
         "vocabulary_size": len(vocabulary),
         "pairs_out_of_vocabulary": int((~known).sum()),
         "pairs_repeating_an_item": int(repeated.sum()),
         "validation_pairs": len(validation_pairs),
         "test_pairs": len(test_pairs),
     }
-    return Corpus(vocabulary, tokens.astype(np.int32), offsets, validation_pairs, test_pairs,
+    return Corpus(vocabulary, tokens.astype(np.int32, copy=False), offsets, validation_pairs, test_pairs,
                   seed, playlists.fingerprint, stats, playlists.oracle, validation_playlists, test_playlists)
+
+
+def sample_indices(count: int, size: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded sample of ``size`` of ``count`` rows, without replacement.
+
+    ``size`` 0, or ``size >= count``, keeps every row. The same ``(count, size, seed)``
+    always gives the same rows, so every trial of a study scores the same sample.
+    """
+    if size < 0:
+        raise ConfigError(f"the validation sample must be >= 0 pairs (0: all), got {size}")
+    if size == 0 or size >= count:
+        return np.arange(count)
+    rng = np.random.default_rng([seed, _SAMPLE_STREAM])
+    return np.sort(rng.choice(count, size, replace=False))
+
+
+def validation_sample(pairs: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """The rows of ``pairs`` at ``sample_indices(len(pairs), size, seed)`` (``pairs`` itself when all are kept)."""
+    indices = sample_indices(len(pairs), size, seed)
+    return pairs if len(indices) == len(pairs) else pairs[indices]

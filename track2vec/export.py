@@ -5,6 +5,9 @@ target-context scoring needs; ``model.json``'s ``scoring`` says how the evaluati
 candidates, so that ``recommend`` ranks them the same way. The same embeddings are also written
 in formats other tools read (:mod:`track2vec.formats`: ``embeddings.w2v.txt``, optionally
 ``embeddings.w2v.bin``, and ``projector/``); :func:`read_export` reads only the files above.
+A large export scored by plain cosine also holds an approximate nearest-neighbour index
+(``ann.voyager``, :mod:`track2vec.ann`; ``model.json``'s ``ann`` gives its settings), which
+``recommend`` then searches instead of every item.
 
 An export directory is written in a temporary sibling and renamed into place, so a
 reader sees either the previous export or the new one, never half of one. An
@@ -18,12 +21,14 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from track2vec import ann
 from track2vec.errors import DataError, ExportExistsError, Track2VecError
 from track2vec.formats import write_standard_formats
 from track2vec.scoring import Scoring, ScoreTable, score_table
@@ -53,6 +58,17 @@ class Export:
         blend = self.info.get("blend") or {}
         return float(blend["weight"]) if self.blend_rules is not None and "weight" in blend else None
 
+    def ann_index(self, path: Path) -> ann.AnnIndex | None:
+        """The export's approximate index (in ``path``), or None when it has none."""
+        described = self.info.get("ann")
+        if not described:
+            return None
+        try:
+            settings = ann.IndexSettings.from_dict(described)
+        except (Track2VecError, TypeError, AttributeError) as error:
+            raise DataError(f"{path}: {INFO_FILE} has unusable index settings ({error})") from None
+        return ann.AnnIndex.load(Path(path) / ann.INDEX_FILE, self.embeddings, settings)
+
     @property
     def scoring(self) -> Scoring:
         """How the evaluation ranked candidates (cosine for exports that do not say)."""
@@ -66,14 +82,28 @@ class Export:
 def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, info: dict, force: bool = False,
                  extra_files: dict[str, str] | None = None, context_embeddings: np.ndarray | None = None,
                  blend_rules: sp.csr_matrix | None = None, word2vec_binary: bool = False,
-                 context_bias: np.ndarray | None = None) -> Path:
+                 context_bias: np.ndarray | None = None, ann_index: bool | None = None) -> Path:
     """Atomically write an export to ``out_dir``; ``info`` holds hyperparameters, seed, data fingerprint,
     metrics and the ``scoring`` they were measured with.
 
     ``extra_files`` (name -> text, e.g. an evaluation table) are part of the same atomic replacement;
     ``blend_rules`` are the blended mode's ``log(1 + SR)`` scores (``info["blend"]`` gives its weight).
     The word2vec text and Projector files are always written; ``word2vec_binary`` adds the binary word2vec file.
+    ``ann_index``: build the approximate index (True), never (False), or when ``ann.wanted`` says so and
+    the ``ann`` extra is installed (None; a warning says when it is missing).
     """
+    scoring = Scoring.from_dict(info.get("scoring") or {})
+    if ann_index is None:
+        ann_index = ann.wanted(len(vocabulary), scoring)
+        if ann_index and not ann.available():
+            warnings.warn(f"{len(vocabulary):,} items: exported without an approximate index for recommend "
+                          f"({ann.EXTRA} to have one)", stacklevel=2)
+            ann_index = False
+    elif ann_index and not ann.supports(scoring):
+        raise Track2VecError(f"an approximate index reproduces plain cosine scoring only, not {scoring.describe()}")
+    settings = ann.IndexSettings()
+    if ann_index:
+        info = {**info, "ann": {"file": ann.INDEX_FILE, "library": "voyager", **settings.as_dict()}}
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not force:
         raise ExportExistsError(f"{out_dir} already exists; pass --force to replace it")
@@ -95,6 +125,8 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
             sp.save_npz(staging / BLEND_RULES_FILE, sp.csr_matrix(blend_rules, dtype=np.float32))
         _write_vocabulary(staging / VOCABULARY_FILE, vocabulary)
         write_standard_formats(staging, embeddings, vocabulary, word2vec_binary=word2vec_binary)
+        if ann_index:
+            ann.AnnIndex.build(embeddings, settings).save(staging / ann.INDEX_FILE)
         (staging / INFO_FILE).write_text(json.dumps({"format_version": FORMAT_VERSION, **info}, indent=2, default=_json_default))
         for name, text in (extra_files or {}).items():
             (staging / name).write_text(text, encoding="utf-8")

@@ -21,6 +21,13 @@ How a playlist becomes a query
 
     Suggestions never include an item of the playlist, and items unknown to the
     model are reported rather than fatal unless none is known.
+
+Exact or approximate search
+    Every item is scored for every query, unless the export has an approximate
+    nearest-neighbour index (:mod:`track2vec.ann`: a large vocabulary scored by plain cosine)
+    and the embedding mode is asked for: then the index finds the candidates and they are
+    scored exactly. ``exact=True`` (``--exact``) scores every item anyway; the blended mode
+    always does (its SR term is not in the index).
 """
 
 from __future__ import annotations
@@ -28,11 +35,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from track2vec import ann
 from track2vec.errors import ConfigError, DataError
 from track2vec.evaluation import top_k
 from track2vec.export import read_export
@@ -101,6 +110,7 @@ class Recommender:
         scoring: Scoring | None = None,
         blend_rules=None,
         blend_weight: float | None = None,
+        index: ann.AnnIndex | None = None,
     ) -> None:
         embeddings = np.asarray(embeddings)
         if embeddings.ndim != 2 or len(embeddings) != len(items):
@@ -118,14 +128,27 @@ class Recommender:
         self.info = info or {}
         self._index = {item: index for index, item in enumerate(self.items.tolist())}
         self.blend_rules, self.blend_weight = blend_rules, blend_weight
+        if index is not None and not ann.supports(self.scoring):
+            raise ConfigError(f"an approximate index reproduces plain cosine scoring only, not {self.scoring.describe()}")
+        self.index = index  # searched instead of every item in the embedding mode (None: exact search)
+
+    @property
+    def approximate(self) -> bool:
+        """Whether the embedding mode searches the approximate index rather than every item."""
+        return self.index is not None
 
     @property
     def can_blend(self) -> bool:
         return self.blend_rules is not None and self.blend_weight is not None
 
     @classmethod
-    def from_export(cls, path: str | Path, query: str = DEFAULT_QUERY, decay: float = DEFAULT_DECAY) -> "Recommender":
-        """Load an export directory written by ``track2vec train --out``; DataError if it is not one."""
+    def from_export(cls, path: str | Path, query: str = DEFAULT_QUERY, decay: float = DEFAULT_DECAY,
+                    exact: bool = False) -> "Recommender":
+        """Load an export directory written by ``track2vec train --out``; DataError if it is not one.
+
+        Its approximate index, when it has one, is used unless ``exact``; without the ``ann`` extra
+        installed a warning says so and search is exact.
+        """
         export = read_export(Path(path))
         if export.embeddings.ndim != 2 or not np.issubdtype(export.embeddings.dtype, np.floating):
             raise DataError(f"{path}: embeddings.npy is not a 2-D float array")
@@ -133,7 +156,8 @@ class Recommender:
         return cls(export.embeddings, vocabulary.items, vocabulary.artists, query, decay, export.info,
                    counts=vocabulary.counts, context_embeddings=export.context_embeddings,
                    context_bias=export.context_bias, scoring=export.scoring,
-                   blend_rules=export.blend_rules, blend_weight=export.blend_weight)
+                   blend_rules=export.blend_rules, blend_weight=export.blend_weight,
+                   index=None if exact else _export_index(export, Path(path)))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -208,8 +232,11 @@ class Recommender:
         if mode == "blend":
             last_known = np.array([self._encode(list(playlist), number)[1][-1] for number, playlist in enumerate(playlists)])
             extra = (np.float32(self.blend_weight), self.blend_rules, last_known)
-        ids, scores = top_k(self.table, vectors, width, exclude=known_ids,
-                            popularity_weight=self.scoring.popularity_weight, extra=extra)
+        if self.index is not None and mode == "embedding":
+            ids, scores = self.index.top_k(vectors, width, exclude=known_ids)
+        else:
+            ids, scores = top_k(self.table, vectors, width, exclude=known_ids,
+                                popularity_weight=self.scoring.popularity_weight, extra=extra)
         results = []
         for row_ids, row_scores in zip(ids.tolist(), scores.tolist()):
             suggestions = []
@@ -225,6 +252,15 @@ class Recommender:
                  decay: float | None = None, mode: str = "embedding") -> list[Suggestion]:
         """The ``k`` best next items of ``playlist``, best first (see :meth:`complete_many`)."""
         return self.complete_many([list(playlist)], k, query, decay, mode)[0]
+
+
+def _export_index(export, path: Path) -> ann.AnnIndex | None:
+    """The export's approximate index; None (exact search, with a warning) when Voyager is not installed."""
+    if export.info.get("ann") and not ann.available():
+        warnings.warn(f"{path} has an approximate index; without Voyager ({ann.EXTRA}) every item is scored",
+                      stacklevel=3)
+        return None
+    return export.ann_index(path)
 
 
 # ---------------------------------------------------------------- command line
@@ -245,6 +281,8 @@ def add_recommend_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
     parser.add_argument("--mode", choices=MODES, default="embedding",
                         help="embedding: the exported embeddings alone; blend: plus the export's sequential-rules "
                              "term for the last known item (exports of a study that measured a blend)")
+    parser.add_argument("--exact", action="store_true",
+                        help="score every item even when the export has an approximate index (large vocabularies)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per playlist: playlist, unknown, query, suggestions")
     return parser
@@ -276,7 +314,7 @@ def run_recommend(args: argparse.Namespace, stdout=None, stderr=None, stdin=None
     if args.k < 1:
         raise ConfigError(f"-k must be >= 1, got {args.k}")
     check_query(args.query, args.decay)
-    recommender = Recommender.from_export(args.model, args.query, args.decay)
+    recommender = Recommender.from_export(args.model, args.query, args.decay, exact=getattr(args, "exact", False))
     numbered = _read_playlists(args.playlist, stdin)
     known = [any(item in recommender for item in items) for _, items in numbered]
     if len(numbered) == 1 and not known[0]:

@@ -33,9 +33,12 @@ from track2vec.vocabulary import artist_ids
 class Trainer:
     """Holds the sampler and the Keras model of one run."""
 
-    def __init__(self, corpus: Corpus, config: TrainConfig, model: keras.Model | None = None) -> None:
+    def __init__(self, corpus: Corpus, config: TrainConfig, model: keras.Model | None = None,
+                 validation_pairs: np.ndarray | None = None) -> None:
         self.corpus = corpus
         self.config = config
+        # What each epoch is scored on: all validation pairs, or a sample of them (tuning's cheaper estimate).
+        self.validation_pairs = corpus.validation_pairs if validation_pairs is None else validation_pairs
         self.sampler = SkipGramSampler(
             corpus.tokens, corpus.offsets, corpus.counts, config.window, config.negatives,
             config.alpha, config.subsample, config.seed,
@@ -154,8 +157,8 @@ class Trainer:
                                  self.context_bias())
 
     def choose_scoring(self) -> ScoredMetrics:
-        """The best scoring on the validation pairs; remembered as ``self.scoring``."""
-        best = best_scoring(self.score_on(self.corpus.validation_pairs))
+        """The best scoring on ``self.validation_pairs``; remembered as ``self.scoring``."""
+        best = best_scoring(self.score_on(self.validation_pairs))
         self.scoring = best.scoring
         return best
 

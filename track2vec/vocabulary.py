@@ -35,19 +35,30 @@ def build_vocabulary(tokens: np.ndarray, min_count: int, artists: dict[str, str]
 
     Ties in count are broken by item name so that ids are deterministic.
     """
+    names, ids = np.unique(tokens, return_inverse=True)
+    name_artists = np.array([artists.get(name, "") for name in names.tolist()], dtype=str) if artists else None
+    return vocabulary_of_ids(ids.reshape(-1), names, min_count, name_artists)[0]
+
+
+def vocabulary_of_ids(
+    ids: np.ndarray, names: np.ndarray, min_count: int, name_artists: np.ndarray | None = None
+) -> tuple[Vocabulary, np.ndarray]:
+    """Count ``ids`` (indices into the distinct item ``names``) and keep items seen ``min_count`` times.
+
+    Ids go by descending count, ties broken by item name. Returns the vocabulary and, for
+    every name, its id (-1: not kept), an int32 array to encode tokens with.
+    """
     if min_count < 1:
         raise DataError(f"min_count must be >= 1, got {min_count}")
-    unique, counts = np.unique(tokens, return_counts=True)
-    keep = counts >= min_count
-    unique, counts = unique[keep], counts[keep]
-    if len(unique) == 0:
+    counts = np.bincount(ids, minlength=len(names))
+    kept = np.flatnonzero(counts >= min_count)
+    if len(kept) == 0:
         raise DataError(f"the vocabulary is empty: no item occurs {min_count} or more times in the training playlists")
-    order = np.lexsort((unique, -counts))
-    unique, counts = unique[order], counts[order].astype(np.int64)
-    artist_column = None
-    if artists:
-        artist_column = np.array([artists.get(item, "") for item in unique.tolist()], dtype=str)
-    return Vocabulary(unique, counts, artist_column)
+    kept = kept[np.lexsort((names[kept], -counts[kept]))]
+    id_of_name = np.full(len(names), -1, dtype=np.int32)
+    id_of_name[kept] = np.arange(len(kept), dtype=np.int32)
+    artists = None if name_artists is None else name_artists[kept]
+    return Vocabulary(names[kept], counts[kept].astype(np.int64), artists), id_of_name
 
 
 def artist_ids(vocabulary: Vocabulary) -> np.ndarray | None:
@@ -61,4 +72,3 @@ def artist_ids(vocabulary: Vocabulary) -> np.ndarray | None:
         ids = np.where(ids == np.flatnonzero(unknown)[0], -1, ids)
         ids = np.where(ids > np.flatnonzero(unknown)[0], ids - 1, ids)
     return ids.astype(np.int32)
-

@@ -14,14 +14,14 @@ import sys
 from pathlib import Path
 
 from track2vec.cli_support import OneLineParser, add_version, run_main
-from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
+from track2vec.corpus import DATA_HELP, DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 
 from tune import PROG, run
 from tune.run import ClusterOptions
 from tune.spec import (
     DEFAULT_CPUS_PER_TRIAL, DEFAULT_GPUS_PER_TRIAL, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_EPOCHS,
     DEFAULT_MAX_FAILURES, DEFAULT_REDUCTION_FACTOR, DEFAULT_REPEAT_TOP, DEFAULT_REPEATS, DEFAULT_SAMPLE, DEFAULT_SEED,
-    DEFAULT_TRIALS, DEFAULT_WARM_START_TOP, REPEAT_COMMAND_SEEDS, TRACKERS, StudySpec,
+    DEFAULT_TRIALS, DEFAULT_VALIDATION_SAMPLE, DEFAULT_WARM_START_TOP, REPEAT_COMMAND_SEEDS, TRACKERS, StudySpec,
 )
 from tune.study import Study, check_name, default_name, resolve_storage
 
@@ -106,8 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="start a local cluster without the dashboard (headless machines; needs no ray[default])")
 
     run_parser = commands.add_parser("run", help="start a new study", formatter_class=defaults)
-    run_parser.add_argument("--data", default=DEFAULT_DATA,
-                     help="a Deezer-style .npy file, a text file (one playlist per line), or builtin[:tiny|small|deezer]")
+    run_parser.add_argument("--data", default=DEFAULT_DATA, help=DATA_HELP)
     run_parser.add_argument("--config", type=Path, default=None, help="TOML file overriding search ranges or fixing values")
     run_parser.add_argument("--trials", type=_positive_int, default=DEFAULT_TRIALS, help="number of trials")
     run_parser.add_argument("--max-epochs", type=_positive_int, default=DEFAULT_MAX_EPOCHS, help="epochs of a full trial")
@@ -124,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--min-count", type=_positive_int, default=DEFAULT_MIN_COUNT,
                      help="keep items seen this often (per study: it changes the validation pairs)")
     run_parser.add_argument("--validation-pairs", type=_positive_int, default=DEFAULT_VALIDATION_PAIRS, help="size of the validation sample")
+    run_parser.add_argument("--validation-sample", type=_non_negative_int, default=DEFAULT_VALIDATION_SAMPLE,
+                     help="score each epoch of a trial on a fixed seeded sample of this many validation pairs when "
+                          "there are more (0: all); the winner is always scored on all of them")
     run_parser.add_argument("--test-pairs", type=_positive_int, default=DEFAULT_TEST_PAIRS, help="size of the held-out test sample")
     run_parser.add_argument("--optuna-storage", default=None,
                      help="Optuna storage URL (default: Optuna's journal file optuna.journal in the study directory; "
@@ -194,7 +196,8 @@ def _spec(args: argparse.Namespace, study: Study) -> StudySpec:
         trials=args.trials, max_epochs=args.max_epochs, grace_period=args.grace_period,
         reduction_factor=args.reduction_factor, cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures, seed=args.seed,
-        min_count=args.min_count, validation_pairs=args.validation_pairs, test_pairs=args.test_pairs,
+        min_count=args.min_count, validation_pairs=args.validation_pairs,
+        validation_sample=args.validation_sample, test_pairs=args.test_pairs,
         optuna_storage=args.optuna_storage, repeats=args.repeats, repeat_top=args.repeat_top, log_to=args.log_to,
         sample=args.sample, warm_start_from=args.warm_start_from, warm_start_top=args.warm_start_top,
         max_epoch_seconds=args.max_epoch_seconds, max_trial_memory=args.max_trial_memory,

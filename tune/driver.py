@@ -172,7 +172,7 @@ def trial_name(trial) -> str:
 
 
 def _settings(spec: StudySpec) -> TrialSettings:
-    return TrialSettings(spec.max_epochs, spec.seed, spec.cpus_per_trial, spec.gpus_per_trial)
+    return TrialSettings(spec.max_epochs, spec.seed, spec.cpus_per_trial, spec.gpus_per_trial, spec.validation_sample)
 
 
 def _callbacks(study: Study, spec: StudySpec, experiment: str) -> list:

@@ -3,7 +3,9 @@
 The winner is chosen on validation NDCG@10 only (the best epoch of each trial, under the
 scoring that trial chose on validation), among the trials that meet the study's cost budget
 (``tune/cost.py``; every trial where it has none); its vectors, from that best epoch, are then scored
-with that scoring on the validation and test pairs. The comparison series are scored on the
+with that scoring on the validation and test pairs. Trials may have scored their epochs on a
+seeded sample of the validation pairs (``StudySpec.validation_sample``); the winner's validation
+score here is always on all of them, so it is exact whatever the trials saw. The comparison series are scored on the
 same pairs: the counted baselines (popularity, SR, AR; their parameters chosen on
 validation), the blended mode (the winner plus the SR term, its weight chosen on
 validation: reported beside the winner, never in its place) and, for the built-in corpus,

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from track2vec.corpus import Corpus
+from track2vec.corpus import Corpus, validation_sample
 from track2vec.errors import DataError, ExportExistsError
 from track2vec.export import INFO_FILE, write_export
 
@@ -57,6 +57,8 @@ def model_info(evaluation: Evaluation, corpus: Corpus) -> dict:
         "budget": {"max_epoch_seconds": spec.max_epoch_seconds, "max_trial_memory": spec.max_trial_memory},
         "sample": spec.sample,
         "selection": SELECTION_WITH_REPEATS if repeated else SELECTION,
+        # Trials' validation scores are on this many pairs (a sample when fewer than all); the winner's on all.
+        "trial_validation_pairs": len(validation_sample(corpus.validation_pairs, spec.validation_sample, spec.seed)),
         "trial_ids": [row.trial_id for row in evaluation.rows],
     }
 

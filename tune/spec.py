@@ -7,7 +7,8 @@ older are read, a newer one is refused in one line. Version 2 added ``optuna_bac
 version 1 file has none and its study is SQLite, the field's default. Version 3 added the
 sample, the warm start and the cost budgets (``sample``, ``warm_start_*``, ``max_epoch_seconds``,
 ``max_trial_memory``): an older track2vec-tune must refuse such a study rather than drop its budget,
-which changes the winner.
+which changes the winner. It also added ``validation_sample``; an older file's trials scored every
+validation pair, so it reads as 0.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ DEFAULT_MAX_FAILURES = 2  # restarts of a trial whose worker process or node die
 DEFAULT_SEED = TrainConfig.seed  # of the split, the sampler, the models and TPE
 DEFAULT_REPEATS = 0  # new seeds for each of the top configurations after the search (0: none)
 DEFAULT_REPEAT_TOP = 3  # configurations repeated, by best validation NDCG@10
+# Trials score each epoch on a fixed seeded sample of this many validation pairs when there are more
+# (0: all); the winner is always scored on all of them. Corpora with no more validation pairs than
+# this (the small ones, where scoring is cheap anyway) stay exact. Its cost in rank agreement of
+# trials and its saving: BENCHMARKS.md, "Validation sample".
+DEFAULT_VALIDATION_SAMPLE = 2_000
 REPEAT_COMMAND_SEEDS = 3  # `track2vec-tune repeat`'s default number of new seeds
 DEFAULT_SAMPLE = 1.0  # --sample: the fraction of the training playlists the trials train on (1: all)
 DEFAULT_WARM_START_TOP = 3  # configurations of the --warm-start-from study tried first, by best validation NDCG@10
@@ -49,11 +55,12 @@ METRIC_DESCRIPTION = "val_ndcg_at_10 (validation NDCG@10)"
 
 # Settings a resumed study must share with the command that resumes it (`run --resume`).
 SAME_STUDY = ("trials", "max_epochs", "seed", "min_count", "grace_period", "reduction_factor", "sample",
-              "max_epoch_seconds", "max_trial_memory")
+              "max_epoch_seconds", "max_trial_memory", "validation_sample")
 
 _WHOLE_NUMBERS = {  # field -> smallest valid value
     "trials": 1, "max_epochs": 1, "grace_period": 1, "max_failures": 0, "min_count": 1,
-    "validation_pairs": 1, "test_pairs": 1, "seed": 0, "repeats": 0, "repeat_top": 1, "warm_start_top": 1,
+    "validation_pairs": 1, "validation_sample": 0, "test_pairs": 1, "seed": 0, "repeats": 0, "repeat_top": 1,
+    "warm_start_top": 1,
 }
 _NUMBERS = ("reduction_factor", "cpus_per_trial", "gpus_per_trial")
 
@@ -90,6 +97,7 @@ class StudySpec:
     seed: int = DEFAULT_SEED
     min_count: int = DEFAULT_MIN_COUNT
     validation_pairs: int = DEFAULT_VALIDATION_PAIRS
+    validation_sample: int = DEFAULT_VALIDATION_SAMPLE  # pairs each epoch of a trial is scored on (0: all)
     test_pairs: int = DEFAULT_TEST_PAIRS
     optuna_storage: str | None = None  # an Optuna storage URL; None: a file in the study directory
     optuna_backend: str = "sqlite"  # that file's kind (OPTUNA_BACKENDS); a study.json without it is SQLite
@@ -200,4 +208,6 @@ class StudySpec:
         for name in (*_NUMBERS, "sample", *_BUDGETS):
             if isinstance(settings.get(name), int) and not isinstance(settings[name], bool):
                 settings[name] = float(settings[name])
+        if version < 3:
+            settings.setdefault("validation_sample", 0)  # its trials scored every validation pair
         return cls(**{"name": default_name, **settings})

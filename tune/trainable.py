@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from ray import tune
 
-from track2vec.corpus import Corpus
+from track2vec.corpus import Corpus, validation_sample
 from track2vec.runtime import configure_backend
 
 from tune.cost import CostMeter
@@ -56,6 +56,7 @@ class TrialSettings:
     seed: int
     cpus_per_trial: float
     gpus_per_trial: float
+    validation_sample: int  # epochs are scored on this many validation pairs, sampled by the study's seed (0: all)
 
 
 @dataclass
@@ -95,7 +96,9 @@ def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
             progress, model, best = load_checkpoint(Path(directory))
     if progress.epoch >= epochs:
         return  # finished just before an interruption: nothing left to do
-    trainer = Trainer(corpus, train_config, model=model)
+    # The study's seed, not a repeat's: every trial and repeat is scored on the same pairs.
+    pairs = validation_sample(corpus.validation_pairs, settings.validation_sample, settings.seed)
+    trainer = Trainer(corpus, train_config, model=model, validation_pairs=pairs)
     reporter = _epoch_reporter(trainer, progress, best, restored_from=progress.epoch, seed=seed)
     trainer.fit(epochs=epochs, initial_epoch=progress.epoch, callbacks=[reporter])
 

@@ -102,6 +102,9 @@ class Settings:
     quality_seed: int = 0
     # row 9: transfer from a study on a sample (bench.row_transfer.TransferPlan)
     transfer: Any = None
+    # row 10: the Million-Playlist-size corpus
+    mpd_playlists: tuple[int, ...] = (100_000,)  # builtin:mpd:N sizes built (1,000,000: builtin:mpd)
+    mpd_slices: int = 10  # Million Playlist Dataset slices written and read
 
     def describe(self) -> str:
         return "quick (--quick)" if self.quick else "full"
@@ -125,6 +128,7 @@ def quick_settings() -> Settings:
         memory_playlists=(4096,),  # one sampler chunk: full-size model and optimizer state, full-size steps
         quality_corpora=_quality_corpora(quick=True), quality_trials=8,
         optuna_trials=32, transfer=_transfer_plan(quick=True),
+        mpd_playlists=(100_000,), mpd_slices=10,
     )
 
 
@@ -145,6 +149,7 @@ def full_settings() -> Settings:
         memory_playlists=(None, 20_000),
         quality_corpora=_quality_corpora(quick=False), quality_trials=24,
         optuna_trials=64, transfer=_transfer_plan(quick=False),
+        mpd_playlists=(100_000, 300_000, 1_000_000), mpd_slices=20,
     )
 
 
@@ -422,7 +427,7 @@ def load_corpus(spec: str, playlists: int | None = None, seed: int = 0):
 
         loaded = load_playlists(spec, seed)
         if playlists is not None:
-            loaded = dataclasses.replace(loaded, items=loaded.items[:playlists])
+            loaded = loaded.head(playlists)
         _CORPORA[key] = build_corpus(loaded, seed=seed)
     return _CORPORA[key]
 

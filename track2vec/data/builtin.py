@@ -38,14 +38,27 @@ The oracle
 Sampling is vectorised: all playlists advance one position at a time, and a draw
 inside a group is an inverse-CDF ``searchsorted`` on cumulative popularity in a
 layout where every artist and every genre is a contiguous range.
+
+Sizes
+    ``tiny``, ``small`` and ``deezer`` are fixed presets. ``mpd`` is the Million Playlist
+    Dataset's size (1,000,000 playlists of 66 tracks on average, about 2.26M distinct tracks
+    of 296,000 artists, ~66M track occurrences); ``mpd:N`` (1,000 <= N <= 1,000,000) is N
+    playlists over a catalogue scaled in proportion: ``round(2,270,000 * N / 1,000,000)``
+    tracks and ``round(296,000 * N / 1,000,000)`` artists, the same 200 genres, mean length,
+    popularity curve and walk. ``mpd:1000000`` is ``mpd``. The ``mpd`` sizes are cached on
+    disk by size, seed and format version (``track2vec.data.cache``): made once, then loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from operator import itemgetter
 
 import numpy as np
+
+from track2vec.data import cache
 
 SIZES: dict[str, dict] = {
     # For tests: a study of a few trials in well under a minute.
@@ -66,7 +79,18 @@ SIZES: dict[str, dict] = {
         zipf_exponent=1.0, zipf_offset=10.0,
         p_artist=0.3, p_genre=0.4, p_drift=0.2, p_random=0.1,
     ),
+    # The Million Playlist Dataset's size: 1M playlists, ~2.26M distinct tracks, ~66M occurrences.
+    # ``mpd:N`` scales playlists, tracks and artists by N / 1M (see the module docstring).
+    "mpd": dict(
+        n_playlists=1_000_000, mean_length=66, n_tracks=2_270_000, n_artists=296_000, n_genres=200,
+        zipf_exponent=1.0, zipf_offset=100.0,
+        p_artist=0.3, p_genre=0.4, p_drift=0.2, p_random=0.1,
+    ),
 }
+SCALABLE = ("mpd",)  # sizes that take ``:N`` playlists
+MIN_SCALED_PLAYLISTS = 1_000
+CACHED = ("mpd",)  # sizes (with any ``:N``) kept in the on-disk cache
+CACHE_FORMAT = 1  # bump when the generator's output or the cached arrays change
 
 _ORACLE_PLAYLISTS = 5_000
 _TOP = 10
@@ -147,7 +171,12 @@ class SyntheticCatalogue:
         x = cumulative[lo] + rng.random(len(lo)) * (cumulative[hi] - cumulative[lo] - excluded_mass)
         # Skip over the excluded track's slice of the CDF: an exact draw from the rest.
         x += np.where(excluded & (x >= cumulative[exclude]), excluded_mass, 0.0)
-        drawn = np.clip(np.searchsorted(cumulative, x, side="right") - 1, lo, hi - 1)
+        # Searched in sorted order: each search starts where the last ended, so a catalogue of millions
+        # of tracks is walked in memory order instead of at random (the same positions come out).
+        order = np.argsort(x)
+        found = np.empty(len(x), dtype=np.int64)
+        found[order] = np.searchsorted(cumulative, x[order], side="right")
+        drawn = np.clip(found - 1, lo, hi - 1)
         # Rounding can still land on the excluded track; move to a neighbour in the group.
         clash = drawn == exclude
         drawn[clash] = np.where(drawn[clash] + 1 < hi[clash], drawn[clash] + 1, drawn[clash] - 1)
@@ -171,23 +200,83 @@ class SyntheticCatalogue:
 
 @dataclass(frozen=True, eq=False)
 class BuiltinCorpus:
-    """Generated playlists, the catalogue behind them and the oracle's scores."""
+    """Generated playlists, the catalogue behind them and the oracle's scores.
 
-    playlists: list[list[str]]
+    Playlist ``k`` is the track ids ``tracks[offsets[k]:offsets[k + 1]]``; ``playlists`` spells
+    them out in Deezer's token format.
+    """
+
+    tracks: np.ndarray  # int32 [n_tokens]
+    offsets: np.ndarray  # int64 [n_playlists + 1]
     catalogue: SyntheticCatalogue
     seed: int
     size: str
     oracle_ndcg_at_10: float
     oracle_hr_at_10: float
 
+    @property
+    def playlists(self) -> list[list[str]]:
+        """Every playlist as alternating ``track_<id>``, ``artist_<id>`` tokens (a Python string per token)."""
+        return _to_tokens(self.catalogue, self.tracks, self.offsets)
 
-def generate(size: str = "small", seed: int = 0) -> BuiltinCorpus:
-    """Generate the ``size`` preset's playlists; the same ``(size, seed)`` gives the same corpus."""
-    if size not in SIZES:
-        raise ValueError(f"unknown built-in size {size!r} (choose from {', '.join(SIZES)})")
-    catalogue_options = dict(SIZES[size])
+    def track_names(self) -> np.ndarray:
+        """``track_<id>`` of every track id, as a unicode array."""
+        return np.array([f"track_{t}" for t in range(self.catalogue.n_tracks)], dtype=str)
+
+    def track_artist_names(self) -> np.ndarray:
+        """``artist_<id>`` of every track id's artist, as a unicode array."""
+        artists = np.array([f"artist_{a}" for a in range(len(self.catalogue.artist_genre))], dtype=str)
+        return artists[self.catalogue.track_artist]
+
+
+def resolve_size(size: str) -> tuple[str, dict]:
+    """The canonical name and the generator options of ``size`` (a preset, or ``mpd:N``).
+
+    Raises ValueError, one line, for an unknown size or a playlist count out of range.
+    """
+    name, colon, count = size.partition(":")
+    if name not in SIZES:
+        raise ValueError(f"unknown built-in size (choose from {', '.join(SIZES)}, or "
+                         f"{' or '.join(f'{s}:N' for s in SCALABLE)} playlists)")
+    options = dict(SIZES[name])
+    if not colon:
+        return name, options
+    full = options["n_playlists"]
+    if name not in SCALABLE:
+        raise ValueError(f"built-in size {name} takes no playlist count (only {', '.join(SCALABLE)} does)")
+    if not (count.isascii() and count.isdigit()) or not MIN_SCALED_PLAYLISTS <= int(count) <= full:
+        raise ValueError(f"the playlist count of {name}:N must be a whole number from "
+                         f"{MIN_SCALED_PLAYLISTS:,} to {full:,}, got {count!r}")
+    n_playlists = int(count)
+    if n_playlists == full:
+        return name, options
+    options["n_playlists"] = n_playlists
+    for key in ("n_tracks", "n_artists"):
+        options[key] = round(options[key] * n_playlists / full)
+    return f"{name}:{n_playlists}", options
+
+
+def generate(size: str = "small", seed: int = 0, use_cache: bool | None = None) -> BuiltinCorpus:
+    """Generate the ``size`` preset's playlists; the same ``(size, seed)`` gives the same corpus.
+
+    ``use_cache`` (default: for the ``CACHED`` sizes) loads the arrays from the on-disk
+    cache when they are there, and writes them there when they were made.
+    """
+    size, options = resolve_size(size)
+    if use_cache is None:
+        use_cache = size.partition(":")[0] in CACHED
+    catalogue_options = dict(options)
     n_playlists = catalogue_options.pop("n_playlists")
     mean_length = catalogue_options.pop("mean_length")
+    name = _cache_name(size, seed, options)
+    if use_cache:
+        stored = cache.load_arrays(name, _CACHED_ARRAYS)
+        if stored is not None and _consistent(stored, options):
+            catalogue = _lay_out(stored["track_artist"], stored["artist_genre"], stored["popularity"],
+                                 options["n_genres"], *(options[key] for key in _WALK_PROBABILITIES))
+            ndcg, hr = stored["oracle"].tolist()
+            return BuiltinCorpus(stored["tracks"], stored["offsets"], catalogue, seed, size, ndcg, hr)
+
     rng = np.random.default_rng(seed)
     catalogue = _make_catalogue(rng, **catalogue_options)
     tracks, offsets = _walk(rng, catalogue, n_playlists, mean_length)
@@ -199,7 +288,44 @@ def generate(size: str = "small", seed: int = 0) -> BuiltinCorpus:
     ends = offsets[eligible + 1]
     ndcg, hr = _oracle_scores(catalogue, tracks[ends - 2], tracks[ends - 1])
 
-    return BuiltinCorpus(_to_tokens(catalogue, tracks, offsets), catalogue, seed, size, ndcg, hr)
+    if use_cache:
+        cache.save_arrays(name, {
+            "tracks": tracks, "offsets": offsets, "track_artist": catalogue.track_artist,
+            "artist_genre": catalogue.artist_genre, "popularity": catalogue.popularity,
+            "oracle": np.array([ndcg, hr]),
+        })
+    return BuiltinCorpus(tracks, offsets, catalogue, seed, size, ndcg, hr)
+
+
+_CACHED_ARRAYS = ("tracks", "offsets", "track_artist", "artist_genre", "popularity", "oracle")
+_WALK_PROBABILITIES = ("p_artist", "p_genre", "p_drift", "p_random")
+
+
+def _cache_name(size: str, seed: int, options: dict) -> str:
+    """File name of a corpus in the cache: size, seed, format version and a digest of the options."""
+    digest = hashlib.sha256(json.dumps([CACHE_FORMAT, options], sort_keys=True).encode()).hexdigest()[:12]
+    return f"builtin-{size.replace(':', '-')}-seed{seed}-v{CACHE_FORMAT}-{digest}.npz"
+
+
+def _consistent(stored: dict[str, np.ndarray], options: dict) -> bool:
+    """Whether cached arrays have the dtypes, shapes and ranges that the options imply."""
+    tracks, offsets = stored["tracks"], stored["offsets"]
+    track_artist, artist_genre = stored["track_artist"], stored["artist_genre"]
+    n_tracks, n_artists = options["n_tracks"], options["n_artists"]
+    return (
+        tracks.dtype == np.int32 and offsets.dtype == np.int64 and track_artist.dtype == np.int32
+        and artist_genre.dtype == np.int32 and stored["popularity"].dtype == np.float64
+        and stored["oracle"].shape == (2,) and tracks.ndim == 1
+        and offsets.shape == (options["n_playlists"] + 1,) and offsets[0] == 0 and offsets[-1] == len(tracks)
+        and bool(np.all(np.diff(offsets) >= 2))
+        and track_artist.shape == (n_tracks,) and artist_genre.shape == (n_artists,)
+        and stored["popularity"].shape == (n_tracks,)
+        and (len(tracks) == 0 or 0 <= tracks.min() and tracks.max() < n_tracks)
+        and 0 <= track_artist.min() and track_artist.max() < n_artists
+        and 0 <= artist_genre.min() and artist_genre.max() < options["n_genres"]
+        and np.bincount(track_artist, minlength=n_artists).min() >= _MIN_TRACKS_PER_ARTIST
+        and np.bincount(artist_genre, minlength=options["n_genres"]).min() >= 1
+    )
 
 
 def _make_catalogue(
@@ -235,7 +361,16 @@ def _make_catalogue(
     zipf = 1.0 / (np.arange(1, n_tracks + 1) + zipf_offset) ** zipf_exponent
     popularity = np.empty(n_tracks)
     popularity[np.argsort(-appeal, kind="stable")] = zipf / zipf.sum()
+    return _lay_out(track_artist, artist_genre, popularity, n_genres, p_artist, p_genre, p_drift, p_random)
 
+
+def _lay_out(
+    track_artist: np.ndarray, artist_genre: np.ndarray, popularity: np.ndarray, n_genres: int,
+    p_artist: float, p_genre: float, p_drift: float, p_random: float,
+) -> SyntheticCatalogue:
+    """The catalogue of these tracks, artists and popularities: the layout by genre and artist."""
+    n_tracks, n_artists = len(track_artist), len(artist_genre)
+    track_genre = artist_genre[track_artist]
     order = np.lexsort((-popularity, track_artist, track_genre)).astype(np.int32)
     position = np.empty(n_tracks, dtype=np.int32)
     position[order] = np.arange(n_tracks, dtype=np.int32)
@@ -270,7 +405,7 @@ def _walk(
     sorted_lengths = lengths[by_length]
     starts = offsets[by_length]
 
-    positions = np.empty(offsets[-1], dtype=np.int64)
+    positions = np.empty(offsets[-1], dtype=np.int32)
     everything = np.zeros(n_playlists, dtype=np.int64), np.full(n_playlists, catalogue.n_tracks)
     positions[starts] = catalogue._draw(rng, *everything, exclude=np.full(n_playlists, -1))  # by popularity
     for t in range(1, int(sorted_lengths[0])):

@@ -1,43 +1,40 @@
-"""Read playlists from Deezer ``.npy`` files, plain text, or the built-in generator."""
+"""Read playlists from Deezer ``.npy`` files, plain text, Million Playlist Dataset slices, or the generator.
+
+Every reader hands back ``Playlists``: item ids, offsets and the distinct item names; no
+Python object per token outlives the reading of its playlist.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from track2vec.data import mpd
+from track2vec.data.playlists import IdTable, Playlists, playable
 from track2vec.data.safe_npy import load_npy
 from track2vec.errors import DataError
 
+__all__ = ["BUILTIN_PREFIX", "Playlists", "load_playlists", "playable"]
+
 BUILTIN_PREFIX = "builtin"
-
-
-@dataclass
-class Playlists:
-    """Playlists as item tokens, plus each item's artist where the source has one."""
-
-    items: list[list[str]]
-    artists: dict[str, str] = field(default_factory=dict)
-    source: str = ""
-    fingerprint: str = ""
-    dropped_short: int = 0  # playlists with fewer than 2 items, left out
-    oracle: dict[str, float] | None = None  # upper bound known for synthetic data
+_FORMAT_SAMPLE = 200  # playlists looked at to tell Deezer's and the e-commerce token format apart
 
 
 def load_playlists(spec: str, seed: int = 0) -> Playlists:
-    """Load playlists from ``spec``: a ``.npy`` path, a text path, or ``builtin[:SIZE]``.
+    """Load playlists from ``spec``: a ``.npy`` path, a text path, Million Playlist Dataset
+    slices (a directory, a glob, or one ``.json`` file) or ``builtin[:SIZE]``.
 
     ``seed`` only matters for the built-in generator.
     """
     if spec == BUILTIN_PREFIX or spec.startswith(BUILTIN_PREFIX + ":"):
         return _load_builtin(spec.partition(":")[2] or "small", seed)
+    if mpd.is_slices(spec):
+        return mpd.read_slices(spec)
     path = Path(spec)
     if not path.exists():
         raise DataError(f"{spec}: no such file")
-    if path.is_dir():
-        raise DataError(f"{spec}: is a directory, expected a .npy or text file")
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -46,40 +43,38 @@ def load_playlists(spec: str, seed: int = 0) -> Playlists:
         raise DataError(f"{spec}: file is empty")
     fingerprint = "sha256:" + hashlib.sha256(raw).hexdigest()
     if raw.startswith(b"\x93NUMPY"):
-        token_lists = _playlists_from_array(load_npy(path), spec)
+        table = _table_from_array(load_npy(path), spec)
     elif path.suffix == ".npy":
         raise DataError(f"{spec}: not a .npy file (no NumPy header)")
     else:
-        token_lists = _playlists_from_text(raw, spec)
-    items, artists = _split_items_and_metadata(token_lists)
-    return _finish(items, artists, source=str(path.resolve()), fingerprint=fingerprint)
+        table = _table_from_text(raw, spec)
+    del raw
+    tokens, offsets, names, name_artists = _split_items_and_metadata(*table.arrays())
+    return playable(tokens, offsets, names, name_artists, source=str(path.resolve()), fingerprint=fingerprint)
 
 
 def _load_builtin(size: str, seed: int) -> Playlists:
     from track2vec.data import builtin
 
-    if size not in builtin.SIZES:
-        raise DataError(f"builtin:{size}: unknown built-in size (choose from {', '.join(builtin.SIZES)})")
+    try:
+        builtin.resolve_size(size)
+    except ValueError as error:
+        raise DataError(f"builtin:{size}: {error}") from None
     corpus = builtin.generate(size, seed)
-    items, artists = _split_items_and_metadata(corpus.playlists)
     oracle = {"ndcg_at_10": corpus.oracle_ndcg_at_10, "hr_at_10": corpus.oracle_hr_at_10}
-    return _finish(items, artists, source=f"builtin:{size}", fingerprint=f"builtin:{size}:seed={seed}", oracle=oracle)
+    artists = corpus.track_artist_names()
+    artists[np.bincount(corpus.tracks, minlength=len(artists)) == 0] = ""  # only tracks that occur have one
+    return playable(corpus.tracks, corpus.offsets, corpus.track_names(), artists,
+                    source=f"builtin:{corpus.size}", fingerprint=f"builtin:{corpus.size}:seed={seed}", oracle=oracle)
 
 
-def _finish(items, artists, source, fingerprint, oracle=None) -> Playlists:
-    kept = [playlist for playlist in items if len(playlist) >= 2]
-    if not kept:
-        raise DataError(f"{source}: no playlist has 2 or more items")
-    return Playlists(kept, artists, source, fingerprint, len(items) - len(kept), oracle)
-
-
-def _playlists_from_array(array: np.ndarray, spec: str) -> list[list[str]]:
+def _table_from_array(array: np.ndarray, spec: str) -> IdTable:
     if array.dtype != object or array.ndim != 1:
         raise DataError(
             f"{spec}: expected a 1-D object array of playlists (lists of tokens), "
             f"got a {array.dtype} array of shape {array.shape}"
         )
-    playlists = []
+    table = IdTable()
     for index, playlist in enumerate(array):
         if not isinstance(playlist, (list, tuple, np.ndarray)):
             raise DataError(f"{spec}: playlist {index} is a {type(playlist).__name__}, not a list of tokens")
@@ -90,45 +85,80 @@ def _playlists_from_array(array: np.ndarray, spec: str) -> list[list[str]]:
             elif not isinstance(token, (str, int, np.integer)):
                 raise DataError(f"{spec}: playlist {index} holds a {type(token).__name__}, expected str or int tokens")
             tokens.append(str(token))
-        playlists.append(tokens)
-    if not playlists:
+        table.add(tokens)
+    if not len(table):
         raise DataError(f"{spec}: the array holds no playlists")
-    return playlists
+    return table
 
 
-def _playlists_from_text(raw: bytes, spec: str) -> list[list[str]]:
+def _table_from_text(raw: bytes, spec: str) -> IdTable:
     if b"\x00" in raw:
         raise DataError(f"{spec}: binary data (NUL bytes), expected text with one playlist per line")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise DataError(f"{spec}: not UTF-8 text (bad byte at offset {error.start})") from None
-    playlists = [line.split() for line in text.splitlines()]
-    playlists = [tokens for tokens in playlists if tokens]
-    if not playlists:
+    table = IdTable()
+    for line in text.splitlines():
+        tokens = line.split()
+        if tokens:
+            table.add(tokens)
+    if not len(table):
         raise DataError(f"{spec}: no tokens found")
-    return playlists
+    return table
 
 
-def _split_items_and_metadata(token_lists: list[list[str]]) -> tuple[list[list[str]], dict[str, str]]:
-    """Separate item tokens from metadata tokens.
+def _split_items_and_metadata(
+    tokens: np.ndarray, offsets: np.ndarray, names: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Separate item tokens from metadata tokens: ``(tokens, offsets, names, name_artists)`` of the items.
 
-    Deezer playlists alternate ``track_<id>`` and ``artist_<id>``; the e-commerce
-    set alternates a product code and ``"useless"``. Anything else is a plain
-    sequence of items.
+    Deezer playlists alternate ``track_<id>`` and ``artist_<id>``: when a token of the first
+    200 playlists starts with ``track_``, the ``track_`` tokens are the items and an
+    ``artist_`` token is the artist of the track before it in its playlist (the first such
+    artist of a track wins). The e-commerce set alternates a product code and ``"useless"``:
+    when every second token of the first 200 playlists is ``"useless"``, the items are the
+    tokens at even positions. Anything else is a plain sequence of items.
     """
-    sample = [token for playlist in token_lists[:200] for token in playlist]
-    if any(token.startswith("track_") for token in sample):
-        items, artists = [], {}
-        for tokens in token_lists:
-            tracks = []
-            for token in tokens:
-                if token.startswith("track_"):
-                    tracks.append(token)
-                elif token.startswith("artist_") and tracks:
-                    artists.setdefault(tracks[-1], token)
-            items.append(tracks)
-        return items, artists
-    if sample and all(token == "useless" for playlist in token_lists[:200] for token in playlist[1::2]):
-        return [tokens[0::2] for tokens in token_lists], {}
-    return token_lists, {}
+    sample = tokens[: offsets[min(len(offsets) - 1, _FORMAT_SAMPLE)]]
+    is_track = np.char.startswith(names, "track_")
+    if is_track[sample].any():
+        return _tracks_and_artists(tokens, offsets, names, is_track)
+    position = np.arange(len(tokens)) - np.repeat(offsets[:-1], np.diff(offsets))
+    if len(sample) and (names[sample[position[: len(sample)] % 2 == 1]] == "useless").all():
+        tokens, offsets, used = _keep_tokens(tokens, offsets, position % 2 == 0, len(names))
+        return tokens, offsets, names[used], None
+    return tokens, offsets, names, None
+
+
+def _tracks_and_artists(
+    tokens: np.ndarray, offsets: np.ndarray, names: np.ndarray, is_track: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    token_is_track = is_track[tokens]
+    last_track = np.maximum.accumulate(np.where(token_is_track, np.arange(len(tokens)), -1))
+    playlist_start = np.repeat(offsets[:-1], np.diff(offsets))
+    attached = np.char.startswith(names, "artist_")[tokens] & (last_track >= playlist_start)
+    followed = tokens[last_track[attached]]  # the track that each attached artist token follows
+    tracks, first = np.unique(followed, return_index=True)  # a track's first artist wins
+    artists = tokens[attached][first]
+    tokens, offsets, used = _keep_tokens(tokens, offsets, token_is_track, len(names))
+    if not len(tracks):
+        return tokens, offsets, names[used], None
+    name_artists = np.full(len(used), "", dtype=names.dtype)
+    name_artists[np.searchsorted(used, tracks)] = names[artists]
+    return tokens, offsets, names[used], name_artists
+
+
+def _keep_tokens(
+    tokens: np.ndarray, offsets: np.ndarray, keep: np.ndarray, n_names: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tokens where ``keep``, renumbered over the names they use: ``(tokens, offsets, used)``.
+
+    ``used`` (sorted) are the old ids of the names still used; new id ``i`` is old id ``used[i]``.
+    """
+    counted = np.concatenate([[0], np.cumsum(keep)])
+    tokens = tokens[keep]
+    used = np.flatnonzero(np.bincount(tokens, minlength=n_names))
+    new_id = np.full(n_names, -1, dtype=np.int32)
+    new_id[used] = np.arange(len(used), dtype=np.int32)
+    return new_id[tokens], counted[offsets].astype(np.int64), used
