@@ -97,7 +97,7 @@ def test_tables_and_markdown_report():
 def test_parse_rows_and_output_default(benchmark_module):
     assert benchmark_module.parse_rows("3,1") == [1, 3]
     with pytest.raises(Exception):
-        benchmark_module.parse_rows("10")
+        benchmark_module.parse_rows("11")
     args = benchmark_module.build_parser().parse_args(["--quick", "--rows", "1"])
     assert benchmark_module.output_path(args) is None
     args = benchmark_module.build_parser().parse_args(["--quick"])

@@ -32,6 +32,7 @@ window = 10
 negatives = 20
 direction = "both"
 shrink_windows = false
+artist_vectors = false
 alpha = 0.75
 subsample = 1e-3
 learning_rate = 0.05
