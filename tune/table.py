@@ -34,8 +34,8 @@ COLUMNS = [  # (csv name, header)
     ("test_ndcg_at_10", "test NDCG@10"), ("test_hr_at_10", "test HR@10"),
 ]
 # The columns that fit a terminal.
-COMPACT = {"trial_id", "status", "epochs", "architecture", "dim", "window", "direction", "negatives", "batch_size",
-           "alpha", "subsample", "learning_rate", "best_val_ndcg_at_10", "best_scoring", "best_val_hr_at_10",
+COMPACT = {"trial_id", "status", "epochs", "architecture", "dim", "window", "direction", "artist_vectors", "negatives",
+           "batch_size", "alpha", "subsample", "learning_rate", "best_val_ndcg_at_10", "best_scoring", "best_val_hr_at_10",
            "wall_seconds", "cost"}
 WINNER_MARK = " ★"
 # With repeats: each repeated configuration's validation NDCG@10 over its new seeds. The CSV has the
