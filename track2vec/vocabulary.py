@@ -65,10 +65,7 @@ def artist_ids(vocabulary: Vocabulary) -> np.ndarray | None:
     """Each item's artist as an integer id [V] (-1 where unknown); None when the corpus names no artist."""
     if vocabulary.artists is None:
         return None
-    names, ids = np.unique(vocabulary.artists, return_inverse=True)
-    ids = ids.astype(np.int32)
-    unknown = names == ""
-    if unknown.any():
-        ids = np.where(ids == np.flatnonzero(unknown)[0], -1, ids)
-        ids = np.where(ids > np.flatnonzero(unknown)[0], ids - 1, ids)
-    return ids.astype(np.int32)
+    named = vocabulary.artists != ""
+    ids = np.full(len(vocabulary), -1, dtype=np.int32)
+    ids[named] = np.unique(vocabulary.artists[named], return_inverse=True)[1].reshape(-1)
+    return ids
