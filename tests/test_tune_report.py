@@ -142,6 +142,18 @@ def test_learning_curves_one_line_per_trial_stopped_ones_dashed(tmp_path):
     assert axes.get_xlabel() == "epoch" and axes.get_ylabel() == "validation NDCG@10" and axes.get_title()
 
 
+def test_learning_curves_tell_a_trial_stopped_by_the_budget_from_one_stopped_by_asha(tmp_path):
+    from dataclasses import replace
+
+    data = fake_data(tmp_path)
+    data.rows = [replace(row, over_budget=("3 s/epoch > 1",)) if row.trial_id == "cut" else row for row in data.rows]
+    figure = plot_learning_curves(data)
+    curves = learning_curves(figure)
+    assert curves["cut"].get_linestyle() == "--" and curves["cut"].get_marker() == "P"
+    texts = legend_texts(figure)
+    assert "stopped: over the budget (cannot win)" in texts and "stopped early by ASHA" not in texts
+
+
 def test_best_so_far_is_a_running_maximum_in_order_of_start(tmp_path):
     data = fake_data(tmp_path)
     axes = plot_best_so_far(data).axes[0]

@@ -22,13 +22,22 @@ from tune.report.data import COST_AXES, ReportData, best_so_far, cost_points, pa
 from tune.report.importances import COMPLETED as COMPLETED_BASIS
 from tune.report.importances import FIRST_RUNG, Importances
 
+OVER_BUDGET = "over the budget"  # a trial stopped because its cost exceeded the study's budget, not by ASHA
 # How each status is drawn: (colour, line style, end marker, legend label).
 STYLES: dict[str, tuple[str, str, str, str]] = {
     COMPLETED: ("tab:blue", "-", "o", "completed"),
     STOPPED: ("tab:orange", "--", "x", "stopped early by ASHA"),
+    OVER_BUDGET: ("tab:red", "--", "P", "stopped: over the budget (cannot win)"),
     ERRORED: ("tab:red", ":", "X", "errored"),
     RUNNING: ("tab:gray", "-.", ">", "running / unfinished"),
 }
+
+
+def drawn_status(row) -> str:
+    """The key of ``STYLES`` a trial's curve is drawn with."""
+    if row.status == STOPPED and not row.meets_budget:
+        return OVER_BUDGET
+    return row.status if row.status in STYLES else RUNNING
 WINNER_COLOUR = "tab:green"
 SERIES_COLOURS = {WINNER: WINNER_COLOUR, "popularity": "0.35", "oracle": "tab:purple"}
 OTHER_COLOURS = ("tab:brown", "tab:olive", "tab:cyan", "tab:pink", "tab:red")  # series without a colour of their own
@@ -80,7 +89,7 @@ def _reference_lines(axes, comparison: Comparison) -> list[Line2D]:
 def plot_learning_curves(data: ReportData) -> Figure:
     """Validation NDCG@10 per epoch, one line per trial (``gid`` = trial id).
 
-    Stopped-early trials are dashed and end in an ``x``; the winner is thick and green with
+    Trials stopped early are dashed and end in an ``x`` (ASHA) or a ``P`` (over the budget); the winner is thick and green with
     a star at its best epoch; the comparison series and ASHA's rungs are drawn as line
     collections, so ``axes.lines`` holds exactly the trials' curves.
     """
@@ -93,7 +102,7 @@ def plot_learning_curves(data: ReportData) -> Figure:
         if not points:
             continue
         epochs, values = zip(*points)
-        status = row.status if row.status in STYLES else RUNNING
+        status = drawn_status(row)
         colour, style, marker, _ = STYLES[status]
         is_winner = row.trial_id == winner
         line = axes.plot(
