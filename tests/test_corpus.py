@@ -212,6 +212,7 @@ def test_artist_ids_number_the_named_artists_and_mark_unknown_ones():
     ids = artist_ids(vocabulary)
     assert ids.tolist()[1] == -1 and ids[0] == ids[3] != ids[2] and set(ids.tolist()) == {-1, 0, 1}
     assert artist_ids(Vocabulary(np.array(["t1"]), np.array([1]))) is None
+    assert artist_ids(Vocabulary(np.array(["t1"]), np.array([1]), np.array([""]))) is None  # none named
 
 
 def test_counting_ids_gives_the_vocabulary_of_counting_their_names():

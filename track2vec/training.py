@@ -59,7 +59,7 @@ class Trainer:
         if not self.config.artist_vectors:
             return None
         groups = artist_ids(self.corpus.vocabulary)
-        if groups is None or not (groups >= 0).any():
+        if groups is None:
             raise ConfigError("artist_vectors: the corpus names no artists (only Deezer-format playlists "
                               "with artist_ tokens and the built-in corpus do)")
         return groups

@@ -62,10 +62,15 @@ def vocabulary_of_ids(
 
 
 def artist_ids(vocabulary: Vocabulary) -> np.ndarray | None:
-    """Each item's artist as an integer id [V] (-1 where unknown); None when the corpus names no artist."""
+    """Each item's artist as an integer id [V] (-1 where unknown); None when the corpus names no artist.
+
+    The one test of "does the corpus name artists" (artist vectors need it, the search space asks it).
+    """
     if vocabulary.artists is None:
         return None
     named = vocabulary.artists != ""
+    if not named.any():
+        return None
     ids = np.full(len(vocabulary), -1, dtype=np.int32)
     ids[named] = np.unique(vocabulary.artists[named], return_inverse=True)[1].reshape(-1)
     return ids

@@ -21,6 +21,7 @@ from track2vec.corpus import Corpus, build_corpus
 from track2vec.corpus_sample import sample_training
 from track2vec.data.loaders import load_playlists
 from track2vec.errors import ConfigError, DataError, StorageError
+from track2vec.vocabulary import artist_ids
 
 from tune.adapters import ray_auth
 from tune.cost import PEAK_MEMORY_MIB, SECONDS_PER_EPOCH, Budget, BudgetStopper
@@ -63,7 +64,7 @@ def load_corpus(spec: StudySpec) -> Corpus:
 
 def has_artists(corpus: Corpus) -> bool:
     """Whether the corpus names its items' artists (then ``artist_vectors`` can be searched)."""
-    return corpus.vocabulary.artists is not None and bool((corpus.vocabulary.artists != "").any())
+    return artist_ids(corpus.vocabulary) is not None
 
 
 def _check_reachable(address: str) -> None:
