@@ -143,3 +143,13 @@ def test_softmax_over_a_vocabulary_no_larger_than_its_negatives_is_the_full_soft
     np.testing.assert_allclose(np.where(logits[:, 1:] < -1e8, -np.inf, logits[:, 1:]), other, rtol=1e-4, atol=1e-5)
     # trained as a next-item model: each target's true context ranks first among all items
     assert (expected.argmax(axis=1) == contexts[:, 0]).all()
+
+
+def test_softmax_loss_is_the_true_contexts_negative_log_probability():
+    from track2vec.model import true_context_cross_entropy
+    from track2vec.training import batch_labels
+
+    logits = np.random.default_rng(0).normal(size=(4, 7)).astype("float32")
+    labels = batch_labels(4, 3)  # what training feeds: 1 for the true context, first
+    expected = -(logits[:, 0] - np.log(np.exp(logits).sum(axis=1)))
+    np.testing.assert_allclose(np.asarray(true_context_cross_entropy(labels, logits)), expected, rtol=1e-5)

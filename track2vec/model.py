@@ -165,8 +165,13 @@ class EveryItem(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="track2vec")
 def true_context_cross_entropy(y_true, y_pred):
-    """Softmax cross-entropy with the true context in column 0 (the labels are not needed)."""
-    return -ops.log_softmax(y_pred, axis=-1)[:, 0]
+    """Softmax cross-entropy with the true context in column 0, weighted by its label (1 for every real pair).
+
+    The weight is not decoration: without it the gradient of picking column 0 is a constant
+    one-hot matrix [batch, 1 + negatives], which XLA's constant folding computes element by
+    element at compile time (scripts/measure_xla_compile.py); from the labels it is data.
+    """
+    return -y_true[:, 0] * ops.log_softmax(y_pred, axis=-1)[:, 0]
 
 
 @keras.saving.register_keras_serializable(package="track2vec")
