@@ -11,6 +11,8 @@ ARCHITECTURES = ("sgns", "tied-cosine", "softmax")
 DIRECTIONS = ("both", "forward")  # contexts on both sides of a target, or only after it
 SCORING_CHOICES = (AUTO, *SCORINGS)
 OPTIMIZERS = ("adam", "lazy-adam", "sgd", "adagrad")
+# Rows of a batch whose negatives every row of the ``softmax`` architecture shares (track2vec.model).
+SHARED_NEGATIVE_ROWS = 128
 
 
 @dataclass

@@ -55,6 +55,15 @@ class Corpus:
     def counts(self) -> np.ndarray:
         return self.vocabulary.counts
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of its arrays (the vocabulary's included): what a process that reads it holds."""
+        arrays = [self.tokens, self.offsets, self.validation_pairs, self.test_pairs, self.validation_playlists,
+                  self.test_playlists, self.vocabulary.items, self.vocabulary.counts]
+        if self.vocabulary.artists is not None:
+            arrays.append(self.vocabulary.artists)
+        return int(sum(array.nbytes for array in arrays))
+
 
 def build_corpus(
     playlists: Playlists,

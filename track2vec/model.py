@@ -30,7 +30,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from track2vec.config import ARCHITECTURES, OPTIMIZERS
+from track2vec.config import ARCHITECTURES, OPTIMIZERS, SHARED_NEGATIVE_ROWS
 from track2vec.errors import ConfigError
 
 if keras.backend.backend() == "tensorflow":
@@ -42,8 +42,6 @@ LOGITS_LAYER = "softmax_logits"  # the softmax architecture's bias per item live
 # Training steps per call into the compiled graph: fewer Python round trips (BENCHMARKS.md);
 # Keras stops early at the epoch's end.
 STEPS_PER_EXECUTION = 16
-# Rows of a batch whose negatives every row of the ``softmax`` architecture shares.
-SHARED_NEGATIVE_ROWS = 128
 
 
 @keras.saving.register_keras_serializable(package="track2vec")

@@ -12,7 +12,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
 from ray.tune import Callback
@@ -136,6 +136,21 @@ def check_resources(spec: StudySpec) -> None:
         if wanted > 0 and not any(node.get(key, 0) >= wanted for node in nodes):
             largest = max((node.get(key, 0) for node in nodes), default=0)
             raise ConfigError(f"{option} {wanted:g}: no node of the cluster has that many {key}s (largest: {largest:g})")
+
+
+def fit_space_to_memory(spec: StudySpec, corpus: Corpus):
+    """``(spec, cap)``: the spec with its space capped to the memory a trial can have (tune/memory.py), and
+    what was capped (None: the largest trial fits, or nothing limits it)."""
+    import ray
+
+    from tune.memory import cap_to_memory, trial_memory_limit
+
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    limit = trial_memory_limit(spec.max_trial_memory, spec.cpus_per_trial, nodes)
+    if limit is None:
+        return spec, None
+    overrides, cap = cap_to_memory(spec.space(has_artists(corpus)), corpus, limit)
+    return (replace(spec, overrides={**spec.overrides, **overrides}), cap) if cap else (spec, None)
 
 
 def shutdown() -> None:

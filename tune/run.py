@@ -79,9 +79,18 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
     dashboard_url = driver.connect(cluster.address, cluster.dashboard_host, cluster.dashboard_port, cluster.dashboard)
     try:
         driver.check_resources(spec)
+        spec, memory_cap = driver.fit_space_to_memory(spec, corpus)
+        if memory_cap and spec.warm_start_from is not None:  # keep only the values the capped space holds
+            from tune.warm_start import warm_start_points
+
+            _, points = warm_start_points(spec.warm_start_from, spec.warm_start_top,
+                                          spec.space(driver.has_artists(corpus)))
+            spec = replace(spec, warm_start_points=tuple(points))
         study.create()
         study.save_spec(spec)
         _print_header(study, spec, corpus, dashboard_url)
+        if memory_cap:
+            say(memory_cap.describe())
         outcome = driver.fit(driver.build_tuner(study, spec, corpus), study, spec)
         outcome = _repeats_after_search(study, spec, corpus, outcome)
         return _finish(study, spec, corpus, outcome, force_export=False)

@@ -1,0 +1,72 @@
+#!/usr/bin/env python
+"""Measure a trial's peak memory against ``track2vec.memory.estimate_peak_mib``, side by side.
+
+Each configuration trains one epoch in a fresh process, as a 1-CPU trial worker does (the
+benchmark's ``memory`` child, row 5): TensorFlow and Keras imported, the corpus unpickled, the
+model built and compiled, then evaluated. Training keeps only the first ``--playlists``
+playlists; the vocabulary, and so the tables and the optimizer state, stay full size. Printed for
+each: the measured peak (the kernel's VmHWM), the estimate and their ratio. The estimate is what
+``track2vec-tune run`` caps a search space with (the README's "memory per trial"), so it should not
+fall below the measured peak.
+
+Usage::
+
+    .venv/bin/python scripts/measure_trial_memory.py --data builtin:deezer --playlists 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench.common import load_corpus, run_child, truncated  # noqa: E402
+
+# (what it varies, configuration): the corners that set each term of the estimate, and the defaults.
+CONFIGURATIONS = (
+    ("small everything", {"architecture": "softmax", "dim": 16, "batch_size": 256, "negatives": 1}),
+    ("large tables", {"architecture": "softmax", "dim": 256, "batch_size": 256, "negatives": 1}),
+    ("large softmax step", {"architecture": "softmax", "dim": 16, "batch_size": 16384, "negatives": 20}),
+    ("the space's largest corner", {"architecture": "softmax", "dim": 256, "batch_size": 16384, "negatives": 20,
+                                    "window": 10}),
+    ("sgns, large step", {"architecture": "sgns", "dim": 256, "batch_size": 16384, "negatives": 20}),
+    ("middle of the space", {"architecture": "softmax", "dim": 64, "batch_size": 2048, "negatives": 10}),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="builtin:deezer")
+    parser.add_argument("--playlists", type=int, default=2000, help="training playlists kept (vocabulary unchanged)")
+    parser.add_argument("--only", nargs="*", help="run only the configurations whose label contains one of these")
+    args = parser.parse_args()
+
+    from track2vec.config import TrainConfig
+    from track2vec.memory import estimate_peak_mib
+    from track2vec.vocabulary import artist_ids
+
+    corpus = truncated(load_corpus(args.data), args.playlists)
+    corpus_bytes = corpus.nbytes
+    with tempfile.TemporaryDirectory(prefix="track2vec-memory-") as directory:
+        path = Path(directory) / "corpus.pkl"
+        path.write_bytes(pickle.dumps(corpus, protocol=5))
+        groups = artist_ids(corpus.vocabulary)
+        n_groups = 0 if groups is None else int(groups.max()) + 1
+        print(f"{args.data}: vocabulary {len(corpus.vocabulary):,}, {args.playlists:,} training playlists, "
+              f"corpus {corpus_bytes / 2**20:,.0f} MiB; one epoch each in a fresh process")
+        for label, config in CONFIGURATIONS:
+            if args.only and not any(part in label for part in args.only):
+                continue
+            result = run_child("memory", {"corpus": str(path), "config": config}, timeout=3600)
+            measured = result["peak"] / 2**20
+            estimated = estimate_peak_mib(TrainConfig(**config), len(corpus.vocabulary), corpus_bytes, n_groups)
+            print(f"  {label:28s} measured {measured:7,.0f} MiB   estimated {estimated:7,.0f} MiB   "
+                  f"estimate / measured {estimated / measured:.2f}   {config}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

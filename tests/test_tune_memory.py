@@ -1,0 +1,104 @@
+"""The memory a trial can have, and the search space capped to it (tune/memory.py, track2vec/memory.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from track2vec.config import TrainConfig
+from track2vec.corpus import Corpus
+from track2vec.errors import ConfigError
+from track2vec.memory import PROCESS_MIB, estimate_peak_mib
+from track2vec.vocabulary import Vocabulary
+from tune.memory import MemoryLimit, cap_to_memory, trial_memory_limit
+from tune.search_space import build_space
+
+GIB = 2**30
+
+
+def corpus_of(vocabulary_size: int) -> Corpus:
+    """A corpus with a Million-Playlist-size vocabulary and almost no playlists: only its sizes matter here."""
+    items = np.array([f"t{i}" for i in range(vocabulary_size)])
+    vocabulary = Vocabulary(items, np.ones(vocabulary_size, dtype=np.int64))
+    pairs = np.zeros((1, 2), dtype=np.int32)
+    return Corpus(vocabulary, np.zeros(10, np.int32), np.array([0, 10]), pairs, pairs, seed=0)
+
+
+def corner_mib(space, corpus: Corpus) -> float:
+    """The estimate of the space's largest configuration (softmax and adam fixed by default)."""
+    size = {name: (space.fixed[name] if name in space.fixed else space.distributions[name].high)
+            for name in ("dim", "batch_size", "negatives")}
+    config = TrainConfig(architecture=space.fixed["architecture"], optimizer=space.fixed["optimizer"], **size)
+    return estimate_peak_mib(config, len(corpus.vocabulary), corpus.nbytes)
+
+
+def test_the_limit_is_the_least_of_the_budget_and_the_clusters_offer_per_trial():
+    nodes = [{"CPU": 8.0, "memory": 32 * GIB}, {"CPU": 2.0, "memory": 12 * GIB}, {"CPU": 0.5, "memory": 1 * GIB}]
+    offer = trial_memory_limit(None, 1, nodes)
+    # 8 CPUs run 8 trials at once: 4 GiB each; 2 CPUs, 2 trials: 6 GiB; the half-CPU node hosts none
+    assert offer.mib == 4096 and "32,768 MiB" in offer.source and "8 trial(s)" in offer.source
+    assert trial_memory_limit(3000, 1, nodes) == MemoryLimit(3000.0, "--max-trial-memory")
+    assert trial_memory_limit(5000, 1, nodes).mib == 4096
+    assert trial_memory_limit(None, 2, nodes).mib == 8192  # 2 CPUs a trial: 4 at once on the large node
+    assert trial_memory_limit(None, 1, []) is None
+
+
+def test_a_space_that_fits_is_left_alone():
+    space = build_space({})
+    overrides, cap = cap_to_memory(space, corpus_of(1000), MemoryLimit(64 * 1024, "the cluster"))
+    assert overrides == {} and cap is None
+
+
+def test_the_tables_of_a_large_vocabulary_cap_dim_to_the_largest_that_fits():
+    corpus = corpus_of(2_000_000)
+    space = build_space({})
+    limit = MemoryLimit(6 * 1024, "--max-trial-memory")
+    assert corner_mib(space, corpus) > limit.mib
+    overrides, cap = cap_to_memory(space, corpus, limit)
+    assert set(overrides) == {"dim"}  # the tables dominate: dim goes first, and is enough
+    capped = build_space(overrides)  # the overrides are valid --config tables, log scale kept
+    dim = capped.distributions["dim"]
+    assert dim.low == 16 and dim.log and dim.high < 256
+    assert corner_mib(capped, corpus) <= limit.mib < corner_mib(build_space({**overrides, "dim": {"min": 16, "max": dim.high + 1}}), corpus)
+    assert cap.describe().startswith(f"memory: capped dim <= {dim.high} (was 256) so that the largest trial fits "
+                                     "the 6,144 MiB a trial can have (--max-trial-memory; estimated")
+
+
+def test_a_large_softmax_step_caps_the_batch_size_first():
+    corpus = corpus_of(50_000)
+    space = build_space({"dim": 16})
+    limit = MemoryLimit(PROCESS_MIB + 300, "--max-trial-memory")
+    overrides, cap = cap_to_memory(space, corpus, limit)
+    assert list(overrides) == ["batch_size"] and overrides["batch_size"]["max"] < 16384
+    assert corner_mib(build_space({"dim": 16, **overrides}), corpus) <= limit.mib
+
+
+def test_nothing_fits_below_the_process_itself_one_clear_error():
+    with pytest.raises(ConfigError, match=r"no configuration of the search space fits the 100 MiB a trial can have "
+                                          r"\(--max-trial-memory\): its smallest sizes need about"):
+        cap_to_memory(build_space({}), corpus_of(1000), MemoryLimit(100, "--max-trial-memory"))
+
+
+def test_the_estimate_grows_with_each_term():
+    base = TrainConfig(architecture="softmax", dim=16, batch_size=256, negatives=1)
+    small = estimate_peak_mib(base, 100_000)
+    for larger in (TrainConfig(architecture="softmax", dim=256, batch_size=256, negatives=1),
+                   TrainConfig(architecture="softmax", dim=16, batch_size=16384, negatives=20),
+                   TrainConfig(architecture="softmax", dim=16, batch_size=256, negatives=1, optimizer="sgd")):
+        assert (estimate_peak_mib(larger, 100_000) > small) == (larger.optimizer != "sgd")
+    assert estimate_peak_mib(base, 100_000, corpus_bytes=100 * 2**20) == pytest.approx(small + 100)
+
+
+def test_the_driver_keeps_the_capped_ranges_in_the_studys_overrides(monkeypatch):
+    import ray
+
+    from tune import driver
+    from tune.spec import StudySpec
+
+    monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True, "Resources": {"CPU": 2.0, "memory": 64 * GIB}}])
+    spec = StudySpec(name="s", trials=2, max_epochs=1, max_trial_memory=6144, overrides={"window": 3})
+    capped, cap = driver.fit_space_to_memory(spec, corpus_of(2_000_000))
+    assert capped.overrides["window"] == 3 and capped.overrides["dim"]["max"] == cap.after["dim"] < 256
+    assert capped.space(artists=False).distributions["dim"].high == cap.after["dim"]
+    # a study whose largest trial fits keeps its spec
+    assert driver.fit_space_to_memory(spec, corpus_of(1000)) == (spec, None)

@@ -1,0 +1,56 @@
+"""How much memory a training process needs: an estimate from the configuration and the corpus' size.
+
+A trial's peak resident memory is, to a good approximation, four parts:
+
+* the process itself with TensorFlow and Keras loaded, and XLA's compiled step (``PROCESS_MIB``);
+* the corpus (shared from Ray's object store, but resident once read);
+* the embedding tables, each held ``TABLE_COPIES[optimizer]`` times: the weights, their gradient
+  (dense under XLA), the optimizer's slots and the update's temporaries;
+* the largest tensors of one step, held ``STEP_COPIES`` times (forward, softmax, gradient): the
+  ``softmax`` architecture's logits [batch, 1 + 128 x negatives], or the gathered context vectors
+  [batch, 1 + negatives, dim] of ``sgns`` and ``tied-cosine``.
+
+The constants are fitted to measured peaks on the built-in Deezer-size corpus
+(``scripts/measure_trial_memory.py`` prints measured against estimated, BENCHMARKS.md holds a run).
+The estimate is what the tuning service uses to keep a search space within the memory a trial can
+have; it errs on the high side rather than the low.
+"""
+
+from __future__ import annotations
+
+from track2vec.config import SHARED_NEGATIVE_ROWS, TrainConfig
+
+MIB = 2**20
+FLOAT_BYTES = 4
+PROCESS_MIB = 1000.0  # a worker with TensorFlow, Keras and a compiled step, before any table or corpus
+# Weights, gradient and optimizer slots (Adam: two moments; Adagrad: one accumulator; SGD: none), plus the
+# update's temporaries: fitted for Adam, the others scaled from it by their slots.
+TABLE_COPIES = {"adam": 6, "lazy-adam": 6, "adagrad": 5, "sgd": 4}
+STEP_COPIES = 4
+
+
+def estimate_peak_mib(config: TrainConfig, vocabulary_size: int, corpus_bytes: int = 0, n_groups: int = 0) -> float:
+    """The estimated peak resident memory (MiB) of a process that trains ``config`` on the corpus.
+
+    ``n_groups``: the number of artists, where ``config.artist_vectors`` adds a table of them.
+    """
+    return PROCESS_MIB + (corpus_bytes + table_bytes(config, vocabulary_size, n_groups)
+                          + step_bytes(config, vocabulary_size)) / MIB
+
+
+def table_bytes(config: TrainConfig, vocabulary_size: int, n_groups: int = 0) -> int:
+    """The embedding tables (and the softmax bias) with their gradients and optimizer slots."""
+    rows = vocabulary_size + (n_groups + 1 if config.artist_vectors else 0)
+    tables = 1 if config.architecture == "tied-cosine" else 2
+    values = rows * config.dim * tables + (vocabulary_size if config.architecture == "softmax" else 0)
+    return values * FLOAT_BYTES * TABLE_COPIES.get(config.optimizer, max(TABLE_COPIES.values()))
+
+
+def step_bytes(config: TrainConfig, vocabulary_size: int) -> int:
+    """The largest tensors of one training step, times the copies a step keeps of them."""
+    if config.architecture == "softmax":
+        sampled = min(config.batch_size, SHARED_NEGATIVE_ROWS) * config.negatives
+        per_row = 1 + min(sampled, vocabulary_size)
+    else:
+        per_row = (1 + config.negatives) * config.dim
+    return STEP_COPIES * config.batch_size * per_row * FLOAT_BYTES
