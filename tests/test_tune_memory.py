@@ -79,6 +79,21 @@ def test_nothing_fits_below_the_process_itself_one_clear_error():
         cap_to_memory(build_space({}), corpus_of(1000), MemoryLimit(100, "--max-trial-memory"))
 
 
+def test_the_clusters_offer_caps_to_the_smallest_sizes_and_warns_rather_than_refuse():
+    # Ray does not enforce its memory resource, and a laptop with many cores offers each trial little
+    offer = trial_memory_limit(None, 1, [{"CPU": 16.0, "memory": 8 * GIB}])
+    assert offer.mib == 512 and not offer.strict
+    overrides, cap = cap_to_memory(build_space({}), corpus_of(200_000), offer)
+    assert overrides["dim"]["max"] == 16 and not cap.fits
+    assert cap.describe().startswith("memory: capped dim <= 16 (was 256), batch_size <= 256 (was 16,384), negatives <= 1 "
+                                     "(was 20), the smallest sizes, yet a trial is estimated at")
+    assert "more than the 512 MiB a trial can have (the cluster: 8,192 MiB of Ray memory on its smallest node for 16 " \
+           "trial(s) at once); fewer trials at once (--cpus-per-trial) leave each more" in cap.describe()
+    fixed = build_space({"dim": 16, "batch_size": 256, "negatives": 1})
+    assert cap_to_memory(fixed, corpus_of(200_000), offer)[0] == {}
+    assert cap_to_memory(fixed, corpus_of(200_000), offer)[1].describe().startswith("memory: a trial is estimated at")
+
+
 def test_the_estimate_grows_with_each_term():
     base = TrainConfig(architecture="softmax", dim=16, batch_size=256, negatives=1)
     small = estimate_peak_mib(base, 100_000)

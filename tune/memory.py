@@ -35,6 +35,7 @@ CHOICE_PARAMS = ("architecture", "optimizer", "artist_vectors")  # the corner ta
 class MemoryLimit:
     mib: float
     source: str  # in words: where the limit comes from
+    strict: bool = True  # a budget the user set (a space that cannot fit is refused); the cluster's offer is not
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,17 @@ class MemoryCap:
     after: dict[str, int]
     estimate_mib: float
 
+    @property
+    def fits(self) -> bool:
+        return self.estimate_mib <= self.limit.mib
+
     def describe(self) -> str:
         changes = ", ".join(f"{name} <= {self.after[name]:,} (was {self.before[name]:,})" for name in self.after)
+        if not self.fits:
+            capped = f"capped {changes}, the smallest sizes, yet " if changes else ""
+            return (f"memory: {capped}a trial is estimated at {self.estimate_mib:,.0f} MiB, more than the "
+                    f"{self.limit.mib:,.0f} MiB a trial can have ({self.limit.source}); fewer trials at once "
+                    "(--cpus-per-trial) leave each more")
         return (f"memory: capped {changes} so that the largest trial fits the {self.limit.mib:,.0f} MiB a trial "
                 f"can have ({self.limit.source}; estimated {self.estimate_mib:,.0f} MiB)")
 
@@ -67,14 +77,16 @@ def trial_memory_limit(max_trial_memory: float | None, cpus_per_trial: float, no
     if offers:
         per_trial, memory, trials_at_once = min(offers)
         limits.append(MemoryLimit(per_trial, f"the cluster: {memory:,.0f} MiB of Ray memory on its smallest node "
-                                             f"for {trials_at_once} trial(s) at once"))
+                                             f"for {trials_at_once} trial(s) at once", strict=False))
     return min(limits, key=lambda limit: limit.mib) if limits else None
 
 
 def cap_to_memory(space: SearchSpace, corpus: Corpus, limit: MemoryLimit) -> tuple[dict[str, dict], MemoryCap | None]:
     """The overrides that cap ``space`` to ``limit`` ({} when its largest corner fits), and what was capped.
 
-    Raises ConfigError when even the smallest values of the capped parameters do not fit.
+    When even the smallest values of the capped parameters do not fit, a strict limit (the user's budget)
+    raises ConfigError; the cluster's offer caps to those smallest values and says it may not be enough
+    (Ray does not enforce it, and the machine may have more than Ray counts).
     """
     groups = artist_ids(corpus.vocabulary)
     sizes = (len(corpus.vocabulary), corpus.nbytes, 0 if groups is None else int(groups.max()) + 1)
@@ -93,7 +105,7 @@ def cap_to_memory(space: SearchSpace, corpus: Corpus, limit: MemoryLimit) -> tup
         if fits:
             break
     estimate = _corner_mib(space, capped, sizes)
-    if estimate > limit.mib:
+    if estimate > limit.mib and limit.strict:
         raise ConfigError(f"no configuration of the search space fits the {limit.mib:,.0f} MiB a trial can have "
                           f"({limit.source}): its smallest sizes need about {estimate:,.0f} MiB; lower dim, "
                           "batch_size or negatives in --config, or give trials more memory")
