@@ -204,7 +204,7 @@ def test_resource_helpers(tiny_corpus):
     assert list(space.distributions) == ["alpha"]
     part = common.truncated(tiny_corpus, 10)
     assert part.n_playlists == 10 and len(part.tokens) == part.offsets[-1] and len(part.counts) == len(tiny_corpus.counts)
-    assert row_resources.array_bytes(tiny_corpus) >= tiny_corpus.tokens.nbytes
+    assert tiny_corpus.nbytes >= tiny_corpus.tokens.nbytes + tiny_corpus.vocabulary.counts.nbytes
     summary = "Plasma memory usage 19 MiB, 1 objects, 0.28% full"
     assert row_resources.PLASMA.search(summary).groups() == ("19", "1")
     assert set(row_resources.largest_config()) == {"dim", "batch_size", "negatives", "window"}

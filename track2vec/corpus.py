@@ -8,7 +8,7 @@ no held-out item leaks into the counts that drive sampling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 
 import numpy as np
 
@@ -58,11 +58,18 @@ class Corpus:
     @property
     def nbytes(self) -> int:
         """Bytes of its arrays (the vocabulary's included): what a process that reads it holds."""
-        arrays = [self.tokens, self.offsets, self.validation_pairs, self.test_pairs, self.validation_playlists,
-                  self.test_playlists, self.vocabulary.items, self.vocabulary.counts]
-        if self.vocabulary.artists is not None:
-            arrays.append(self.vocabulary.artists)
-        return int(sum(array.nbytes for array in arrays))
+        return _array_bytes(self)
+
+
+def _array_bytes(value) -> int:
+    """Bytes of the NumPy arrays in a (nested) dataclass or dict."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if is_dataclass(value):
+        return sum(_array_bytes(getattr(value, f.name)) for f in fields(value))
+    if isinstance(value, dict):
+        return sum(_array_bytes(v) for v in value.values())
+    return 0
 
 
 def build_corpus(

@@ -13,14 +13,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import pickle
 import re
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from bench.common import RowReport, Settings, load_corpus, truncated, median, mib, paired_ratios, run_child, spread, times
 from bench.studies import run_study
@@ -213,17 +211,6 @@ def store_usage(address: str) -> tuple[int, int]:
     return (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
 
 
-def array_bytes(value) -> int:
-    """Bytes of all NumPy arrays inside a (nested) dataclass."""
-    if isinstance(value, np.ndarray):
-        return value.nbytes
-    if dataclasses.is_dataclass(value):
-        return sum(array_bytes(getattr(value, f.name)) for f in dataclasses.fields(value))
-    if isinstance(value, dict):
-        return sum(array_bytes(v) for v in value.values())
-    return 0
-
-
 def object_store(settings: Settings, report: RowReport) -> None:
     import ray
 
@@ -259,7 +246,7 @@ def object_store(settings: Settings, report: RowReport) -> None:
     report.add(f"object store used, {MEMORY_DATA} corpus, 1 vs 2 trials holding it",
                f"{two} MiB, {usage[2][1]} object(s) with 2", f"{one} MiB, {usage[1][1]} object(s) with 1",
                f"{two / one:.2f}" if one > 0 else "n/a", "1 copy (ratio 1.00)", one > 0 and two == one and usage[2][1] == 1,
-               f"corpus arrays {mib(array_bytes(corpus))}; zero-copy reads: "
+               f"corpus arrays {mib(corpus.nbytes)}; zero-copy reads: "
                + ", ".join(str(info["zero_copy"]) for info in infos))
     report.detail(f"(c) object store (Ray memory summary): after put {usage[0][0]} MiB / {usage[0][1]} object(s); "
                   f"1 holder {one} MiB / {usage[1][1]}; 2 holders {two} MiB / {usage[2][1]}; "
