@@ -90,7 +90,8 @@ def cap_to_memory(space: SearchSpace, corpus: Corpus, limit: MemoryLimit) -> tup
     """
     groups = artist_ids(corpus.vocabulary)
     sizes = (len(corpus.vocabulary), corpus.nbytes, 0 if groups is None else int(groups.max()) + 1)
-    highs = {name: _bounds(space, name)[1] for name in (*TABLE_PARAMS, *STEP_PARAMS) if _bounds(space, name)}
+    bounds = {name: _bounds(space, name) for name in (*TABLE_PARAMS, *STEP_PARAMS)}
+    highs = {name: bound[1] for name, bound in bounds.items() if bound}
     if _corner_mib(space, highs, sizes) <= limit.mib:
         return {}, None
     tables, step = _terms(space, highs, sizes)
@@ -99,10 +100,12 @@ def cap_to_memory(space: SearchSpace, corpus: Corpus, limit: MemoryLimit) -> tup
     for name in order:
         if name not in space.distributions:
             continue
-        low, high = _bounds(space, name)
-        fits = [value for value in _candidates(low, high) if _corner_mib(space, {**capped, name: value}, sizes) <= limit.mib]
-        capped[name] = max(fits) if fits else low
-        if fits:
+        low, high = bounds[name]
+        # The estimate grows with each size: the first value that fits, from the top, is the largest.
+        fitting = next((value for value in reversed(_candidates(low, high))
+                        if _corner_mib(space, {**capped, name: value}, sizes) <= limit.mib), None)
+        capped[name] = low if fitting is None else fitting
+        if fitting is not None:
             break
     estimate = _corner_mib(space, capped, sizes)
     if estimate > limit.mib and limit.strict:
