@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from tune.adapters import optuna_search, probe, ray_asha, ray_auth, ray_controller
+from tune.adapters import optuna_search, probe, ray_asha, ray_auth, ray_controller, ray_loggers
 
-ADAPTERS = {"ray_asha": ray_asha, "ray_controller": ray_controller, "ray_auth": ray_auth,
+ADAPTERS = {"ray_asha": ray_asha, "ray_controller": ray_controller, "ray_auth": ray_auth, "ray_loggers": ray_loggers,
             "optuna_search": optuna_search}
 
 
@@ -34,7 +34,8 @@ def test_no_module_of_tune_reaches_into_them_but_the_adapters():
     from pathlib import Path
 
     private = ("._brackets", "._rungs", "._num_stopped", "._metric_op", "._ot_study", "._ot_trials",
-               "._completed_trials", "._storage", "._trial_id", "._mark_trial_to_checkpoint", "ray._private")
+               "._completed_trials", "._storage", "._trial_id", "._mark_trial_to_checkpoint", "._trial_files",
+               "ray._private")
     root = Path(__file__).resolve().parents[1] / "tune"
     for path in root.rglob("*.py"):
         if path.parent.name == "adapters":
@@ -54,3 +55,63 @@ def test_the_asha_probe_names_an_attribute_that_moved(monkeypatch):
 
     monkeypatch.setattr(async_hyperband._Bracket, "__init__", without_rf)
     assert "ASHAScheduler._brackets[0].rf" in ray_asha.missing()
+
+
+class _Trial:
+    """What Ray's JSON logger reads of a trial: its config, staging and storage directories, a checkpoint."""
+
+    def __init__(self, root) -> None:
+        import pyarrow.fs
+
+        self.config, self.checkpoint = {"dim": 8}, object()  # a checkpoint: a start restores from storage
+        self.local_path = str(root / "staging")
+        self.storage = SimpleNamespace(trial_fs_path=str(root / "storage"),
+                                       storage_filesystem=pyarrow.fs.LocalFileSystem())
+        self.init_local_path()  # Ray creates it with the trial
+
+    def init_local_path(self) -> None:
+        import os
+
+        os.makedirs(self.local_path, exist_ok=True)
+
+
+def _epochs_logged_around_a_restart(logger, root) -> list[int]:
+    """Epochs 1-2 logged, storage synced after epoch 1 only, the trial started again, epoch 3 logged."""
+    import json
+    from pathlib import Path
+
+    trial = _Trial(root)
+    Path(trial.storage.trial_fs_path).mkdir(parents=True)
+    for epoch in (1, 2):
+        logger.log_trial_result(epoch, trial, {"epoch": epoch})
+        if epoch == 1:
+            staged = Path(trial.local_path, "result.json")
+            Path(trial.storage.trial_fs_path, "result.json").write_text(staged.read_text())
+    logger.log_trial_start(trial)  # a paused trial starts again in a reused worker, before the next sync
+    logger.log_trial_result(3, trial, {"epoch": 3})
+    return [json.loads(line)["epoch"] for line in Path(trial.local_path, "result.json").read_text().splitlines()]
+
+
+def test_a_trial_started_again_by_the_same_driver_keeps_every_line_of_its_result_json(tmp_path):
+    from ray.tune.logger import JsonLoggerCallback
+
+    assert _epochs_logged_around_a_restart(ray_loggers.AppendingJsonLogger(), tmp_path / "ours") == [1, 2, 3]
+    # Why the adapter exists: Ray's own logger restores the older storage copy over the newer lines.
+    assert _epochs_logged_around_a_restart(JsonLoggerCallback(), tmp_path / "ray's") == [1, 3], (
+        "Ray's JsonLoggerCallback no longer drops the lines written since the last sync: "
+        "tune/adapters/ray_loggers.py can go")
+
+
+def test_a_new_driver_still_restores_result_json_from_storage(tmp_path):
+    """A resumed study: the driver's staging directory is empty, the storage holds the epochs so far."""
+    import json
+    from pathlib import Path
+
+    trial = _Trial(tmp_path)
+    Path(trial.storage.trial_fs_path).mkdir(parents=True)
+    Path(trial.storage.trial_fs_path, "result.json").write_text('{"epoch": 1}\n{"epoch": 2}\n')
+    logger = ray_loggers.AppendingJsonLogger()
+    logger.log_trial_start(trial)
+    logger.log_trial_result(3, trial, {"epoch": 3})
+    lines = Path(trial.local_path, "result.json").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]

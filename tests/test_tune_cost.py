@@ -11,7 +11,8 @@ from track2vec.corpus import build_corpus
 from track2vec.corpus_sample import sample_training
 from track2vec.data.loaders import load_playlists
 from track2vec.errors import ConfigError
-from tune.cost import PEAK_MEMORY_MIB, SECONDS_PER_EPOCH, STEADY, Budget, BudgetStopper, CostMeter, peak_rss_mib
+from tune.cost import (PEAK_MEMORY_MIB, SECONDS_PER_EPOCH, STEADY, Budget, BudgetStopper, CostMeter, peak_memory_resettable,
+                       peak_rss_mib, reset_peak_memory)
 from tune.report.data import CostPoint, pareto_front
 from tune.searcher import make_sampler
 from tune.search_space import build_space
@@ -127,3 +128,14 @@ def test_warm_start_points_are_enqueued_once_even_when_the_study_is_opened_again
     waiting = search.study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert sorted(trial.system_attrs["fixed_params"]["dim"] for trial in waiting) == [12, 30]
     assert search.suggest("t1")["dim"] == 12 and search.suggest("t2")["dim"] == 30
+
+
+def test_a_reused_worker_starts_each_trial_with_its_own_peak_memory():
+    """A trial that follows a larger one in the same worker must not report the larger one's peak."""
+    if not peak_memory_resettable():
+        pytest.skip("this platform cannot reset a process's peak memory (the driver then does not reuse workers)")
+    large = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+    large_peak = peak_rss_mib()
+    del large
+    reset_peak_memory()
+    assert peak_rss_mib() < large_peak - 48

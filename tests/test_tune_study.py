@@ -65,6 +65,14 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
         assert sorted(frozen.intermediate_values) == list(range(1, int(
             next(r for r in rows if r["trial_id"] == trial)["epochs"]) + 1))
 
+    # result.json (the curves, the report) holds every epoch once, although workers ran several trials each
+    epochs_run = {row["trial_id"]: int(row["epochs"]) for row in rows}
+    for trial, path in trial_dirs(study_dir).items():
+        assert [result["epoch"] for result in results(path)] == list(range(1, epochs_run[trial] + 1)), trial
+    if driver.reuse_actors():
+        workers = {result["pid"] for path in trial_dirs(study_dir).values() for result in results(path)}
+        assert len(workers) < trials
+
     # a new study keeps Optuna in a journal file (safe on shared file systems), no SQLite
     assert Study(str(storage), name).load_spec().optuna_backend == "journal"
     assert (study_dir / "optuna.journal").is_file() and not (study_dir / "optuna.db").exists()

@@ -9,7 +9,9 @@ Each trial reports its cost with every epoch (``tune/trainable.py``):
   the mean, so that other load on a shared machine does not make a trial look costlier than it
   is. A trial that ran only warm-up epochs is judged on them, compile included.
 * ``peak_memory_mib``: the peak resident memory of the trial's worker process (Linux's
-  ``VmHWM``), the largest over the processes a restored trial ran in.
+  ``VmHWM``), the largest over the processes a restored trial ran in. Workers are reused from
+  trial to trial, so each trial starts the peak afresh (``reset_peak_memory``); where the platform
+  cannot, the driver does not reuse workers (``tune.driver.reuse_actors``).
 
 A ``Budget`` enforces the limits three ways: a Ray Tune ``Stopper`` (``BudgetStopper``) ends a
 trial once its measured cost exceeds them (memory at once, time after the warm-up epochs); the
@@ -22,6 +24,7 @@ evaluation picks the winner among the trials that meet the budget only.
 from __future__ import annotations
 
 import math
+import os
 import resource
 import sys
 from dataclasses import dataclass, field
@@ -64,6 +67,20 @@ class CostMeter:
 
     def metrics(self) -> dict[str, Any]:
         return {SECONDS_PER_EPOCH: self.seconds_per_epoch, PEAK_MEMORY_MIB: self.peak_mib, STEADY: self.steady}
+
+
+CLEAR_REFS = Path("/proc/self/clear_refs")  # Linux: writing "5" resets the process's VmHWM to its current RSS
+
+
+def peak_memory_resettable() -> bool:
+    """Whether a process here can start its peak resident memory afresh (Linux's ``clear_refs``)."""
+    return os.access(CLEAR_REFS, os.W_OK)
+
+
+def reset_peak_memory() -> None:
+    """Start this process's peak resident memory afresh, at its present size: a trial in a reused
+    worker then measures its own peak, not the largest of the trials before it."""
+    CLEAR_REFS.write_text("5")
 
 
 def peak_rss_mib() -> float:

@@ -24,7 +24,7 @@ from track2vec.errors import ConfigError, DataError, StorageError
 from track2vec.vocabulary import artist_ids
 
 from tune.adapters import ray_auth
-from tune.cost import PEAK_MEMORY_MIB, SECONDS_PER_EPOCH, Budget, BudgetStopper
+from tune.cost import PEAK_MEMORY_MIB, SECONDS_PER_EPOCH, Budget, BudgetStopper, peak_memory_resettable
 from tune.search_space import PARAMS, SearchSpace
 from tune.spec import StudySpec
 from tune.study import Study
@@ -192,10 +192,19 @@ def _settings(spec: StudySpec) -> TrialSettings:
 
 
 def _callbacks(study: Study, spec: StudySpec, experiment: str) -> list:
-    """Tune callbacks of a study's experiments: the storage watch and the trackers of ``--log-to``."""
+    """Tune callbacks of a study's experiments: ``result.json`` (Ray's logger, kept from dropping lines when a
+    trial starts again), the storage watch and the trackers of ``--log-to``."""
+    from tune.adapters.ray_loggers import AppendingJsonLogger
     from tune.trackers import tracker_callbacks
 
-    return [StorageWatch(study), *tracker_callbacks(spec.log_to, experiment)]
+    return [AppendingJsonLogger(), StorageWatch(study), *tracker_callbacks(spec.log_to, experiment)]
+
+
+def reuse_actors() -> bool:
+    """Whether trials reuse the worker processes of finished ones: a new worker spends seconds importing
+    TensorFlow and compiling the sampler before its first step, often more than a small trial trains. Only
+    where a trial can measure its own peak memory in a reused process (``tune.cost.reset_peak_memory``)."""
+    return peak_memory_resettable()
 
 
 def _trainable(spec: StudySpec, corpus: Corpus):
@@ -253,7 +262,7 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
         param_space=dict(space.fixed),
         tune_config=tune.TuneConfig(
             search_alg=searcher, scheduler=scheduler, num_samples=spec.trials,
-            trial_name_creator=trial_name, trial_dirname_creator=trial_name,
+            trial_name_creator=trial_name, trial_dirname_creator=trial_name, reuse_actors=reuse_actors(),
         ),
         run_config=tune.RunConfig(
             name=study.name, storage_path=study.storage,
@@ -288,7 +297,7 @@ def build_repeat_tuner(study: Study, spec: StudySpec, corpus: Corpus, plan):
         param_space=dict.fromkeys(key for point in points for key in point),
         tune_config=tune.TuneConfig(
             search_alg=BasicVariantGenerator(points_to_evaluate=points), num_samples=len(points),
-            trial_name_creator=trial_name, trial_dirname_creator=trial_name,
+            trial_name_creator=trial_name, trial_dirname_creator=trial_name, reuse_actors=reuse_actors(),
         ),
         run_config=tune.RunConfig(
             name=study.repeats().name, storage_path=study.repeats().storage,

@@ -30,7 +30,7 @@ from ray import tune
 from track2vec.corpus import Corpus, validation_sample
 from track2vec.runtime import configure_backend
 
-from tune.cost import CostMeter
+from tune.cost import CostMeter, peak_memory_resettable, reset_peak_memory
 
 METRIC = "val_ndcg_at_10"  # reported every epoch; ASHA and the intermediate values use it
 OBJECTIVE = "best_val_ndcg_at_10"  # best epoch so far: what export ranks trials by
@@ -83,8 +83,16 @@ def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
     """Train one configuration, reporting (and checkpointing) after every epoch."""
     # Before the backend initialises: its thread pools and visible devices are fixed then.
     configure_backend(threads=max(1, int(settings.cpus_per_trial)), use_gpu=settings.gpus_per_trial > 0)
-    from track2vec.config import TrainConfig  # may import Keras: only after configure_backend
+    import keras  # only after configure_backend
+
+    from track2vec.config import TrainConfig
     from track2vec.training import Trainer
+
+    # The worker may have run other trials before (tune.driver.reuse_actors): drop their graphs, and
+    # measure this trial's own peak memory.
+    keras.backend.clear_session()
+    if peak_memory_resettable():
+        reset_peak_memory()
 
     # A repeat brings its own seed and epoch count in its config; a search trial takes the study's.
     seed, epochs = int(config.get(SEED_KEY, settings.seed)), int(config.get(EPOCHS_KEY, settings.max_epochs))
