@@ -5,7 +5,7 @@ When a trial starts, Ray's ``JsonLoggerCallback`` copies the trial's ``result.js
 study's storage over the driver's staging copy. That is right when the driver is new (a resumed
 study), but when a paused or restarted trial starts again in the same driver, the storage copy can
 lack the lines written since the last sync, and the copy throws them away. A reused worker (the
-driver's default, ``tune.driver.REUSE_ACTORS``) starts the paused trial at once, before any sync,
+driver's default where it can, ``tune.driver.reuse_actors``) starts the paused trial at once, before any sync,
 so the race is lost every time. The curves, the report and the tests read ``result.json``.
 """
 
