@@ -11,10 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from tune.adapters import optuna_search, probe, ray_asha, ray_auth, ray_controller, ray_loggers
+from tune.adapters import optuna_search, probe, ray_asha, ray_auth, ray_controller, ray_loggers, ray_trial_threads
 
 ADAPTERS = {"ray_asha": ray_asha, "ray_controller": ray_controller, "ray_auth": ray_auth, "ray_loggers": ray_loggers,
-            "optuna_search": optuna_search}
+            "ray_trial_threads": ray_trial_threads, "optuna_search": optuna_search}
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
@@ -115,3 +115,41 @@ def test_a_new_driver_still_restores_result_json_from_storage(tmp_path):
     logger.log_trial_result(3, trial, {"epoch": 3})
     lines = Path(trial.local_path, "result.json").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_a_reused_worker_waits_for_the_finished_trial_instead_of_failing_the_next(tmp_path, no_ray_left):
+    import ray
+    from ray import tune
+
+    def trial_slow_to_end(config):  # defined here so that Ray ships it by value to its workers
+        """Reports once; when Ray ends it (SystemExit in report), unwinds as slowly as a Keras fit can on busy cores."""
+        import time
+
+        from ray import tune
+
+        from tune.adapters.ray_trial_threads import wait_for_finished_trials
+
+        if config["wait"]:
+            wait_for_finished_trials()
+        try:
+            tune.report({"score": 1.0})
+        except BaseException:
+            time.sleep(4)
+            raise
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+
+    def errors(wait: bool) -> list:
+        tuner = tune.Tuner(
+            trial_slow_to_end,
+            param_space={"wait": wait, "trial": tune.grid_search([0, 1])},
+            tune_config=tune.TuneConfig(reuse_actors=True),
+            run_config=tune.RunConfig(storage_path=str(tmp_path), name=f"wait-{wait}", verbose=0,
+                                      stop={"training_iteration": 1}),
+        )
+        return [result.error for result in tuner.fit() if result.error is not None]
+
+    # Ray's own wait is too short for this trial: the worker's next trial errors, though nothing is wrong with it.
+    assert len(errors(wait=False)) == 1
+    assert errors(wait=True) == []

@@ -30,6 +30,7 @@ from ray import tune
 from track2vec.corpus import Corpus, validation_sample
 from track2vec.runtime import configure_backend
 
+from tune.adapters.ray_trial_threads import wait_for_finished_trials
 from tune.cost import CostMeter, peak_memory_resettable, reset_peak_memory
 
 METRIC = "val_ndcg_at_10"  # reported every epoch; ASHA and the intermediate values use it
@@ -88,11 +89,12 @@ def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
     from track2vec.config import TrainConfig
     from track2vec.training import Trainer
 
-    # The worker may have run other trials before (tune.driver.reuse_actors): drop their graphs, and
-    # measure this trial's own peak memory.
+    # The worker may have run other trials before (tune.driver.reuse_actors): drop their graphs,
+    # measure this trial's own peak memory, and let the next trial wait until this one's thread ends.
     keras.backend.clear_session()
     if peak_memory_resettable():
         reset_peak_memory()
+    wait_for_finished_trials()
 
     # A repeat brings its own seed and epoch count in its config; a search trial takes the study's.
     seed, epochs = int(config.get(SEED_KEY, settings.seed)), int(config.get(EPOCHS_KEY, settings.max_epochs))
