@@ -23,9 +23,10 @@ from tune.cli import main
 from tune.study import Study
 from tune.testing import FAST_SPACE_TOML, free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
 
-TRIALS, MAX_EPOCHS = 4, 10
+TRIALS, MAX_EPOCHS = 4, 6
 # Small batches and a wide window on builtin small make epochs slow enough to catch a trial
-# mid-way (builtin:tiny's are too quick); ASHA's rungs at epochs 2 and 6 let survivors run a while.
+# mid-way (builtin:tiny's are too quick); after ASHA's rung at epoch 2 a survivor runs four more
+# epochs, long enough to be caught mid-way and short enough for resume to finish it soon.
 DATA = "builtin"
 SPACE = """\
 batch_size = 256
