@@ -1,10 +1,11 @@
 """Small adapters over the private attributes of Ray and Optuna that the service relies on.
 
 Each module wraps one library component (``ray_asha``, ``ray_controller``, ``ray_auth``,
-``ray_loggers``, ``ray_trial_threads``, ``optuna_search``): the rest of ``tune/`` calls its functions and never touches a private
-attribute. Each module's ``missing()`` probes freshly built objects of the installed version
-and names every attribute that is gone or changed shape; ``tests/test_adapters.py`` fails with
-those names, and ``pyproject.toml`` bounds both libraries at the versions tested.
+``ray_loggers``, ``ray_trial_threads``, ``optuna_search``): the rest of ``tune/`` calls its
+functions and never touches a private attribute. Each module's ``missing()`` probes freshly
+built objects of the installed version and names every attribute that is gone or changed shape;
+``tests/test_adapters.py`` fails with those names, and ``pyproject.toml`` bounds both libraries
+at the versions tested.
 """
 
 from __future__ import annotations
