@@ -80,6 +80,7 @@ def test_a_newer_format_version_is_refused_in_one_line(tmp_path, capsys):
     ({"warm_start_top": 0}, "--warm-start-top must be >= 1, got 0"),
     ({"warm_start_points": "dim=8"}, "warm_start_points: expected a list of configurations"),
     ({"validation_sample": -1, "format_version": 3}, "--validation-sample must be >= 0, got -1"),
+    ({"validation_sample": "all", "format_version": 4}, "--validation-sample: expected a whole number, got 'all'"),
 ])
 def test_bad_settings_in_study_json_are_one_line_errors(changes, message):
     with pytest.raises(ConfigError) as error:
@@ -110,7 +111,23 @@ def test_a_study_json_before_the_validation_sample_scored_every_pair_and_a_new_o
         assert StudySpec.from_json(json.dumps({**VERSION_1, "format_version": version}), "d").validation_sample == 0
     given = StudySpec.from_json(json.dumps({**VERSION_1, "format_version": 3, "validation_sample": 500}), "d")
     assert given.validation_sample == 500
-    assert StudySpec(name="new").validation_sample == DEFAULT_VALIDATION_SAMPLE > 0
+    assert given.trial_validation_sample(2_262_292) == 500  # a given size holds at any vocabulary
+    assert StudySpec(name="new").validation_sample == DEFAULT_VALIDATION_SAMPLE
+    assert StudySpec.from_json(StudySpec(name="new").to_json(), "d").validation_sample == DEFAULT_VALIDATION_SAMPLE
     assert vars(build_parser().parse_args(["run", "--validation-sample", "0"]))["validation_sample"] == 0
     # trials of one study must be scored alike: resuming with another sample is refused
     assert StudySpec(name="s").differences(StudySpec(name="s", validation_sample=0)) == ["validation_sample"]
+
+
+def test_by_default_trials_score_every_validation_pair_unless_the_vocabulary_makes_it_costly():
+    """All of a default split's pairs at mid-sized vocabularies (a sample only adds noise to the winner's
+    choice there); fewer at 185k items; the floor at the Million Playlist size."""
+    from tune.spec import DEFAULT_VALIDATION_PAIRS, VALIDATION_SAMPLE_FLOOR
+
+    spec = StudySpec(name="auto")
+    assert spec.validation_sample is None
+    for items in (3_500, 9_000, 44_000):
+        assert spec.trial_validation_sample(items) >= DEFAULT_VALIDATION_PAIRS * 0.9, items
+    assert spec.trial_validation_sample(9_000) >= DEFAULT_VALIDATION_PAIRS
+    assert VALIDATION_SAMPLE_FLOOR < spec.trial_validation_sample(185_000) < DEFAULT_VALIDATION_PAIRS / 2
+    assert spec.trial_validation_sample(2_262_292) == VALIDATION_SAMPLE_FLOOR

@@ -21,7 +21,8 @@ from tune.run import ClusterOptions
 from tune.spec import (
     DEFAULT_CPUS_PER_TRIAL, DEFAULT_GPUS_PER_TRIAL, DEFAULT_GRACE_PERIOD, DEFAULT_MAX_EPOCHS,
     DEFAULT_MAX_FAILURES, DEFAULT_REDUCTION_FACTOR, DEFAULT_REPEAT_TOP, DEFAULT_REPEATS, DEFAULT_SAMPLE, DEFAULT_SEED,
-    DEFAULT_TRIALS, DEFAULT_VALIDATION_SAMPLE, DEFAULT_WARM_START_TOP, REPEAT_COMMAND_SEEDS, TRACKERS, StudySpec,
+    DEFAULT_TRIALS, DEFAULT_VALIDATION_SAMPLE, DEFAULT_WARM_START_TOP, REPEAT_COMMAND_SEEDS, TRACKERS,
+    VALIDATION_SAMPLE_FLOOR, StudySpec,
 )
 from tune.study import Study, check_name, default_name, resolve_storage
 
@@ -125,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--validation-pairs", type=_positive_int, default=DEFAULT_VALIDATION_PAIRS, help="size of the validation sample")
     run_parser.add_argument("--validation-sample", type=_non_negative_int, default=DEFAULT_VALIDATION_SAMPLE,
                      help="score each epoch of a trial on a fixed seeded sample of this many validation pairs when "
-                          "there are more (0: all); the winner is always scored on all of them")
+                          "there are more (0: all; default: as many as a fixed scoring cost allows at the corpus' "
+                          "vocabulary, all of them on small and mid-sized ones, never fewer than "
+                          f"{VALIDATION_SAMPLE_FLOOR:,}); the winner is always scored on all of them")
     run_parser.add_argument("--test-pairs", type=_positive_int, default=DEFAULT_TEST_PAIRS, help="size of the held-out test sample")
     run_parser.add_argument("--optuna-storage", default=None,
                      help="Optuna storage URL (default: Optuna's journal file optuna.journal in the study directory; "

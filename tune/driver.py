@@ -187,8 +187,9 @@ def trial_name(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def _settings(spec: StudySpec) -> TrialSettings:
-    return TrialSettings(spec.max_epochs, spec.seed, spec.cpus_per_trial, spec.gpus_per_trial, spec.validation_sample)
+def _settings(spec: StudySpec, corpus: Corpus) -> TrialSettings:
+    return TrialSettings(spec.max_epochs, spec.seed, spec.cpus_per_trial, spec.gpus_per_trial,
+                         spec.trial_validation_sample(len(corpus.vocabulary)))
 
 
 def _callbacks(study: Study, spec: StudySpec, experiment: str) -> list:
@@ -212,7 +213,7 @@ def _trainable(spec: StudySpec, corpus: Corpus):
 
     resources = {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
     return tune.with_resources(
-        tune.with_parameters(train_trial, corpus=corpus, settings=_settings(spec)), resources,
+        tune.with_parameters(train_trial, corpus=corpus, settings=_settings(spec, corpus)), resources,
     )
 
 

@@ -58,7 +58,8 @@ def model_info(evaluation: Evaluation, corpus: Corpus) -> dict:
         "sample": spec.sample,
         "selection": SELECTION_WITH_REPEATS if repeated else SELECTION,
         # Trials' validation scores are on this many pairs (a sample when fewer than all); the winner's on all.
-        "trial_validation_pairs": len(validation_sample(corpus.validation_pairs, spec.validation_sample, spec.seed)),
+        "trial_validation_pairs": len(validation_sample(corpus.validation_pairs,
+                                                    spec.trial_validation_sample(len(corpus.vocabulary)), spec.seed)),
         "trial_ids": [row.trial_id for row in evaluation.rows],
     }
 

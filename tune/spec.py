@@ -8,7 +8,8 @@ version 1 file has none and its study is SQLite, the field's default. Version 3 
 sample, the warm start and the cost budgets (``sample``, ``warm_start_*``, ``max_epoch_seconds``,
 ``max_trial_memory``): an older track2vec-tune must refuse such a study rather than drop its budget,
 which changes the winner. It also added ``validation_sample``; an older file's trials scored every
-validation pair, so it reads as 0.
+validation pair, so it reads as 0. Version 4 lets ``validation_sample`` be null: the sample sized by the
+vocabulary (``trial_validation_sample``), which an older track2vec-tune cannot read.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from track2vec.config import TrainConfig
 from track2vec.corpus import DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.errors import ConfigError
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 # The Optuna file in a local study directory: "journal" (optuna.journal, Optuna's JournalFileBackend:
 # safe on NFS and other shared file systems, where SQLite's locking is not) for every new study;
@@ -42,11 +43,14 @@ DEFAULT_MAX_FAILURES = 2  # restarts of a trial whose worker process or node die
 DEFAULT_SEED = TrainConfig.seed  # of the split, the sampler, the models and TPE
 DEFAULT_REPEATS = 0  # new seeds for each of the top configurations after the search (0: none)
 DEFAULT_REPEAT_TOP = 3  # configurations repeated, by best validation NDCG@10
-# Trials score each epoch on a fixed seeded sample of this many validation pairs when there are more
-# (0: all); the winner is always scored on all of them. Corpora with no more validation pairs than
-# this (the small ones, where scoring is cheap anyway) stay exact. Its cost in rank agreement of
-# trials and its saving: BENCHMARKS.md, "Validation sample".
-DEFAULT_VALIDATION_SAMPLE = 2_000
+# Trials score each epoch on a fixed seeded sample of the validation pairs; the winner is always scored
+# on all of them. Scoring costs pairs x vocabulary, so by default (validation_sample None) the sample is
+# as large as that budget allows: every pair on small and mid-sized vocabularies, where a smaller
+# sample only adds noise to the choice of the winner, and fewer as the vocabulary grows, never fewer
+# than the floor. Its cost in rank agreement of trials and its saving: BENCHMARKS.md, "Validation sample".
+DEFAULT_VALIDATION_SAMPLE = None
+VALIDATION_SAMPLE_FLOOR = 2_000
+VALIDATION_SCORING_BUDGET = VALIDATION_SAMPLE_FLOOR * 200_000  # validation pairs x items ranked per epoch
 REPEAT_COMMAND_SEEDS = 3  # `track2vec-tune repeat`'s default number of new seeds
 DEFAULT_SAMPLE = 1.0  # --sample: the fraction of the training playlists the trials train on (1: all)
 DEFAULT_WARM_START_TOP = 3  # configurations of the --warm-start-from study tried first, by best validation NDCG@10
@@ -59,7 +63,7 @@ SAME_STUDY = ("trials", "max_epochs", "seed", "min_count", "grace_period", "redu
 
 _WHOLE_NUMBERS = {  # field -> smallest valid value
     "trials": 1, "max_epochs": 1, "grace_period": 1, "max_failures": 0, "min_count": 1,
-    "validation_pairs": 1, "validation_sample": 0, "test_pairs": 1, "seed": 0, "repeats": 0, "repeat_top": 1,
+    "validation_pairs": 1, "test_pairs": 1, "seed": 0, "repeats": 0, "repeat_top": 1,
     "warm_start_top": 1,
 }
 _NUMBERS = ("reduction_factor", "cpus_per_trial", "gpus_per_trial")
@@ -97,7 +101,8 @@ class StudySpec:
     seed: int = DEFAULT_SEED
     min_count: int = DEFAULT_MIN_COUNT
     validation_pairs: int = DEFAULT_VALIDATION_PAIRS
-    validation_sample: int = DEFAULT_VALIDATION_SAMPLE  # pairs each epoch of a trial is scored on (0: all)
+    # pairs each epoch of a trial is scored on (0: all; None: sized by the vocabulary, trial_validation_sample)
+    validation_sample: int | None = DEFAULT_VALIDATION_SAMPLE
     test_pairs: int = DEFAULT_TEST_PAIRS
     optuna_storage: str | None = None  # an Optuna storage URL; None: a file in the study directory
     optuna_backend: str = "sqlite"  # that file's kind (OPTUNA_BACKENDS); a study.json without it is SQLite
@@ -126,6 +131,11 @@ class StudySpec:
                 raise ConfigError(f"{option(name)}: expected a whole number, got {value!r}")
             if lowest is not None and value < lowest:
                 raise ConfigError(f"{option(name)} must be >= {lowest}, got {value}")
+        if self.validation_sample is not None:
+            if isinstance(self.validation_sample, bool) or not isinstance(self.validation_sample, int):
+                raise ConfigError(f"--validation-sample: expected a whole number, got {self.validation_sample!r}")
+            if self.validation_sample < 0:
+                raise ConfigError(f"--validation-sample must be >= 0, got {self.validation_sample}")
         for name in (*_NUMBERS, "sample", *(budget for budget in _BUDGETS if getattr(self, budget) is not None)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -160,6 +170,12 @@ class StudySpec:
         if isinstance(self.log_to, str) or any(tracker not in TRACKERS for tracker in self.log_to):
             raise ConfigError(f"--log-to: expected some of {', '.join(TRACKERS)}, got {self.log_to!r}")
         object.__setattr__(self, "log_to", tuple(dict.fromkeys(self.log_to)))
+
+    def trial_validation_sample(self, vocabulary_size: int) -> int:
+        """How many validation pairs each epoch of a trial is scored on (0: all) for this vocabulary."""
+        if self.validation_sample is not None:
+            return self.validation_sample
+        return max(VALIDATION_SAMPLE_FLOOR, VALIDATION_SCORING_BUDGET // max(1, vocabulary_size))
 
     @property
     def has_budget(self) -> bool:
