@@ -152,6 +152,24 @@ def test_training_helpers(tiny_corpus):
     assert row_training.gensim_embeddings(FakeModel, 3).tolist() == [[3, 4], [0, 0], [1, 2]]
 
 
+def test_gensim_is_scored_as_ours_are_with_its_output_vectors(tiny_corpus):
+    """Row 3 compares like for like: gensim's input-input cosine is one of the scorings tried, its
+    output vectors (syn1neg) give the target-context one, and the best on validation is kept."""
+    from gensim.models import Word2Vec
+
+    from track2vec.evaluation import evaluate
+
+    sentences = row_training.string_sentences(tiny_corpus)
+    model = Word2Vec(sentences, sg=1, hs=0, negative=5, window=3, vector_size=16, min_count=1, workers=1, epochs=3,
+                     seed=0)
+    scored = row_training.score_gensim(model, tiny_corpus)
+    size = len(tiny_corpus.counts)
+    cosine = evaluate(row_training.gensim_embeddings(model, size), tiny_corpus.validation_pairs, row_training.K)
+    assert scored.metrics.ndcg >= cosine.ndcg
+    output = row_training.gensim_embeddings(model, size, model.syn1neg)
+    assert output.shape == (size, 16) and not np.allclose(output, row_training.gensim_embeddings(model, size))
+
+
 def test_time_to_quality_and_best_run():
     fast = row_training.OursRun(common.DEFAULT, "a", 1.0, [row_training.EpochRecord(1, 2.0, 0.1, 10, 5.0, 0.10),
                                                           row_training.EpochRecord(2, 2.0, 0.1, 10, 5.0, 0.20)])
@@ -214,7 +232,8 @@ def test_comparison_picks_best_and_default():
     record = row_training.EpochRecord
     default = row_training.OursRun(common.DEFAULT, "default", 1.0, [record(1, 10.0, 0.1, 100, 10.0, 0.2)])
     fast = row_training.OursRun(common.Variant("sgd", 8192), "sgd", 1.0, [record(1, 2.0, 0.1, 100, 50.0, 0.25)])
-    gensim = [row_training.GensimRun(0.5, 3.5, 500, 0.22, 0.3), row_training.GensimRun(0.5, 5.5, 500, 0.24, 0.3)]
+    gensim = [row_training.GensimRun(0.5, 3.5, 500, 0.22, 0.3, "cosine"),
+              row_training.GensimRun(0.5, 5.5, 500, 0.24, 0.3, "cosine")]
     comparison = row_training.Comparison("set", 1, gensim, [default, fast])
     assert comparison.target == pytest.approx(0.23) and comparison.gensim_seconds == 5.0
     assert [label for label, _ in comparison.shown()] == ["best", "default"] and comparison.shown()[0][1] is fast
