@@ -5,9 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow  # an epoch of Keras
+
+def test_the_driver_hands_trials_the_sample_size_of_the_corpus_vocabulary():
+    from track2vec.corpus import build_corpus
+    from track2vec.data.loaders import load_playlists
+    from tune import driver
+    from tune.spec import StudySpec
+
+    corpus = build_corpus(load_playlists("builtin:tiny"), 2, 10_000, 10_000, 0)
+    auto = StudySpec(name="auto")
+    assert driver._settings(auto, corpus).validation_sample == auto.trial_validation_sample(len(corpus.vocabulary))
+    assert driver._settings(auto, corpus).validation_sample >= len(corpus.validation_pairs)  # small: all pairs
+    assert driver._settings(StudySpec(name="fixed", validation_sample=100), corpus).validation_sample == 100
 
 
+@pytest.mark.slow  # an epoch of Keras
 def test_a_trial_scores_each_epoch_on_the_studys_seeded_sample(monkeypatch):
     from ray import tune as ray_tune
 
