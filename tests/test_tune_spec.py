@@ -131,3 +131,18 @@ def test_by_default_trials_score_every_validation_pair_unless_the_vocabulary_mak
     assert spec.trial_validation_sample(9_000) >= DEFAULT_VALIDATION_PAIRS
     assert VALIDATION_SAMPLE_FLOOR < spec.trial_validation_sample(185_000) < DEFAULT_VALIDATION_PAIRS / 2
     assert spec.trial_validation_sample(2_262_292) == VALIDATION_SAMPLE_FLOOR
+
+
+def test_run_resume_with_another_validation_sample_is_refused_naming_both_values(tmp_path):
+    """A study started before the vocabulary-sized default kept its 2,000; `run --resume` with the new
+    default is refused in one line that says both and points to `resume`, before anything starts."""
+    from tune.run import resume
+    from tune.study import Study
+
+    study = Study(str(tmp_path), "old")
+    study.create()
+    study.save_spec(StudySpec(name="old", validation_sample=2_000))
+    with pytest.raises(ConfigError) as error:
+        resume(study, None, given=StudySpec(name="old"))
+    assert str(error.value) == ("study 'old' was started with --validation-sample 2000, not (default); "
+                                "use `track2vec-tune resume --name old`")

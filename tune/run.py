@@ -108,8 +108,9 @@ def resume(study: Study, cluster: ClusterOptions, given: StudySpec | None = None
 
     spec = study.load_spec()
     for name in spec.differences(given) if given is not None else ():
-        raise ConfigError(f"study {study.name!r} was started with {option(name)} {getattr(spec, name)}, "
-                          f"not {getattr(given, name)}; use `{PROG} resume --name {study.name}`")
+        started, now = (_shown(getattr(settings, name)) for settings in (spec, given))
+        raise ConfigError(f"study {study.name!r} was started with {option(name)} {started}, "
+                          f"not {now}; use `{PROG} resume --name {study.name}`")
     restorable = study.has_file("tuner.pkl") and study.has_experiment_state()
     if restorable:
         driver.check_restorable(study)  # before starting Ray: a damaged state is a one-line error
@@ -381,3 +382,8 @@ def _report_after_run(study: Study) -> None:
     except Exception as error:  # the report is a convenience: never fail a finished study for it
         print(f"{PROG}: warning: could not write the report ({type(error).__name__}: {error}); "
               f"retry with `{PROG} report --name {study.name} --storage {study.storage}`", file=sys.stderr)
+
+
+def _shown(value) -> str:
+    """A setting's value in a message: an unset one (None) is its default."""
+    return "(default)" if value is None else str(value)

@@ -63,10 +63,11 @@ SAME_STUDY = ("trials", "max_epochs", "seed", "min_count", "grace_period", "redu
 
 _WHOLE_NUMBERS = {  # field -> smallest valid value
     "trials": 1, "max_epochs": 1, "grace_period": 1, "max_failures": 0, "min_count": 1,
-    "validation_pairs": 1, "test_pairs": 1, "seed": 0, "repeats": 0, "repeat_top": 1,
+    "validation_pairs": 1, "validation_sample": 0, "test_pairs": 1, "seed": 0, "repeats": 0, "repeat_top": 1,
     "warm_start_top": 1,
 }
 _NUMBERS = ("reduction_factor", "cpus_per_trial", "gpus_per_trial")
+_UNSET_ALLOWED = ("validation_sample",)  # None: decided per corpus (trial_validation_sample)
 
 
 _BUDGETS = ("max_epoch_seconds", "max_trial_memory")  # None (no budget) or a number > 0
@@ -127,15 +128,12 @@ class StudySpec:
                 raise ConfigError(f"{name}: expected a non-empty string, got {value!r}")
         for name, lowest in _WHOLE_NUMBERS.items():
             value = getattr(self, name)
+            if value is None and name in _UNSET_ALLOWED:
+                continue
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{option(name)}: expected a whole number, got {value!r}")
             if lowest is not None and value < lowest:
                 raise ConfigError(f"{option(name)} must be >= {lowest}, got {value}")
-        if self.validation_sample is not None:
-            if isinstance(self.validation_sample, bool) or not isinstance(self.validation_sample, int):
-                raise ConfigError(f"--validation-sample: expected a whole number, got {self.validation_sample!r}")
-            if self.validation_sample < 0:
-                raise ConfigError(f"--validation-sample must be >= 0, got {self.validation_sample}")
         for name in (*_NUMBERS, "sample", *(budget for budget in _BUDGETS if getattr(self, budget) is not None)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
