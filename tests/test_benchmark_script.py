@@ -300,14 +300,18 @@ def test_the_optuna_storage_row_drives_trials_as_the_driver_does():
 
 
 def test_the_transfer_row_counts_what_each_side_trained(tmp_path):
+    from bench import row_transfer
     from bench.row_transfer import TransferPlan, training_seconds
 
     plan = common.quick_settings().transfer
-    assert isinstance(plan, TransferPlan) and plan.fraction == 0.1 and plan.seeds
+    assert isinstance(plan, TransferPlan) and plan.fraction == 0.1 and plan.runs
     # the study on all the data gets the warm-started trials plus the sample's, scaled by the fraction
     assert plan.full_trials == plan.warm_trials + 1
-    assert TransferPlan("builtin", 0.1, 20, 6, 3, 6, (0,)).full_trials == 8
-    assert common.full_settings().transfer.seeds == (0, 1, 2)
+    assert TransferPlan(0.1, 20, 6, 3, 6, (("builtin", 0),)).full_trials == 8
+    assert common.full_settings().transfer.runs == (("builtin", 0), ("builtin", 1), ("builtin", 2),
+                                                    (common.KOSARAK, 0))
+    assert [row_transfer.corpus_name(data) for data, _ in common.full_settings().transfer.runs] == \
+        ["builtin", "builtin", "builtin", "kosarak_sessions"]
     for trial, seconds in (("a", [1.5, 0.5]), ("b", [2.0])):
         (tmp_path / f"trial_{trial}").mkdir()
         (tmp_path / f"trial_{trial}" / "result.json").write_text(

@@ -154,16 +154,17 @@ def full_settings() -> Settings:
 
 
 def _transfer_plan(quick: bool):
-    """Row 9's studies: the small built-in corpus and one seed in a quick run, three seeds and more trials in
-    a full one. The study on all the data gets the warm-started study's trials plus the sample study's
-    scaled by the fraction, so both sides train about as many playlist-epochs (the row measures it)."""
+    """Row 9's studies: the small built-in corpus and one seed in a quick run; in a full one more trials, three
+    seeds of it and one of Kosarak, a larger real corpus whose epochs on all the data cost more.
+    The study on all the data gets the warm-started study's trials plus the sample study's scaled by the
+    fraction, so both sides train about as many playlist-epochs (the row measures it)."""
     from bench.row_transfer import TransferPlan
 
     if quick:
-        return TransferPlan(data="builtin", fraction=0.1, sample_trials=6, warm_trials=3, warm_top=2, max_epochs=3,
-                            seeds=(0,))
-    return TransferPlan(data="builtin", fraction=0.1, sample_trials=20, warm_trials=6, warm_top=3, max_epochs=6,
-                        seeds=(0, 1, 2))
+        return TransferPlan(fraction=0.1, sample_trials=6, warm_trials=3, warm_top=2, max_epochs=3,
+                            runs=(("builtin", 0),))
+    return TransferPlan(fraction=0.1, sample_trials=20, warm_trials=6, warm_top=3, max_epochs=6,
+                        runs=(("builtin", 0), ("builtin", 1), ("builtin", 2), (KOSARAK, 0)))
 
 
 def _quality_corpora(quick: bool) -> tuple:

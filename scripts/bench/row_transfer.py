@@ -1,7 +1,7 @@
 """Row 9: tune on a sample, then transfer (issue 17; Chamberlain et al., Twitter 2020, found tuning on a
 10% sample and applying the settings to the full set worth +91% hit rate over not tuning).
 
-For each seed the row runs three studies through the CLI, each exported with its winner scored
+For each (corpus, seed) of the plan the row runs three studies through the CLI, each exported with its winner scored
 once on the held-out test pairs of the whole corpus (a sample keeps those pairs):
 
 1. ``run --sample 0.1 --trials N1``: TPE + ASHA on a seeded 10% of the training playlists;
@@ -30,15 +30,14 @@ from bench.studies import run_study
 
 @dataclass(frozen=True)
 class TransferPlan:
-    """The row's studies (see the module's docstring)."""
+    """The row's studies (see the module's docstring): the same three for each (corpus, seed) of ``runs``."""
 
-    data: str
     fraction: float
     sample_trials: int
     warm_trials: int
     warm_top: int
     max_epochs: int
-    seeds: tuple[int, ...]
+    runs: tuple[tuple[str, int], ...]  # (--data, --seed)
 
     @property
     def full_trials(self) -> int:
@@ -78,14 +77,20 @@ def _outcome(storage: Path, name: str, options: list[str], fraction: float) -> S
                         epochs * fraction, study.wall_seconds, "track2vec-tune run " + " ".join(options), winner)
 
 
+def corpus_name(data: str) -> str:
+    """A short label: the built-in corpus' spec, else the file's name without its extension."""
+    return data if data.startswith("builtin") else Path(data).stem
+
+
 def run(settings: Settings) -> RowReport:
     plan: TransferPlan = settings.transfer
     report = RowReport(9, f"Transfer: a study on a {plan.fraction:.0%} sample + a short warm-started one on all the "
                           "data, vs the same training on all the data (winner's test NDCG@10)")
-    for seed in plan.seeds:
+    for data, seed in plan.runs:
+        name = corpus_name(data)
         with tempfile.TemporaryDirectory(prefix="track2vec-bench-transfer-") as directory:
             storage = Path(directory)
-            common = ["--data", plan.data, "--max-epochs", str(plan.max_epochs), "--seed", str(seed), "--no-dashboard"]
+            common = ["--data", data, "--max-epochs", str(plan.max_epochs), "--seed", str(seed), "--no-dashboard"]
             sample = _outcome(storage, "sample", [*common, "--sample", str(plan.fraction),
                                                   "--trials", str(plan.sample_trials)], plan.fraction)
             warm = _outcome(storage, "warm", [*common, "--warm-start-from", str(storage / "sample"),
@@ -96,14 +101,15 @@ def run(settings: Settings) -> RowReport:
         # Seeded TPE draws the same first configurations in every study of a seed, so both sides can end
         # with the same winner: then the row compares nothing, and says so.
         same = warm.winner == full.winner
-        report.add(f"seed {seed}: test NDCG@10, transfer vs all data", f"{warm.test_ndcg:.4f}", f"{full.test_ndcg:.4f}",
-                   f"{warm.test_ndcg / full.test_ndcg:.3f}", ">= 1.0", None if same else warm.test_ndcg >= full.test_ndcg,
+        report.add(f"{name}, seed {seed}: test NDCG@10, transfer vs all data", f"{warm.test_ndcg:.4f}",
+                   f"{full.test_ndcg:.4f}", f"{warm.test_ndcg / full.test_ndcg:.3f}", ">= 1.0",
+                   None if same else warm.test_ndcg >= full.test_ndcg,
                    "the same winning configuration on both sides" if same else "")
-        report.add(f"seed {seed}: training seconds, transfer vs all data", f"{transfer_seconds:.0f} s",
+        report.add(f"{name}, seed {seed}: training seconds, transfer vs all data", f"{transfer_seconds:.0f} s",
                    f"{full.training_seconds:.0f} s", f"{transfer_seconds / full.training_seconds:.2f}", "",
                    None, f"playlist-epochs {sample.playlist_epochs + warm.playlist_epochs:.1f} vs "
                          f"{full.playlist_epochs:.1f}")
-        report.detail(f"seed {seed} ({plan.data}; studies in a temporary directory, commands as run):")
+        report.detail(f"{name}, seed {seed} ({data}; studies in a temporary directory, commands as run):")
         for what, outcome in (("1. sample", sample), ("2. warm start", warm), ("3. all data", full)):
             report.detail(f"  {what:<14} {outcome.command}")
             report.detail(f"  {'':<14} winner: validation NDCG@10 {outcome.validation_ndcg:.4f}, test NDCG@10 "
