@@ -153,3 +153,26 @@ def test_softmax_loss_is_the_true_contexts_negative_log_probability():
     labels = batch_labels(4, 3)  # what training feeds: 1 for the true context, first
     expected = -(logits[:, 0] - np.log(np.exp(logits).sum(axis=1)))
     np.testing.assert_allclose(np.asarray(true_context_cross_entropy(labels, logits)), expected, rtol=1e-5)
+
+
+@pytest.mark.slow  # a few seconds of Keras
+def test_sgd_rate_decays_linearly_over_the_run_as_word2vecs_does():
+    from track2vec.config import TrainConfig
+    from track2vec.corpus import build_corpus
+    from track2vec.data.loaders import load_playlists
+    from track2vec.model import SGD_FINAL_RATE
+    from track2vec.training import Trainer
+
+    corpus = build_corpus(load_playlists("builtin:tiny"), seed=0)
+    config = TrainConfig(architecture="sgns", optimizer="sgd", learning_rate=0.025, dim=8, batch_size=512, epochs=4)
+    trainer = Trainer(corpus, config)
+    start = 0.025 * 512 * (1 + config.negatives)  # the per-pair rate times the pairs of a step
+    rates = []
+    trainer.fit(callbacks=[keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: rates.append(float(trainer.model.optimizer.learning_rate)))])
+    # epochs hold about the same number of pairs: a quarter of the way down after each, the floor at the end
+    np.testing.assert_allclose(rates[:3], [0.75 * start, 0.5 * start, 0.25 * start], rtol=0.05)
+    assert rates[3] <= 0.02 * start and rates[3] >= start * SGD_FINAL_RATE * 0.999
+    adam = Trainer(corpus, TrainConfig(optimizer="adam", learning_rate=0.02, dim=8, batch_size=512, epochs=1))
+    adam.fit()
+    assert float(adam.model.optimizer.learning_rate) == pytest.approx(0.02)  # Adam's rate stays put

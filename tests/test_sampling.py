@@ -117,6 +117,15 @@ def test_shrunk_windows_are_a_function_of_seed_and_epoch():
     assert not pair_counter(first) - reference_pairs(playlists, 5)  # only pairs of the full window
 
 
+@pytest.mark.parametrize("forward, shrink", [(False, False), (True, False), (False, True)])
+def test_pair_count_is_the_number_of_pairs_the_epoch_yields(forward, shrink):
+    rng = np.random.default_rng(5)
+    playlists = [rng.integers(0, 60, rng.integers(1, 25)).tolist() for _ in range(300)]
+    sampler = sampler_for(playlists, window=4, subsample=0.05, chunk=64, forward=forward, shrink_windows=shrink)
+    for epoch in (0, 3):
+        assert sampler.pair_count(epoch) == len(one_epoch(sampler, epoch).targets)
+
+
 def test_large_chunks_come_in_bounded_slices_with_the_same_pairs():
     rng = np.random.default_rng(4)
     playlists = [rng.integers(0, 40, 30).tolist() for _ in range(100)]

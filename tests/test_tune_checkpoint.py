@@ -52,6 +52,8 @@ def test_checkpoint_round_trip_continues_training(tmp_path, corpus, architecture
     assert int(model.optimizer.iterations.numpy()) == int(trainer.model.optimizer.iterations.numpy()) > 0
     for saved, loaded in zip(trainer.model.optimizer.variables, model.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(saved), np.asarray(loaded))
+    # sgd's decaying rate goes on from where it was, not from its start
+    assert float(model.optimizer.learning_rate) == pytest.approx(float(trainer.model.optimizer.learning_rate))
 
     history = Trainer(corpus, config, model=model).fit(epochs=2, initial_epoch=1)
     assert history.history["epoch"] == [2]

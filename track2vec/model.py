@@ -193,6 +193,7 @@ def build_model(
     batch_size: int = 1024,
     log_q=None,
     groups=None,
+    decay_steps: int | None = None,
 ) -> keras.Model:
     """A compiled skip-gram model; its item embeddings are the layer named ``embedding``.
 
@@ -200,7 +201,7 @@ def build_model(
     ``softmax`` architecture's shared rows; ``log_q`` (the log of the negative-sampling
     distribution) is that architecture's correction. ``groups`` (each item's artist id, -1
     where unknown) adds an artist vector to the target and context vectors of ``sgns`` and
-    ``softmax``.
+    ``softmax``. ``decay_steps`` is the run's length in steps, over which ``sgd``'s rate decays.
     """
     if architecture not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {architecture!r} (choose from {', '.join(ARCHITECTURES)})")
@@ -249,7 +250,7 @@ def build_model(
         logits = keras.layers.Reshape((width,), name="logits")(scores)
     model = keras.Model([target, contexts], logits, name=f"track2vec_{architecture.replace('-', '_')}")
     model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate, pairs_per_step),
+        optimizer=make_optimizer(optimizer, learning_rate, pairs_per_step, decay_steps),
         loss=loss_function,
         metrics=[accuracy],
         jit_compile=jit_compile,
@@ -258,15 +259,23 @@ def build_model(
     return model
 
 
-def make_optimizer(name: str, learning_rate: float, pairs_per_step: int = 1) -> keras.optimizers.Optimizer:
+# Where sgd's linearly decaying rate ends, as a share of where it starts (word2vec.c's floor).
+SGD_FINAL_RATE = 1e-4
+
+
+def make_optimizer(name: str, learning_rate: float, pairs_per_step: int = 1,
+                   decay_steps: int | None = None) -> keras.optimizers.Optimizer:
     """Keras optimizer by name.
 
     ``lazy-adam`` is Adam restricted to the embedding rows a step touches (sparse).
     ``sgd`` also updates only the embedding rows a step touches (sparse), and its
     learning rate is word2vec's per-pair rate (gensim's ``alpha``, e.g. 0.025):
     Keras averages the loss over the ``pairs_per_step`` (target, context) pairs of
-    a step, so the rate is scaled back up by that number. ``adam`` and ``adagrad``
-    update every row at every step (dense), which costs time on large vocabularies.
+    a step, so the rate is scaled back up by that number. Given ``decay_steps`` (the
+    run's length), it decays linearly towards ``SGD_FINAL_RATE`` of itself, as
+    word2vec's does: plain SGD's last epochs then settle instead of jittering around
+    the optimum. ``adam`` and ``adagrad`` update every row at every step (dense),
+    which costs time on large vocabularies.
     """
     if name == "lazy-adam":
         if keras.backend.backend() != "tensorflow":
@@ -276,7 +285,10 @@ def make_optimizer(name: str, learning_rate: float, pairs_per_step: int = 1) -> 
     if name == "adam":
         return keras.optimizers.Adam(learning_rate)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate * pairs_per_step)
+        rate = learning_rate * pairs_per_step
+        if decay_steps:
+            rate = keras.optimizers.schedules.PolynomialDecay(rate, decay_steps, rate * SGD_FINAL_RATE)
+        return keras.optimizers.SGD(rate)
     if name == "adagrad":
         return keras.optimizers.Adagrad(learning_rate)
     raise ConfigError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")

@@ -140,8 +140,17 @@ class SkipGramSampler:
                 key = kernels.stream_key(self.seed, epoch, _NEGATIVES, chunk, part)
                 yield self._with_negatives(targets[rows], positives[rows], key)
 
-    def _positives(self, playlists: np.ndarray, epoch: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-        """The shuffled (target, context) pairs of some playlists, after subsampling."""
+    def pair_count(self, epoch: int) -> int:
+        """How many (target, context) pairs ``epoch(epoch)`` yields, without drawing them or their negatives."""
+        order = self.playlist_order(epoch)
+        total = 0
+        for start in range(0, len(order), self.chunk_playlists):
+            playlists, _tokens, _starts_of, kept = self._subsampled(order[start : start + self.chunk_playlists], epoch)
+            total += int(self._pairs_per_playlist(playlists, kept, epoch).sum())
+        return total
+
+    def _subsampled(self, playlists: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(playlists, kept_tokens, starts, kept)``: each playlist's tokens after subsampling, packed."""
         playlists = playlists.astype(np.int64, copy=False)
         lengths = self.lengths[playlists]
         starts = _starts(lengths)
@@ -150,10 +159,20 @@ class SkipGramSampler:
         with kernels.parallel_lock:
             kernels.subsample(self.tokens, self.offsets, playlists, self.keep_thresholds,
                               kernels.stream_key(self.seed, epoch, _SUBSAMPLE), starts, kept_tokens, kept)
+        return playlists, kept_tokens, starts, kept
+
+    def _pairs_per_playlist(self, playlists: np.ndarray, kept: np.ndarray, epoch: int) -> np.ndarray:
         pairs = np.empty(len(playlists), dtype=np.int64)
-        reach_key = kernels.stream_key(self.seed, epoch, _REACH)
         with kernels.parallel_lock:
-            kernels.count_pairs(playlists, kept, self.window, self.forward, self.shrink_windows, reach_key, pairs)
+            kernels.count_pairs(playlists, kept, self.window, self.forward, self.shrink_windows,
+                                kernels.stream_key(self.seed, epoch, _REACH), pairs)
+        return pairs
+
+    def _positives(self, playlists: np.ndarray, epoch: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+        """The shuffled (target, context) pairs of some playlists, after subsampling."""
+        playlists, kept_tokens, starts, kept = self._subsampled(playlists, epoch)
+        pairs = self._pairs_per_playlist(playlists, kept, epoch)
+        reach_key = kernels.stream_key(self.seed, epoch, _REACH)
         targets = np.empty(int(pairs.sum()), dtype=np.int32)
         contexts = np.empty_like(targets)
         with kernels.parallel_lock:

@@ -11,6 +11,7 @@ randomness for epoch ``e`` depends only on (seed, e), so a run restored at epoch
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -49,11 +50,17 @@ class Trainer:
             config.architecture, len(corpus.vocabulary), config.dim, config.negatives,
             config.learning_rate, config.optimizer, config.seed, batch_size=config.batch_size,
             log_q=np.log(negative_distribution(corpus.counts, config.alpha)),
-            groups=self._artist_groups(),
+            groups=self._artist_groups(), decay_steps=self._decay_steps(),
         )
         self.next_epoch = 0
         self.pairs_in_epoch = 0
         self.scoring: Scoring | None = None  # chosen on the validation pairs after the last epoch
+
+    def _decay_steps(self) -> int | None:
+        """sgd's run length in steps (its rate decays over it): the first epoch's, times the epochs."""
+        if self.config.optimizer != "sgd":
+            return None
+        return self.config.epochs * max(1, math.ceil(self.sampler.pair_count(0) / self.config.batch_size))
 
     def _artist_groups(self) -> np.ndarray | None:
         if not self.config.artist_vectors:
