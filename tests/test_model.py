@@ -160,19 +160,26 @@ def test_sgd_rate_decays_linearly_over_the_run_as_word2vecs_does():
     from track2vec.config import TrainConfig
     from track2vec.corpus import build_corpus
     from track2vec.data.loaders import load_playlists
-    from track2vec.model import SGD_FINAL_RATE
+    from track2vec.model import FINAL_RATE
     from track2vec.training import Trainer
 
     corpus = build_corpus(load_playlists("builtin:tiny"), seed=0)
-    config = TrainConfig(architecture="sgns", optimizer="sgd", learning_rate=0.025, dim=8, batch_size=512, epochs=4)
-    trainer = Trainer(corpus, config)
-    start = 0.025 * 512 * (1 + config.negatives)  # the per-pair rate times the pairs of a step
-    rates = []
-    trainer.fit(callbacks=[keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: rates.append(float(trainer.model.optimizer.learning_rate)))])
+
+    def rates_per_epoch(**values):
+        config = TrainConfig(**{"dim": 8, "batch_size": 512, "epochs": 4, **values})
+        trainer = Trainer(corpus, config)
+        rates = []
+        trainer.fit(callbacks=[keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: rates.append(float(trainer.model.optimizer.learning_rate)))])
+        return rates
+
+    start = 0.025 * 512 * (1 + 5)  # sgd's per-pair rate times the pairs of a step
+    rates = rates_per_epoch(architecture="sgns", optimizer="sgd", learning_rate=0.025, negatives=5)
     # epochs hold about the same number of pairs: a quarter of the way down after each, the floor at the end
     np.testing.assert_allclose(rates[:3], [0.75 * start, 0.5 * start, 0.25 * start], rtol=0.05)
-    assert rates[3] <= 0.02 * start and rates[3] >= start * SGD_FINAL_RATE * 0.999
-    adam = Trainer(corpus, TrainConfig(optimizer="adam", learning_rate=0.02, dim=8, batch_size=512, epochs=1))
-    adam.fit()
-    assert float(adam.model.optimizer.learning_rate) == pytest.approx(0.02)  # Adam's rate stays put
+    assert start * FINAL_RATE * 0.999 <= rates[3] <= 0.02 * start
+    assert rates_per_epoch(architecture="sgns", optimizer="sgd", learning_rate=0.025,
+                           lr_schedule="constant") == pytest.approx([start] * 4)
+    assert rates_per_epoch(learning_rate=0.02, epochs=1) == pytest.approx([0.02])  # Adam's stays put by default
+    linear_adam = rates_per_epoch(learning_rate=0.02, lr_schedule="linear", epochs=2)
+    assert linear_adam[0] == pytest.approx(0.01, rel=0.05) and linear_adam[1] <= 0.02 * 0.02

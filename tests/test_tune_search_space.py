@@ -29,8 +29,20 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     assert set(space.distributions["artist_vectors"].choices) == {False, True}
     assert space.distributions["dim"].high == 256
     # Scoring does not change training: chosen on validation in every trial, not searched.
-    assert space.fixed == {"architecture": "softmax", "optimizer": "adam", "scoring": "auto", "popularity_weight": None}
+    assert space.fixed == {"architecture": "softmax", "optimizer": "adam", "lr_schedule": "auto", "scoring": "auto",
+                           "popularity_weight": None}
     assert "popularity_weight: auto (the best on validation after each epoch)" in space.describe()
+    assert "lr_schedule: auto (linear decay for sgd, constant for the others)" in space.describe()
+
+
+def test_the_learning_rate_schedule_can_be_searched(tmp_path):
+    overrides, _ = load_overrides(write(tmp_path, 'optimizer = "sgd"\nlr_schedule = { choices = ["linear", "constant"] }\n'))
+    space = build_space(overrides)
+    assert set(space.distributions["lr_schedule"].choices) == {"linear", "constant"}
+    assert TrainConfig.from_dict({**space.fixed, "lr_schedule": "constant"}).decays() is False
+    assert TrainConfig.from_dict(space.fixed).decays() is True  # sgd's default: word2vec's linear decay
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        build_space({"lr_schedule": "cosine"})
 
 
 def test_scoring_can_be_fixed_and_the_popularity_weight_searched(tmp_path):

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from track2vec.cli_support import OneLineParser, add_version, run_main
-from track2vec.config import ARCHITECTURES, DIRECTIONS, OPTIMIZERS, TrainConfig
+from track2vec.config import ARCHITECTURES, DIRECTIONS, LR_SCHEDULE_CHOICES, OPTIMIZERS, TrainConfig
 from track2vec.corpus import DATA_HELP, DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.scoring import AUTO, SCORINGS
 
@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="positive pairs per training step")
     train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="Keras optimizer")
+    train.add_argument("--lr-schedule", choices=LR_SCHEDULE_CHOICES, default=DEFAULTS.lr_schedule,
+                       help="linear: the rate decays towards zero over the epochs (word2vec's); constant; "
+                            "auto: linear for sgd, constant for the others")
     train.add_argument("--scoring", choices=(AUTO, *SCORINGS), default=DEFAULTS.scoring,
                        help="how candidates are ranked: cosine of item vectors, target-context dot product (sgns), "
                             "or auto: the better on validation after each epoch")
@@ -100,7 +103,7 @@ def run_train(args: argparse.Namespace) -> dict:
     config = TrainConfig(
         architecture=args.architecture, dim=args.dim, window=args.window, negatives=args.negatives,
         alpha=args.alpha, subsample=args.subsample, batch_size=args.batch_size, learning_rate=args.lr,
-        optimizer=args.optimizer, epochs=args.epochs, seed=args.seed, direction=args.direction,
+        optimizer=args.optimizer, lr_schedule=args.lr_schedule, epochs=args.epochs, seed=args.seed, direction=args.direction,
         shrink_windows=args.shrink_windows, artist_vectors=args.artist_vectors, scoring=args.scoring,
         popularity_weight=args.popularity_weight,
     )

@@ -11,6 +11,10 @@ ARCHITECTURES = ("sgns", "tied-cosine", "softmax")
 DIRECTIONS = ("both", "forward")  # contexts on both sides of a target, or only after it
 SCORING_CHOICES = (AUTO, *SCORINGS)
 OPTIMIZERS = ("adam", "lazy-adam", "sgd", "adagrad")
+# The learning rate over a run: decaying linearly towards zero over its epochs, or constant;
+# "auto" is word2vec's choice for sgd (linear) and constant for the adaptive optimizers.
+LR_SCHEDULES = ("linear", "constant")
+LR_SCHEDULE_CHOICES = (AUTO, *LR_SCHEDULES)
 # Rows of a batch whose negatives every row of the ``softmax`` architecture shares (track2vec.model).
 SHARED_NEGATIVE_ROWS = 128
 
@@ -38,6 +42,7 @@ class TrainConfig:
     batch_size: int = 4096  # positive pairs per step (each with its negatives)
     learning_rate: float = 0.02
     optimizer: str = "adam"
+    lr_schedule: str = AUTO
     # How candidates are ranked (track2vec.scoring); "auto" and None: the best on the
     # validation pairs after each epoch, which costs no training.
     scoring: str = AUTO
@@ -50,6 +55,7 @@ class TrainConfig:
         checks = [
             (self.architecture in ARCHITECTURES, f"architecture must be one of {', '.join(ARCHITECTURES)}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.lr_schedule in LR_SCHEDULE_CHOICES, f"lr_schedule must be one of {', '.join(LR_SCHEDULE_CHOICES)}"),
             (self.direction in DIRECTIONS, f"direction must be one of {', '.join(DIRECTIONS)}"),
             (self.scoring in SCORING_CHOICES, f"scoring must be one of {', '.join(SCORING_CHOICES)}"),
             (self.popularity_weight is None or self.popularity_weight >= 0, "popularity_weight must be >= 0"),
@@ -70,6 +76,10 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+
+    def decays(self) -> bool:
+        """Whether the learning rate decays linearly over the run (``lr_schedule``; auto: for sgd only)."""
+        return self.lr_schedule == "linear" or (self.lr_schedule == AUTO and self.optimizer == "sgd")
 
     def scoring_methods(self) -> tuple[str, ...]:
         """The similarities tried on validation: the fixed one, or every one the architecture has."""

@@ -201,7 +201,7 @@ def build_model(
     ``softmax`` architecture's shared rows; ``log_q`` (the log of the negative-sampling
     distribution) is that architecture's correction. ``groups`` (each item's artist id, -1
     where unknown) adds an artist vector to the target and context vectors of ``sgns`` and
-    ``softmax``. ``decay_steps`` is the run's length in steps, over which ``sgd``'s rate decays.
+    ``softmax``. ``decay_steps`` (the run's length in steps) makes the learning rate decay over it.
     """
     if architecture not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {architecture!r} (choose from {', '.join(ARCHITECTURES)})")
@@ -259,8 +259,8 @@ def build_model(
     return model
 
 
-# Where sgd's linearly decaying rate ends, as a share of where it starts (word2vec.c's floor).
-SGD_FINAL_RATE = 1e-4
+# Where a linearly decaying rate ends, as a share of where it starts (word2vec.c's floor).
+FINAL_RATE = 1e-4
 
 
 def make_optimizer(name: str, learning_rate: float, pairs_per_step: int = 1,
@@ -271,26 +271,26 @@ def make_optimizer(name: str, learning_rate: float, pairs_per_step: int = 1,
     ``sgd`` also updates only the embedding rows a step touches (sparse), and its
     learning rate is word2vec's per-pair rate (gensim's ``alpha``, e.g. 0.025):
     Keras averages the loss over the ``pairs_per_step`` (target, context) pairs of
-    a step, so the rate is scaled back up by that number. Given ``decay_steps`` (the
-    run's length), it decays linearly towards ``SGD_FINAL_RATE`` of itself, as
-    word2vec's does: plain SGD's last epochs then settle instead of jittering around
-    the optimum. ``adam`` and ``adagrad`` update every row at every step (dense),
-    which costs time on large vocabularies.
+    a step, so the rate is scaled back up by that number. ``adam`` and ``adagrad``
+    update every row at every step (dense), which costs time on large vocabularies.
+    Given ``decay_steps`` (the run's length), any of them has its rate decay linearly
+    towards ``FINAL_RATE`` of itself over those steps, as word2vec's does: the last
+    epochs then settle instead of jittering around the optimum.
     """
+    rate = learning_rate * pairs_per_step if name == "sgd" else learning_rate
+    if decay_steps:
+        rate = keras.optimizers.schedules.PolynomialDecay(rate, decay_steps, rate * FINAL_RATE)
     if name == "lazy-adam":
         if keras.backend.backend() != "tensorflow":
             raise ConfigError(f"optimizer 'lazy-adam' needs Keras' TensorFlow backend (KERAS_BACKEND is "
                               f"{keras.backend.backend()!r}); choose adam, sgd or adagrad")
-        return LazyAdam(learning_rate)
+        return LazyAdam(rate)
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
+        return keras.optimizers.Adam(rate)
     if name == "sgd":
-        rate = learning_rate * pairs_per_step
-        if decay_steps:
-            rate = keras.optimizers.schedules.PolynomialDecay(rate, decay_steps, rate * SGD_FINAL_RATE)
         return keras.optimizers.SGD(rate)
     if name == "adagrad":
-        return keras.optimizers.Adagrad(learning_rate)
+        return keras.optimizers.Adagrad(rate)
     raise ConfigError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")
 
 

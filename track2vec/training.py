@@ -57,8 +57,8 @@ class Trainer:
         self.scoring: Scoring | None = None  # chosen on the validation pairs after the last epoch
 
     def _decay_steps(self) -> int | None:
-        """sgd's run length in steps (its rate decays over it): the first epoch's, times the epochs."""
-        if self.config.optimizer != "sgd":
+        """The run's length in steps, where the rate decays over it: the first epoch's, times the epochs."""
+        if not self.config.decays():
             return None
         return self.config.epochs * max(1, math.ceil(self.sampler.pair_count(0) / self.config.batch_size))
 

@@ -59,6 +59,7 @@ class Param:
     strictly_positive: bool = False
     names: str = ""  # for strings: the list in track2vec.config that holds the valid names
     search_range: tuple | None = None  # for a number fixed by default: the range a {min, max} table starts from
+    auto: str = "the best on validation after each epoch"  # what the value "auto" means
 
 
 PARAMS: dict[str, Param] = {
@@ -75,6 +76,7 @@ PARAMS: dict[str, Param] = {
     "subsample": Param(float, (1e-5, 1e-1), log=True, lowest=0.0),
     "learning_rate": Param(float, (1e-3, 1e-1), log=True, strictly_positive=True),
     "optimizer": Param(str, DEFAULT_OPTIMIZER, names="OPTIMIZERS"),
+    "lr_schedule": Param(str, AUTO, names="LR_SCHEDULE_CHOICES", auto="linear decay for sgd, constant for the others"),
     # Neither changes training: by default every trial picks them on validation after each
     # epoch (AUTO), which costs no trials. Fixing one, or searching one, is a --config choice.
     "scoring": Param(str, AUTO, names="SCORING_CHOICES"),
@@ -106,7 +108,7 @@ class SearchSpace:
             if name in self.fixed:
                 value = self.fixed[name]
                 if value is None or value == AUTO:
-                    lines.append(f"{name}: auto (the best on validation after each epoch)")
+                    lines.append(f"{name}: auto ({PARAMS[name].auto})")
                 else:
                     lines.append(f"{name} = {value!r} (fixed)")
                 continue
