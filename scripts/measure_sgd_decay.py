@@ -5,8 +5,8 @@ For each corpus: gensim's skip-gram (5 epochs, row 3's paper setting, scored lik
 best on the validation pairs of input-input cosine and target-context, each with every
 popularity weight), TrainConfig's default, and ``sgns`` trained by ``sgd`` at each of the given
 learning rates, with a linearly decaying rate (``lr_schedule`` "linear", sgd's default) and with a
-constant one. Every run trains 5 epochs of the paper's
-setting on the same playlists and prints its validation NDCG@10 and training seconds per epoch.
+constant one. Every run trains 5 epochs of the paper's setting on the same playlists and prints its
+validation NDCG@10 per epoch and its training seconds per epoch.
 
 Usage::
 

@@ -146,7 +146,7 @@ class SkipGramSampler:
         total = 0
         for start in range(0, len(order), self.chunk_playlists):
             playlists, _tokens, _starts_of, kept = self._subsampled(order[start : start + self.chunk_playlists], epoch)
-            total += int(self._pairs_per_playlist(playlists, kept, epoch).sum())
+            total += int(self._pairs_per_playlist(playlists, kept, self._reach_key(epoch)).sum())
         return total
 
     def _subsampled(self, playlists: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -161,18 +161,21 @@ class SkipGramSampler:
                               kernels.stream_key(self.seed, epoch, _SUBSAMPLE), starts, kept_tokens, kept)
         return playlists, kept_tokens, starts, kept
 
-    def _pairs_per_playlist(self, playlists: np.ndarray, kept: np.ndarray, epoch: int) -> np.ndarray:
+    def _reach_key(self, epoch: int) -> np.uint64:
+        """The stream of the epoch's window reaches (shared by counting the pairs and drawing them)."""
+        return kernels.stream_key(self.seed, epoch, _REACH)
+
+    def _pairs_per_playlist(self, playlists: np.ndarray, kept: np.ndarray, reach_key: np.uint64) -> np.ndarray:
         pairs = np.empty(len(playlists), dtype=np.int64)
         with kernels.parallel_lock:
-            kernels.count_pairs(playlists, kept, self.window, self.forward, self.shrink_windows,
-                                kernels.stream_key(self.seed, epoch, _REACH), pairs)
+            kernels.count_pairs(playlists, kept, self.window, self.forward, self.shrink_windows, reach_key, pairs)
         return pairs
 
     def _positives(self, playlists: np.ndarray, epoch: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         """The shuffled (target, context) pairs of some playlists, after subsampling."""
         playlists, kept_tokens, starts, kept = self._subsampled(playlists, epoch)
-        pairs = self._pairs_per_playlist(playlists, kept, epoch)
-        reach_key = kernels.stream_key(self.seed, epoch, _REACH)
+        reach_key = self._reach_key(epoch)
+        pairs = self._pairs_per_playlist(playlists, kept, reach_key)
         targets = np.empty(int(pairs.sum()), dtype=np.int32)
         contexts = np.empty_like(targets)
         with kernels.parallel_lock:
