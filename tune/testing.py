@@ -54,11 +54,13 @@ def processes_with_environment(name: str, value: str) -> list[int]:
 
 
 def results(trial_dir: Path) -> list[dict]:
-    """The results a trial reported, from its ``result.json``."""
+    """The results a trial reported, from its ``result.json``: complete lines only, as Ray may be
+    appending the next one while it is read."""
     path = Path(trial_dir) / "result.json"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
 
 
 def trial_dirs(study_dir: Path) -> dict[str, Path]:
