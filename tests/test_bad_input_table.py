@@ -179,6 +179,12 @@ CASES.update({
     "config: not TOML": Case("track2vec-tune", _run("--config", _toml("dim = [\n")), "invalid TOML"),
     "config: missing file": Case("track2vec-tune", _run("--config", lambda tmp: str(tmp / "absent.toml")),
                                  "no such config file"),
+    "config: nothing left to search": Case(
+        "track2vec-tune", _run("--config", _toml('architecture = "sgns"\ndim = 16\nwindow = 2\ndirection = "both"\n'
+                                                 'shrink_windows = false\nartist_vectors = false\nnegatives = 5\n'
+                                                 'batch_size = 1024\nalpha = 0.75\nsubsample = 1e-3\n'
+                                                 'learning_rate = 0.05\n')),
+        "every hyperparameter is fixed, so there is nothing to search"),
     "config: a directory": Case("track2vec-tune", _run("--config", lambda tmp: str(tmp)), "cannot read config file"),
     # run options
     "run: --trials 0": Case("track2vec-tune", _run("--trials", "0"), "argument --trials: must be at least 1"),

@@ -153,3 +153,14 @@ def test_artist_vectors_are_searched_only_where_they_can_act(tmp_path):
     with pytest.raises(ConfigError, match="artist_vectors: architecture tied-cosine"):
         build_space({"artist_vectors": {"choices": [False, True]}, "architecture": {"choices": ["sgns", "tied-cosine"]}})
     assert build_space({"artist_vectors": False}, artists=False).fixed["artist_vectors"] is False
+
+
+def test_a_space_with_nothing_left_to_search_is_refused_in_one_line():
+    # every searched parameter of the default space fixed at one of its values
+    everything_fixed = {name: (dist.choices[0] if hasattr(dist, "choices") else dist.low)
+                        for name, dist in build_space().distributions.items()}
+    with pytest.raises(ConfigError, match="every hyperparameter is fixed, so there is nothing to search"):
+        build_space(everything_fixed)
+    # one parameter left to search is enough
+    del everything_fixed["dim"]
+    assert set(build_space(everything_fixed).distributions) == {"dim"}

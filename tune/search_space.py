@@ -164,6 +164,10 @@ def build_space(overrides: dict[str, Any] | None = None, source: str = "config",
         else:
             fixed[name] = value
     _artist_vectors_where_they_act(overrides, distributions, fixed, source, artists)
+    if not distributions:  # Ray's OptunaSearch cannot sample from an empty space
+        raise ConfigError(f"{source}: every hyperparameter is fixed, so there is nothing to search: give one a "
+                          "range or choices (e.g. dim = { min = 16, max = 128 }), or train the one "
+                          "configuration with `track2vec train`")
     return SearchSpace(distributions, fixed)
 
 
