@@ -229,7 +229,7 @@ def test_the_real_command_prints_only_the_error_line(tmp_path, request, case):
 def test_ecommerce_paper_setting_beats_the_popularity_baseline(ecommerce_npy):
     code, stdout, stderr = run_main([
         "train", "--data", str(ecommerce_npy), "--window", "3", "--subsample", "1e-3", "--alpha", "1.0",
-        "--dim", "50", "--negatives", "5", "--epochs", "2", "--json",
+        "--dim", "50", "--negatives", "5", "--epochs", "1", "--json",
     ])
     assert code == 0, stderr
     result = json.loads(stdout.strip().splitlines()[-1])
