@@ -120,7 +120,7 @@ def test_warm_start_points_are_enqueued_once_even_when_the_study_is_opened_again
     from tune.searcher import PruningOptunaSearch
 
     space = build_space({"dim": {"min": 8, "max": 32}}, source="t")
-    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "optuna.journal")))
     for _ in range(2):  # a study restarted before Ray saved anything builds its searcher again
         search = PruningOptunaSearch(space.distributions, metric="m", objective="b", step_attr="epoch", max_steps=2,
                                      sampler=make_sampler(0, 4), study_name="s", storage=storage,
