@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from track2vec.training import prefetched
+from tune.testing import FAST_SPACE_TOML
 
 REPO = Path(__file__).resolve().parents[1]
 # Runs a CLI's main() with TensorFlow made unimportable, so that any import of it fails loudly.
@@ -49,7 +50,11 @@ def test_lazy_adam_on_jax_backend_is_a_one_line_error():
 
 @pytest.mark.slow
 def test_tuning_study_on_jax_backend_without_dashboard(tmp_path):
+    # The small ranges: the default space's largest corners make one trial's epochs several times another's.
+    config = tmp_path / "space.toml"
+    config.write_text(FAST_SPACE_TOML)
     completed = run_without_tensorflow("tune.cli", ["run", "--data", "builtin:tiny", "--trials", "2",
+                                                    "--config", str(config),
                                                     "--max-epochs", "2", "--storage", str(tmp_path),
                                                     "--name", "jax", "--no-dashboard"], timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
