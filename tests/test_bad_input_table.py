@@ -223,7 +223,7 @@ CASES.update({
     "run: --storage under a file": Case(
         "track2vec-tune", lambda tmp: ["run", "--data", "builtin:tiny", "--dashboard-port", "0", "--name", "s",
                                        "--storage", str(Path(_file("a_file", b"x")(tmp)) / "studies")],
-        "cannot create the study directory", slow=True),
+        "cannot create the study directory"),
     # study names: only plain names inside the user's own storage
     "run: --name with '/'": Case("track2vec-tune", _run("--name", "a/b"), "--name 'a/b'"),
     "resume: --name '..'": Case("track2vec-tune", _tune("resume", "--name", "..", "--storage",

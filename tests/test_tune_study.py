@@ -188,3 +188,16 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     assert "already exists" in capsys.readouterr().err
     assert main(["export", "--name", name, "--storage", str(storage), "--force"]) == 0
     assert read_export(export_dir).info["trial_id"] == winner["trial_id"]
+
+
+def test_a_study_directory_that_cannot_be_made_is_refused_before_anything_starts(tmp_path):
+    from track2vec.errors import ConfigError
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(ConfigError, match=f"cannot create the study directory .*\\({a_file} is not a directory\\)"):
+        Study(str(a_file / "studies"), "s").check_creatable()
+    # a path that does not exist yet under a directory is fine, and checking it creates nothing
+    Study(str(tmp_path / "new" / "studies"), "s").check_creatable()
+    assert not (tmp_path / "new").exists()
+    assert a_file.read_text() == "x"

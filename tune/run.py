@@ -64,6 +64,7 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
         if resume_existing:
             return resume(study, cluster, given=spec)
         study.create()  # raises the "already exists" error
+    study.check_creatable()
     check_trackers(spec.log_to)
     if config:
         overrides, config_text = load_overrides(config)

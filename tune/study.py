@@ -170,6 +170,24 @@ class Study:
         except OSError as error:
             raise ConfigError(f"cannot create the study directory {self.path} ({error.strerror or error})") from None
 
+    def check_creatable(self) -> None:
+        """Refuse now, before Ray starts and the corpus loads, a local study directory that ``create`` could
+        not make: the nearest existing ancestor must be a directory this process may write in."""
+        if not self.is_local:
+            return
+        ancestor = self.local_path
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if ancestor == self.local_path:
+            return  # it exists: ``create`` says whether it is a study already
+        if not ancestor.is_dir():
+            problem = f"{ancestor} is not a directory"
+        elif not os.access(ancestor, os.W_OK | os.X_OK):
+            problem = f"no permission to write in {ancestor}"
+        else:
+            return
+        raise ConfigError(f"cannot create the study directory {self.path} ({problem})")
+
     def load_spec(self) -> StudySpec:
         """The study's ``study.json``; a missing study is a user error."""
         if not self.has_file(STUDY_FILE):
