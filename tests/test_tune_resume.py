@@ -207,7 +207,7 @@ def as_written_before_journal_storage(study_json: Path) -> None:
 
 @pytest.mark.slow
 def test_a_sqlite_study_of_an_earlier_version_is_read_and_resumed(tmp_path, capsys, tune_cli):
-    trials, max_epochs = 4, 3
+    trials, max_epochs = 3, 3
     storage, name = tmp_path / "studies", "old"
     study_dir = storage / name
     config = tmp_path / "space.toml"
