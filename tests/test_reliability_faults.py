@@ -25,20 +25,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tune.testing import auth_token, free_port, optuna_trials, results, trial_dirs, wait_for
+from tune.testing import EVEN_EPOCHS_TOML, auth_token, free_port, optuna_trials, results, trial_dirs, wait_for
 
 # Epochs of a few seconds, so that a fault lands mid-study: builtin:tiny's are too quick to
-# kill a worker between two epochs. The choices that change an epoch's pairs fourfold (direction,
-# reduced windows) and its cost per pair (architecture, artist vectors) are fixed, so that no trial's
-# epochs take several times as long as another's.
+# kill a worker between two epochs.
 SLOW_DATA = "builtin"
-SLOW_EPOCHS = """\
+SLOW_EPOCHS = EVEN_EPOCHS_TOML + """\
 batch_size = 64
 window = 6
-direction = "forward"
-shrink_windows = true
-architecture = "softmax"
-artist_vectors = false
 dim = { min = 8, max = 16 }
 negatives = { min = 5, max = 6 }
 """

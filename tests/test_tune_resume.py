@@ -21,22 +21,16 @@ import pytest
 from tune import optuna_store
 from tune.cli import main
 from tune.study import Study
-from tune.testing import FAST_SPACE_TOML, free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
+from tune.testing import EVEN_EPOCHS_TOML, FAST_SPACE_TOML, free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
 
 TRIALS, MAX_EPOCHS = 4, 5
 # Small batches and a wide window on builtin small make epochs slow enough to catch a trial
 # mid-way (builtin:tiny's are too quick); after ASHA's rung at epoch 2 a survivor runs three more
-# epochs, long enough to be caught mid-way and short enough for resume to finish it soon. The
-# choices that change an epoch's pairs fourfold (direction, reduced windows) and its cost per pair
-# (architecture, artist vectors) are fixed, so that every trial's epochs take about as long.
+# epochs, long enough to be caught mid-way and short enough for resume to finish it soon.
 DATA = "builtin"
-SPACE = """\
+SPACE = EVEN_EPOCHS_TOML + """\
 batch_size = 256
 window = 6
-direction = "forward"
-shrink_windows = true
-architecture = "softmax"
-artist_vectors = false
 dim = { min = 8, max = 32 }
 negatives = { min = 5, max = 10 }
 subsample = { min = 1e-2, max = 1e-1 }

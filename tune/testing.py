@@ -21,6 +21,17 @@ learning_rate = { min = 1e-3, max = 1e-1 }
 """
 
 
+# Appended to a test study's space: fixes the choices that change an epoch's pairs fourfold (direction,
+# reduced windows) and its cost per pair (architecture, artist vectors), so that no trial's epochs take
+# several times as long as another's (tests that catch a trial mid-way wait on the slowest).
+EVEN_EPOCHS_TOML = """\
+direction = "forward"
+shrink_windows = true
+architecture = "softmax"
+artist_vectors = false
+"""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
