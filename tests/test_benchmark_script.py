@@ -345,3 +345,21 @@ def test_row_10_writes_slices_the_mpd_reader_reads_back_and_reenacts_the_former_
     assert row_corpus.spec(1_000_000) == "builtin:mpd" and row_corpus.spec(5000) == "builtin:mpd:5000"
     # the full run ends at the dataset's size, where the targets apply
     assert common.full_settings().mpd_playlists[-1] == row_corpus.FULL_PLAYLISTS
+
+
+def test_cluster_scaling_model_is_read_off_a_run_and_projects_by_waves_of_trials():
+    """scripts/measure_cluster_scaling.py: study = serial + overhead + ceil(trials / concurrent) x trial."""
+    spec = importlib.util.spec_from_file_location("measure_cluster_scaling", SCRIPTS / "measure_cluster_scaling.py")
+    scaling = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = scaling  # its dataclasses look their module up there
+    spec.loader.exec_module(scaling)
+
+    # 8 trials of 10-14 s on 2 nodes: 4 waves of their mean (12 s), 3 s of loop beyond them, 7 s outside it
+    run = scaling.Run(nodes=2, concurrent=2, wall=58.0, loop=51.0, trial_seconds=[10.0, 14.0] * 4)
+    model = scaling.Model.of_run(run, trials=8)
+    assert (model.serial, model.trial, model.overhead) == pytest.approx((7.0, 12.0, 3.0))
+    assert model.wall(8, 2) == pytest.approx(run.wall)  # it gives its own run back
+    # 3 slots run 8 trials in 3 waves, 8 or more in one: more slots than trials do not help
+    assert [scaling.waves(8, slots) for slots in (1, 3, 8, 16)] == [8, 3, 1, 1]
+    assert model.wall(8, 3) == pytest.approx(7.0 + 3.0 + 3 * 12.0)
+    assert model.wall(8, 16) == model.wall(8, 8) < model.wall(8, 4)
