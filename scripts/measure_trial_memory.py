@@ -35,6 +35,9 @@ CONFIGURATIONS = (
                                     "window": 10}),
     ("sgns, large step", {"architecture": "sgns", "dim": 256, "batch_size": 16384, "negatives": 20}),
     ("middle of the space", {"architecture": "softmax", "dim": 64, "batch_size": 2048, "negatives": 10}),
+    # The same with sparse updates: at a large vocabulary dense Adam's copies of the tables dominate.
+    ("middle of the space, lazy-adam", {"architecture": "softmax", "dim": 64, "batch_size": 2048, "negatives": 10,
+                                        "optimizer": "lazy-adam"}),
 )
 
 
