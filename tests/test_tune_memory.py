@@ -104,6 +104,14 @@ def test_the_estimate_grows_with_each_term():
     assert estimate_peak_mib(base, 100_000, corpus_bytes=100 * 2**20) == pytest.approx(small + 100)
 
 
+def test_sparse_updates_are_estimated_below_dense_adam_so_a_large_vocabulary_caps_less():
+    """lazy-adam keeps Adam's two moments but no dense gradient: between sgd (no slots) and dense Adam."""
+    sizes = dict(architecture="softmax", dim=64, batch_size=2048, negatives=10)
+    estimate = {optimizer: estimate_peak_mib(TrainConfig(**sizes, optimizer=optimizer), 2_000_000)
+                for optimizer in ("sgd", "lazy-adam", "adam")}
+    assert estimate["sgd"] < estimate["lazy-adam"] < estimate["adam"]
+
+
 def test_the_driver_keeps_the_capped_ranges_in_the_studys_overrides(monkeypatch):
     import ray
 
