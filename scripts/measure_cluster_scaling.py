@@ -3,10 +3,9 @@
 For each node count given (``--nodes 1 2``), this starts a real Ray cluster of that many raylets on this
 machine (``ray.cluster_utils.Cluster``, ``--cpus-per-node`` CPUs each, token authentication as by default)
 and runs the same study on it with ``track2vec-tune run --address`` (from a fresh process, its imports
-timed, the cluster's start not): every trial has
-the same cost (the space fixes everything that changes an epoch's work and searches only the learning
-rate and the negative-sampling exponent), and ASHA stops nothing (grace period = max epochs), so the
-trials' work does not depend on the node count.
+timed, the cluster's start not): every trial has the same cost (the space fixes everything that changes
+an epoch's work and searches only the learning rate and the negative-sampling exponent), and ASHA stops
+nothing (grace period = max epochs), so the trials' work does not depend on the node count.
 
 A study is then ``serial + overhead + waves x trial``: the driver's own time outside the tuning loop
 (imports, Ray connection, corpus, final evaluation, export), the rest of the loop beyond its trials, and
@@ -95,7 +94,12 @@ def waves(trials: int, concurrent: int) -> int:
 
 
 def run_study(nodes: int, args: argparse.Namespace, root: Path) -> Run:
-    """The study on ``nodes`` nodes, measured by a fresh process of this script (``--measure-nodes``)."""
+    """The study on ``nodes`` nodes, measured by a fresh process of this script (``--measure-nodes``).
+
+    That process creates the cluster and runs the study itself: a ``track2vec-tune`` started as a
+    subprocess of the process that created a ``Cluster`` had its trials' actors cancelled before they
+    ran (the cause is not found; a cluster of ``ray start`` nodes does not do this).
+    """
     command = [sys.executable, __file__, "--measure-nodes", str(nodes), "--root", str(root)] + [
         f"--{name.replace('_', '-')}={value}" for name, value in vars(args).items()
         if name in ("data", "trials", "max_epochs", "cpus_per_node", "cpus_per_trial", "seed")]
