@@ -94,14 +94,18 @@ def test_prefetched_stops_its_thread_when_the_consumer_stops_early():
     assert len(produced) <= 3 + 2 + 1  # taken, buffered, one in hand
 
 
-def test_tensorflow_processes_keep_jax_out():
+def test_tensorflow_processes_keep_jax_out_and_start_keras_without_its_optional_imports():
     # TensorFlow's TFLite utilities import JAX whenever it is installed (it is, with the test extra):
-    # about 200 MiB more per trial worker. configure_backend keeps it out on the TensorFlow backend.
+    # about 200 MiB more per trial worker. configure_backend keeps it out on the TensorFlow backend,
+    # and imports TensorFlow (which loads Keras) without scikit-learn and Matplotlib, which Keras
+    # imports for helpers training never uses; both stay importable afterwards.
     code = ("import sys; from track2vec.runtime import configure_backend; configure_backend(threads=1); "
-            "import tensorflow, track2vec.training; print(sys.modules.get('jax') is None)")
+            "import tensorflow, keras, track2vec.training; "
+            "print(sys.modules.get('jax') is None, 'sklearn' in sys.modules, 'matplotlib' in sys.modules); "
+            "import sklearn, matplotlib; print('importable')")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("KERAS_BACKEND", None)
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO,
                                env=env)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    assert completed.stdout.strip().splitlines()[-1] == "True"
+    assert completed.stdout.strip().splitlines()[-2:] == ["True False False", "importable"]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+
+# Imported by Keras at start-up when installed (its scikit-learn wrappers, its plotting helpers), each
+# behind an ImportError guard; training never uses them, and they cost a worker seconds and memory.
+KERAS_OPTIONAL_IMPORTS = ("sklearn", "matplotlib")
 
 
 def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None:
@@ -15,7 +20,9 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
     Keras' default backend; with ``KERAS_BACKEND=jax`` only the device settings apply
     (JAX sizes its CPU pool itself). On TensorFlow, JAX is made unimportable in this
     process: TensorFlow's TFLite utilities import it whenever it is installed, which costs
-    a trial worker about 200 MiB for nothing.
+    a trial worker about 200 MiB for nothing. For the same reason TensorFlow is imported here
+    without scikit-learn and Matplotlib, which the Keras it loads imports for its scikit-learn
+    wrappers and plotting helpers when they are installed; they stay importable afterwards.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads:
@@ -32,7 +39,8 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
         return
     if "jax" not in sys.modules:
         sys.modules["jax"] = None  # TFLite's `from jax import jit` then fails, as it expects when JAX is absent
-    import tensorflow as tf
+    with _unimportable(KERAS_OPTIONAL_IMPORTS):
+        import tensorflow as tf
 
     if threads:
         try:
@@ -46,3 +54,17 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
                 tf.config.experimental.set_memory_growth(gpu, True)
             except RuntimeError:
                 pass
+
+
+@contextlib.contextmanager
+def _unimportable(names: tuple[str, ...]):
+    """Within the block, ``import`` of each module in ``names`` not yet loaded raises ImportError."""
+    blocked = [name for name in names if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None
+    try:
+        yield
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
