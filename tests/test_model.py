@@ -183,3 +183,28 @@ def test_sgd_rate_decays_linearly_over_the_run_as_word2vecs_does():
     assert rates_per_epoch(learning_rate=0.02, epochs=1) == pytest.approx([0.02])  # Adam's stays put by default
     linear_adam = rates_per_epoch(learning_rate=0.02, lr_schedule="linear", epochs=2)
     assert linear_adam[0] == pytest.approx(0.01, rel=0.05) and linear_adam[1] <= 0.02 * 0.02
+
+
+def test_the_default_optimizer_is_adam_below_the_sparse_size_and_lazy_adam_from_it(monkeypatch):
+    """"auto" (the default) picks by vocabulary size; a named optimizer is kept at any size."""
+    import track2vec.config
+    from track2vec.config import SPARSE_FROM_ITEMS, TrainConfig
+    from track2vec.corpus import build_corpus
+    from track2vec.data.loaders import load_playlists
+    from track2vec.training import Trainer
+
+    config = TrainConfig()
+    assert config.optimizer == "auto"
+    assert config.optimizer_for(SPARSE_FROM_ITEMS - 1) == "adam"
+    assert config.optimizer_for(SPARSE_FROM_ITEMS) == "lazy-adam"
+    assert config.optimizer_for(10 * SPARSE_FROM_ITEMS, sparse_available=False) == "adam"  # JAX has no LazyAdam
+    assert TrainConfig(optimizer="adagrad").optimizer_for(10 * SPARSE_FROM_ITEMS) == "adagrad"
+    assert TrainConfig(optimizer="lazy-adam").optimizer_for(10) == "lazy-adam"
+
+    # the trainer builds its model with the resolved optimizer, on either side of the size
+    corpus = build_corpus(load_playlists("builtin:tiny"), seed=0)
+    small = Trainer(corpus, TrainConfig(dim=8))
+    assert small.optimizer == "adam" and type(small.model.optimizer) is keras.optimizers.Adam
+    monkeypatch.setattr(track2vec.config, "SPARSE_FROM_ITEMS", len(corpus.vocabulary))
+    large = Trainer(corpus, TrainConfig(dim=8))
+    assert large.optimizer == "lazy-adam" and isinstance(large.model.optimizer, LazyAdam)

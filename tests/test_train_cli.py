@@ -65,6 +65,7 @@ def test_train_prints_one_line_per_epoch_and_a_final_json_line(trained):
                 "popularity_val_ndcg_at_10", "popularity_val_hr_at_10", "oracle_ndcg_at_10"):
         assert math.isfinite(result[key]), key
     assert result["epochs"] == 2
+    assert result["optimizer"] == "adam"  # the default ("auto") on a vocabulary this small
     assert 0 < result["val_ndcg_at_10"] <= result["val_hr_at_10"] <= 1
     assert 0 < result["popularity_val_ndcg_at_10"] <= result["popularity_val_hr_at_10"] <= 1
     assert f"{result['val_ndcg_at_10']:.4f}" in epochs[-1]  # the last epoch line reports the final metric

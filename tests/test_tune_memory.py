@@ -112,6 +112,14 @@ def test_sparse_updates_are_estimated_below_dense_adam_so_a_large_vocabulary_cap
     assert estimate["sgd"] < estimate["lazy-adam"] < estimate["adam"]
 
 
+def test_the_default_optimizer_is_estimated_as_the_one_it_resolves_to():
+    from track2vec.config import SPARSE_FROM_ITEMS
+
+    sizes = dict(architecture="softmax", dim=64, batch_size=2048, negatives=10)
+    for items, resolved in ((SPARSE_FROM_ITEMS - 1, "adam"), (SPARSE_FROM_ITEMS, "lazy-adam")):
+        assert estimate_peak_mib(TrainConfig(**sizes), items) == estimate_peak_mib(TrainConfig(**sizes, optimizer=resolved), items)
+
+
 def test_the_driver_keeps_the_capped_ranges_in_the_studys_overrides(monkeypatch):
     import ray
 

@@ -29,8 +29,9 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     assert set(space.distributions["artist_vectors"].choices) == {False, True}
     assert space.distributions["dim"].high == 256
     # Scoring does not change training: chosen on validation in every trial, not searched.
-    assert space.fixed == {"architecture": "softmax", "optimizer": "adam", "lr_schedule": "auto", "scoring": "auto",
+    assert space.fixed == {"architecture": "softmax", "optimizer": "auto", "lr_schedule": "auto", "scoring": "auto",
                            "popularity_weight": None}
+    assert "optimizer: auto (adam, or lazy-adam (sparse updates) on large vocabularies)" in space.describe()
     assert "popularity_weight: auto (the best on validation after each epoch)" in space.describe()
     assert "lr_schedule: auto (linear decay for sgd, constant for the others)" in space.describe()
 
@@ -79,7 +80,7 @@ def test_default_choices_are_names_the_library_accepts():
     from tune import search_space
 
     assert search_space.DEFAULT_ARCHITECTURE in library_names("ARCHITECTURES")
-    assert search_space.DEFAULT_OPTIMIZER in library_names("OPTIMIZERS")
+    assert search_space.DEFAULT_OPTIMIZER in library_names("OPTIMIZER_CHOICES")
 
 
 def test_every_point_of_the_space_is_a_valid_train_config():

@@ -53,3 +53,4 @@ def test_a_trial_scores_each_epoch_on_the_studys_seeded_sample(monkeypatch):
     (report,) = reports
     sampled = trainer.evaluate(expected, trainer.scoring)
     assert report[trainable.METRIC] == pytest.approx(sampled.ndcg) and report["seed"] == 9
+    assert report["optimizer"] == trainer.optimizer == "adam"  # the default ("auto"), resolved, is reported

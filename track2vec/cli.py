@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from track2vec.cli_support import OneLineParser, add_version, run_main
-from track2vec.config import ARCHITECTURES, DIRECTIONS, LR_SCHEDULE_CHOICES, OPTIMIZERS, TrainConfig
+from track2vec.config import ARCHITECTURES, DIRECTIONS, LR_SCHEDULE_CHOICES, OPTIMIZER_CHOICES, SPARSE_FROM_ITEMS, TrainConfig
 from track2vec.corpus import DATA_HELP, DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.scoring import AUTO, SCORINGS
 
@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="subsampling threshold t for frequent items (0 disables)")
     train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="positive pairs per training step")
     train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="Keras optimizer")
+    train.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, default=DEFAULTS.optimizer,
+                       help=f"Keras optimizer; auto: adam below {SPARSE_FROM_ITEMS:,} items, lazy-adam (sparse) from there")
     train.add_argument("--lr-schedule", choices=LR_SCHEDULE_CHOICES, default=DEFAULTS.lr_schedule,
                        help="linear: the rate decays towards zero over the epochs (word2vec's); constant; "
                             "auto: linear for sgd, constant for the others")
@@ -133,6 +134,7 @@ def run_train(args: argparse.Namespace) -> dict:
         "accuracy": logs["accuracy"],
         "epochs": config.epochs,
         "seconds": seconds,
+        "optimizer": trainer.optimizer,  # what trained: "auto" resolved for the vocabulary
     }
     baselines = corpus_baselines(corpus, k)
     for name, baseline in baselines.items():

@@ -11,6 +11,10 @@ ARCHITECTURES = ("sgns", "tied-cosine", "softmax")
 DIRECTIONS = ("both", "forward")  # contexts on both sides of a target, or only after it
 SCORING_CHOICES = (AUTO, *SCORINGS)
 OPTIMIZERS = ("adam", "lazy-adam", "sgd", "adagrad")
+# "auto": Adam's updates, dense below SPARSE_FROM_ITEMS items and sparse (lazy-adam) from there, where a
+# dense update of every row costs more than the sparse one's gathers and scatters (BENCHMARKS.md).
+OPTIMIZER_CHOICES = (AUTO, *OPTIMIZERS)
+SPARSE_FROM_ITEMS = 50_000
 # The learning rate over a run: decaying linearly towards zero over its epochs, or constant;
 # "auto" is word2vec's choice for sgd (linear) and constant for the adaptive optimizers.
 LR_SCHEDULES = ("linear", "constant")
@@ -41,7 +45,7 @@ class TrainConfig:
     subsample: float = 1e-3  # frequent-item subsampling threshold t (0 disables)
     batch_size: int = 4096  # positive pairs per step (each with its negatives)
     learning_rate: float = 0.02
-    optimizer: str = "adam"
+    optimizer: str = AUTO
     lr_schedule: str = AUTO
     # How candidates are ranked (track2vec.scoring); "auto" and None: the best on the
     # validation pairs after each epoch, which costs no training.
@@ -54,7 +58,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.architecture in ARCHITECTURES, f"architecture must be one of {', '.join(ARCHITECTURES)}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.optimizer in OPTIMIZER_CHOICES, f"optimizer must be one of {', '.join(OPTIMIZER_CHOICES)}"),
             (self.lr_schedule in LR_SCHEDULE_CHOICES, f"lr_schedule must be one of {', '.join(LR_SCHEDULE_CHOICES)}"),
             (self.direction in DIRECTIONS, f"direction must be one of {', '.join(DIRECTIONS)}"),
             (self.scoring in SCORING_CHOICES, f"scoring must be one of {', '.join(SCORING_CHOICES)}"),
@@ -76,6 +80,13 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+
+    def optimizer_for(self, vocabulary_size: int, sparse_available: bool = True) -> str:
+        """The optimizer that trains on ``vocabulary_size`` items: the one named, or what "auto" picks
+        there (adam, or lazy-adam from ``SPARSE_FROM_ITEMS`` items where the backend has it)."""
+        if self.optimizer != AUTO:
+            return self.optimizer
+        return "lazy-adam" if sparse_available and vocabulary_size >= SPARSE_FROM_ITEMS else "adam"
 
     def decays(self) -> bool:
         """Whether the learning rate decays linearly over the run (``lr_schedule``; auto: for sgd only)."""

@@ -45,7 +45,7 @@ def table_bytes(config: TrainConfig, vocabulary_size: int, n_groups: int = 0) ->
     rows = vocabulary_size + (n_groups + 1 if config.artist_vectors else 0)
     tables = 1 if config.architecture == "tied-cosine" else 2
     values = rows * config.dim * tables + (vocabulary_size if config.architecture == "softmax" else 0)
-    return values * FLOAT_BYTES * TABLE_COPIES.get(config.optimizer, max(TABLE_COPIES.values()))
+    return values * FLOAT_BYTES * TABLE_COPIES[config.optimizer_for(vocabulary_size)]
 
 
 def step_bytes(config: TrainConfig, vocabulary_size: int) -> int:

@@ -46,9 +46,11 @@ class Trainer:
             forward=config.direction == "forward", shrink_windows=config.shrink_windows,
         )
         keras.utils.set_random_seed(config.seed)
+        # What config.optimizer names, "auto" resolved for this vocabulary (LazyAdam is TensorFlow's only).
+        self.optimizer = config.optimizer_for(len(corpus.vocabulary), keras.backend.backend() == "tensorflow")
         self.model = model or build_model(
             config.architecture, len(corpus.vocabulary), config.dim, config.negatives,
-            config.learning_rate, config.optimizer, config.seed, batch_size=config.batch_size,
+            config.learning_rate, self.optimizer, config.seed, batch_size=config.batch_size,
             log_q=np.log(negative_distribution(corpus.counts, config.alpha)),
             groups=self._artist_groups(), decay_steps=self._decay_steps(),
         )

@@ -44,8 +44,8 @@ from track2vec.errors import ConfigError
 # The architecture that ranked best on every corpus measured (README, "Quality"); sgns and
 # tied-cosine stay a --config choice away.
 DEFAULT_ARCHITECTURE = "softmax"
-DEFAULT_OPTIMIZER = "adam"
 AUTO = "auto"  # track2vec.scoring.AUTO; a fixed popularity_weight of None means the same
+DEFAULT_OPTIMIZER = AUTO  # chosen by vocabulary size (track2vec.config.TrainConfig.optimizer_for)
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ PARAMS: dict[str, Param] = {
     "alpha": Param(float, (-1.4, 1.4)),
     "subsample": Param(float, (1e-5, 1e-1), log=True, lowest=0.0),
     "learning_rate": Param(float, (1e-3, 1e-1), log=True, strictly_positive=True),
-    "optimizer": Param(str, DEFAULT_OPTIMIZER, names="OPTIMIZERS"),
+    "optimizer": Param(str, DEFAULT_OPTIMIZER, names="OPTIMIZER_CHOICES",
+                       auto="adam, or lazy-adam (sparse updates) on large vocabularies"),
     "lr_schedule": Param(str, AUTO, names="LR_SCHEDULE_CHOICES", auto="linear decay for sgd, constant for the others"),
     # Neither changes training: by default every trial picks them on validation after each
     # epoch (AUTO), which costs no trials. Fixing one, or searching one, is a --config choice.

@@ -206,6 +206,7 @@ def _epoch_reporter(trainer, progress: TrialProgress, best: BestVectors | None, 
                     "best_epoch": progress.best_epoch,
                     "restored_from_epoch": restored_from,
                     "seed": seed,
+                    "optimizer": trainer.optimizer,  # what trained: "auto" resolved for the vocabulary
                     "corpus_zero_copy": zero_copy,
                     **progress.cost.metrics(),
                     **where,
