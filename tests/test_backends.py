@@ -96,7 +96,7 @@ def test_prefetched_stops_its_thread_when_the_consumer_stops_early():
 
 def test_tensorflow_processes_keep_jax_out_and_start_keras_without_its_optional_imports():
     # TensorFlow's TFLite utilities import JAX whenever it is installed (it is, with the test extra):
-    # about 200 MiB more per trial worker. configure_backend keeps it out on the TensorFlow backend,
+    # memory a trial worker does not need. configure_backend keeps it out on the TensorFlow backend,
     # and imports TensorFlow (which loads Keras) without scikit-learn and Matplotlib, which Keras
     # imports for helpers training never uses; both stay importable afterwards.
     code = ("import sys; from track2vec.runtime import configure_backend; configure_backend(threads=1); "

@@ -20,7 +20,7 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
     Keras' default backend; with ``KERAS_BACKEND=jax`` only the device settings apply
     (JAX sizes its CPU pool itself). On TensorFlow, JAX is made unimportable in this
     process: TensorFlow's TFLite utilities import it whenever it is installed, which costs
-    a trial worker about 200 MiB for nothing. For the same reason TensorFlow is imported here
+    a trial worker memory for nothing (BENCHMARKS.md). For the same reason TensorFlow is imported here
     without scikit-learn and Matplotlib, which the Keras it loads imports for its scikit-learn
     wrappers and plotting helpers when they are installed; they stay importable afterwards.
     """
