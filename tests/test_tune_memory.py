@@ -112,11 +112,14 @@ def test_sparse_updates_are_estimated_below_dense_adam_so_a_large_vocabulary_cap
     assert estimate["sgd"] < estimate["lazy-adam"] < estimate["adam"]
 
 
-def test_the_default_optimizer_is_estimated_as_the_one_it_resolves_to():
+@pytest.mark.parametrize("backend, large_vocabulary_optimizer", [("tensorflow", "lazy-adam"), ("jax", "adam")])
+def test_the_default_optimizer_is_estimated_as_the_one_it_resolves_to(monkeypatch, backend, large_vocabulary_optimizer):
+    """As the trainer on the backend that KERAS_BACKEND selects: JAX has no lazy-adam and stays on dense Adam."""
     from track2vec.config import SPARSE_FROM_ITEMS
 
+    monkeypatch.setenv("KERAS_BACKEND", backend)
     sizes = dict(architecture="softmax", dim=64, batch_size=2048, negatives=10)
-    for items, resolved in ((SPARSE_FROM_ITEMS - 1, "adam"), (SPARSE_FROM_ITEMS, "lazy-adam")):
+    for items, resolved in ((SPARSE_FROM_ITEMS - 1, "adam"), (SPARSE_FROM_ITEMS, large_vocabulary_optimizer)):
         assert estimate_peak_mib(TrainConfig(**sizes), items) == estimate_peak_mib(TrainConfig(**sizes, optimizer=resolved), items)
 
 

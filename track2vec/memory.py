@@ -13,13 +13,15 @@ A trial's peak resident memory is, to a good approximation, four parts:
 The constants are fitted to measured peaks on the built-in Deezer-size corpus, lazy-adam's at the
 Million Playlist size (``scripts/measure_trial_memory.py`` prints measured against estimated,
 BENCHMARKS.md holds the runs).
-The estimate is what the tuning service uses to keep a search space within the memory a trial can
+The default optimizer is resolved as the trainer resolves it, on the backend that ``KERAS_BACKEND``
+selects. The estimate is what the tuning service uses to keep a search space within the memory a trial can
 have; it errs on the high side rather than the low.
 """
 
 from __future__ import annotations
 
 from track2vec.config import SHARED_NEGATIVE_ROWS, TrainConfig
+from track2vec.runtime import sparse_updates_available
 
 MIB = 2**20
 FLOAT_BYTES = 4
@@ -45,7 +47,7 @@ def table_bytes(config: TrainConfig, vocabulary_size: int, n_groups: int = 0) ->
     rows = vocabulary_size + (n_groups + 1 if config.artist_vectors else 0)
     tables = 1 if config.architecture == "tied-cosine" else 2
     values = rows * config.dim * tables + (vocabulary_size if config.architecture == "softmax" else 0)
-    return values * FLOAT_BYTES * TABLE_COPIES[config.optimizer_for(vocabulary_size)]
+    return values * FLOAT_BYTES * TABLE_COPIES[config.optimizer_for(vocabulary_size, sparse_updates_available())]
 
 
 def step_bytes(config: TrainConfig, vocabulary_size: int) -> int:

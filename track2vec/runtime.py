@@ -11,6 +11,18 @@ import sys
 KERAS_OPTIONAL_IMPORTS = ("sklearn", "matplotlib")
 
 
+def configured_backend() -> str:
+    """The Keras backend that a process started with this environment loads: ``KERAS_BACKEND``, else
+    TensorFlow (Keras' default). Trial workers inherit the driver's environment, so the driver can ask
+    before any of them starts."""
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def sparse_updates_available() -> bool:
+    """Whether that backend has the sparse optimizers (``lazy-adam`` is TensorFlow's)."""
+    return configured_backend() == "tensorflow"
+
+
 def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None:
     """Size the backend's and the sampler's thread pools to ``threads``; hide GPUs unless ``use_gpu``.
 
@@ -31,7 +43,7 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
         os.environ["NUMBA_NUM_THREADS"] = str(threads)
     if not use_gpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+    if configured_backend() != "tensorflow":
         if use_gpu:
             os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         else:
