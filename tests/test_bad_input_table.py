@@ -219,7 +219,7 @@ CASES.update({
         "--cpus-per-trial 4096: no node of the cluster has that many CPUs", slow=True),
     "run: --max-trial-memory below what any trial needs": Case(
         "track2vec-tune", _run("--max-trial-memory", "100", "--dashboard-port", "0"),
-        "no configuration of the search space fits the 100 MiB a trial can have (--max-trial-memory)", slow=True),
+        "no configuration of the search space fits the 100 MiB a trial can have (--max-trial-memory)"),
     "run: --storage under a file": Case(
         "track2vec-tune", lambda tmp: ["run", "--data", "builtin:tiny", "--dashboard-port", "0", "--name", "s",
                                        "--storage", str(Path(_file("a_file", b"x")(tmp)) / "studies")],

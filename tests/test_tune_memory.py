@@ -136,3 +136,18 @@ def test_the_driver_keeps_the_capped_ranges_in_the_studys_overrides(monkeypatch)
     assert capped.space(artists=False).distributions["dim"].high == cap.after["dim"]
     # a study whose largest trial fits keeps its spec
     assert driver.fit_space_to_memory(spec, corpus_of(1000)) == (spec, None)
+
+
+def test_a_budget_no_configuration_fits_is_refused_before_a_cluster_starts(tmp_path, monkeypatch, capsys):
+    from tune import driver
+    from tune.cli import main
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("run started or joined a Ray cluster before refusing the budget")
+
+    monkeypatch.setattr(driver, "connect", no_cluster)
+    code = main(["run", "--data", "builtin:tiny", "--max-trial-memory", "100", "--storage", str(tmp_path / "studies"),
+                 "--name", "s"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no configuration of the search space fits the 100 MiB a trial can have" in err, err
+    assert not (tmp_path / "studies" / "s").exists()

@@ -138,6 +138,16 @@ def check_resources(spec: StudySpec) -> None:
             raise ConfigError(f"{option} {wanted:g}: no node of the cluster has that many {key}s (largest: {largest:g})")
 
 
+def check_memory_budget(spec: StudySpec, corpus: Corpus) -> None:
+    """Refuse a --max-trial-memory that no configuration of the space fits, before any cluster starts:
+    the budget alone decides that (the cluster's offer only lowers the cap, later)."""
+    from tune.memory import cap_to_memory, trial_memory_limit
+
+    if spec.max_trial_memory is not None:
+        cap_to_memory(spec.space(has_artists(corpus)), corpus, trial_memory_limit(spec.max_trial_memory,
+                                                                                 spec.cpus_per_trial, []))
+
+
 def fit_space_to_memory(spec: StudySpec, corpus: Corpus):
     """``(spec, cap)``: the spec with its space capped to the memory a trial can have (tune/memory.py), and
     what was capped (None: the largest trial fits, or nothing limits it)."""

@@ -77,6 +77,7 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
         source, points = warm_start_points(spec.warm_start_from, spec.warm_start_top, space)
         spec = replace(spec, warm_start_from=source, warm_start_points=tuple(points))
     spec = replace(spec, data_fingerprint=corpus.fingerprint, corpus_stats=corpus.stats)
+    driver.check_memory_budget(spec, corpus)
     dashboard_url = driver.connect(cluster.address, cluster.dashboard_host, cluster.dashboard_port, cluster.dashboard)
     try:
         driver.check_resources(spec)
