@@ -363,3 +363,24 @@ def test_cluster_scaling_model_is_read_off_a_run_and_projects_by_waves_of_trials
     assert [scaling.waves(8, slots) for slots in (1, 3, 8, 16)] == [8, 3, 1, 1]
     assert model.wall(8, 3) == pytest.approx(7.0 + 3.0 + 3 * 12.0)
     assert model.wall(8, 16) == model.wall(8, 8) < model.wall(8, 4)
+
+
+def _measure_study_cpu():
+    spec = importlib.util.spec_from_file_location("measure_study_cpu", SCRIPTS / "measure_study_cpu.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_study_cpu_sorts_processes_into_driver_daemons_and_workers_and_splits_first_epochs(tmp_path):
+    measure = _measure_study_cpu()
+    assert measure.role("python -m tune.cli run --data builtin:tiny", driver_pid=7, pid=7).startswith("driver")
+    assert measure.role("ray::ImplicitFunc.train", driver_pid=7, pid=8) == "trial workers"
+    assert measure.role(".../ray/core/src/ray/raylet/raylet --raylet_socket_name=x", driver_pid=7, pid=9) == "Ray's daemons"
+    assert measure.role(".../ray/dashboard/agent.py --node-id=x", driver_pid=7, pid=10) == "Ray's daemons"
+    for trial, epochs in (("a", [(1, 4.0), (2, 0.5), (3, 0.4)]), ("b", [(1, 5.0)])):
+        (tmp_path / f"trial_{trial}").mkdir()
+        (tmp_path / f"trial_{trial}" / "result.json").write_text(
+            "".join(json.dumps({"epoch": epoch, "train_seconds": seconds}) + "\n" for epoch, seconds in epochs))
+    first, later = measure.first_and_later_epochs(tmp_path)
+    assert sorted(first) == [4.0, 5.0] and sorted(later) == [0.4, 0.5]
