@@ -384,3 +384,28 @@ def test_study_cpu_sorts_processes_into_driver_daemons_and_workers_and_splits_fi
             "".join(json.dumps({"epoch": epoch, "train_seconds": seconds}) + "\n" for epoch, seconds in epochs))
     first, later = measure.first_and_later_epochs(tmp_path)
     assert sorted(first) == [4.0, 5.0] and sorted(later) == [0.4, 0.5]
+
+
+def _measure_where_counts_win():
+    spec = importlib.util.spec_from_file_location("measure_where_counts_win", SCRIPTS / "measure_where_counts_win.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_where_counts_win_parses_settings_and_splits_pairs_into_quartiles_with_their_means():
+    measure = _measure_where_counts_win()
+    assert measure.parse_settings(["dim=97", "shrink_windows=true", "alpha=-0.49", "architecture=softmax",
+                                   "popularity_weight=0.5"]) == {
+        "dim": 97, "shrink_windows": True, "alpha": -0.49, "architecture": "softmax", "popularity_weight": 0.5}
+    with pytest.raises(SystemExit, match="unknown setting 'dims'"):
+        measure.parse_settings(["dims=4"])
+    counts = np.array([1, 1, 2, 3, 5, 8, 13, 21])
+    parts = measure.quartile_parts(counts)
+    assert len(parts) == 4 and sum(mask.sum() for _, mask in parts) == len(counts)
+    assert all(not (a & b).any() for i, (_, a) in enumerate(parts) for _, b in parts[i + 1:])
+    assert [counts[mask].tolist() for _, mask in parts] == [[1, 1], [2, 3], [5, 8], [13, 21]]
+    gains = {"sr": np.array([1.0, 0, 0, 0, 0, 0, 0, 0.5]), "embedding": np.zeros(8)}
+    rows = measure.gains_by_part(gains, parts)
+    assert rows[0][1] == 2 and rows[0][2]["sr"] == pytest.approx(0.5) and rows[3][2]["sr"] == pytest.approx(0.25)
+    assert rows[0][2]["embedding"] == 0.0
