@@ -183,7 +183,7 @@ CASES.update({
         "track2vec-tune", _run("--config", _toml('architecture = "sgns"\ndim = 16\nwindow = 2\ndirection = "both"\n'
                                                  'shrink_windows = false\nartist_vectors = false\nnegatives = 5\n'
                                                  'batch_size = 1024\nalpha = 0.75\nsubsample = 1e-3\n'
-                                                 'learning_rate = 0.05\n')),
+                                                 'learning_rate = 0.05\nlr_schedule = "constant"\n')),
         "every hyperparameter is fixed, so there is nothing to search"),
     "config: a directory": Case("track2vec-tune", _run("--config", lambda tmp: str(tmp)), "cannot read config file"),
     # run options

@@ -36,6 +36,7 @@ artist_vectors = false
 alpha = 0.75
 subsample = 1e-3
 learning_rate = 0.05
+lr_schedule = "auto"
 batch_size = { choices = [16, 16384] }
 """
 SLOW, FAST = 16, 16384

@@ -29,11 +29,13 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     assert set(space.distributions["artist_vectors"].choices) == {False, True}
     assert space.distributions["dim"].high == 256
     # Scoring does not change training: chosen on validation in every trial, not searched.
-    assert space.fixed == {"architecture": "softmax", "optimizer": "auto", "lr_schedule": "auto", "scoring": "auto",
-                           "popularity_weight": None}
+    assert set(space.distributions["lr_schedule"].choices) == {"constant", "linear"}
+    assert space.fixed == {"architecture": "softmax", "optimizer": "auto", "scoring": "auto", "popularity_weight": None}
     assert "optimizer: auto (adam, or lazy-adam (sparse updates) on large vocabularies)" in space.describe()
     assert "popularity_weight: auto (the best on validation after each epoch)" in space.describe()
-    assert "lr_schedule: auto (linear decay for sgd, constant for the others)" in space.describe()
+    assert "lr_schedule in ['constant', 'linear']" in space.describe()
+    fixed = build_space({"lr_schedule": "auto"})
+    assert "lr_schedule: auto (linear decay for sgd, constant for the others)" in fixed.describe()
 
 
 def test_the_learning_rate_schedule_can_be_searched(tmp_path):

@@ -46,6 +46,7 @@ def fixed_study_config() -> str:
 
     defaults = TrainConfig()
     lines = [f'architecture = "{defaults.architecture}"', f'optimizer = "{defaults.optimizer}"',
+             f'lr_schedule = "{defaults.lr_schedule}"',
              f"dim = {defaults.dim}", f"window = {defaults.window}", f"negatives = {defaults.negatives}",
              f'direction = "{defaults.direction}"', f"shrink_windows = {str(defaults.shrink_windows).lower()}",
              f"batch_size = {defaults.batch_size}", f"subsample = {defaults.subsample}",
