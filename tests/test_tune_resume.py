@@ -28,7 +28,9 @@ TRIALS, MAX_EPOCHS = 4, 5
 # mid-way (builtin:tiny's are too quick); after ASHA's rung at epoch 2 a survivor runs three more
 # epochs, long enough to be caught mid-way and short enough for resume to finish it soon.
 DATA = "builtin"
+# The rate's schedule is fixed too: the trials' draws and ASHA's decisions stay those the timings above suit.
 SPACE = EVEN_EPOCHS_TOML + """\
+lr_schedule = "constant"
 batch_size = 256
 window = 6
 dim = { min = 8, max = 32 }
