@@ -299,9 +299,9 @@ def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path,
     assert "No space left on device" in done.stderr
     assert not [p.name for p in study_dir.iterdir() if p.name.startswith(".export") or p.name == "export"]
 
-    # Ray rewrites its experiment state in place; on a full disk it can be left truncated.
-    # Make sure it is (as it was in some runs), then: status still reads the trials from their
-    # directories, and resume refuses in one line, before starting Ray.
+    # Ray's state is written whole (tune.whole_files), so the full disk left the previous one; damage
+    # it by hand (as a copy or a disk of another kind could), then: status still reads the trials from
+    # their directories, and resume refuses in one line, before starting Ray.
     state = next(study_dir.glob("experiment_state-*.json"))
     state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
     done = tune_cli.run("status", "--name", name, "--storage", str(storage), "--json")

@@ -62,7 +62,7 @@ def resumable_in_snapshot(study_dir: Path) -> set[str]:
 
     try:
         trials = read_analysis(Study(str(study_dir.parent), study_dir.name)).trials
-    except Exception:  # the snapshot is being written
+    except Exception:  # Ray has not saved one yet
         return set()
     return {trial.trial_id for trial in trials
             if trial.checkpoint is not None and trial.status not in ("TERMINATED", "ERROR")}

@@ -276,7 +276,7 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
             trial_name_creator=trial_name, trial_dirname_creator=trial_name, reuse_actors=reuse_actors(),
         ),
         run_config=tune.RunConfig(
-            name=study.name, storage_path=study.storage,
+            name=study.name, storage_path=study.storage, storage_filesystem=study.ray_filesystem(),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             progress_reporter=_reporter(spec, space), verbose=1,
@@ -312,6 +312,7 @@ def build_repeat_tuner(study: Study, spec: StudySpec, corpus: Corpus, plan):
         ),
         run_config=tune.RunConfig(
             name=study.repeats().name, storage_path=study.repeats().storage,
+            storage_filesystem=study.repeats().ray_filesystem(),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             progress_reporter=reporter, verbose=1,
@@ -334,6 +335,7 @@ def restore_repeat_tuner(study: Study, spec: StudySpec, corpus: Corpus):
                            f"({type(error).__name__}); `track2vec-tune repeat --name {study.name} --force` "
                            "runs them again") from None
     return tune.Tuner.restore(study.repeats().path, trainable=_trainable(spec, corpus),
+                              storage_filesystem=study.repeats().ray_filesystem(),
                               resume_unfinished=True, resume_errored=True)
 
 
@@ -365,7 +367,7 @@ def check_restorable(study: Study) -> None:
 
     try:
         read_analysis(study)
-    except (ValueError, EOFError, OSError) as error:  # Ray rewrites it in place: a full disk truncates it
+    except (ValueError, EOFError, OSError) as error:  # damaged after the fact, or written before tune.whole_files
         raise StorageError(f"{study.path}: Ray's saved state of the study is damaged ({type(error).__name__}), so it "
                            f"cannot be resumed; `track2vec-tune status` and `export --name {study.name}` still "
                            "read the trials from their directories") from None
@@ -379,6 +381,7 @@ def restore_tuner(study: Study, spec: StudySpec, corpus: Corpus):
     check_restorable(study)
     return tune.Tuner.restore(
         study.path, trainable=_trainable(spec, corpus), param_space=dict(spec.space(has_artists(corpus)).fixed),
+        storage_filesystem=study.ray_filesystem(),
         # restart_errored crashes with OptunaSearch in Ray 2.60; resume_errored continues
         # errored trials from their last checkpoint instead.
         resume_unfinished=True, resume_errored=True,

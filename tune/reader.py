@@ -5,8 +5,8 @@ trials through ``read_rows``. It needs no Ray cluster and works for finished, in
 and running studies alike:
 
 * Ray's saved experiment state (``ExperimentAnalysis``) gives each trial's status, config
-  and last result; where that state is unreadable (Ray rewrites it in place, so a full disk
-  or a kill in the middle leaves it truncated), the trial directories' own ``params.json``
+  and last result; where that state is unreadable (damaged after the fact, or cut off by a kill
+  in a study written before ``tune.whole_files``), the trial directories' own ``params.json``
   and ``result.json`` stand in for it;
 * the Optuna storage gives each trial's number and final state (``tune.optuna_store``);
 * the newest checkpoint on storage can be ahead of Ray's state, which is a periodic

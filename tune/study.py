@@ -117,6 +117,15 @@ class Study:
         except Exception as error:  # pyarrow raises several types for bad URIs
             raise ConfigError(f"--storage {self.storage}: cannot open ({error})") from None
 
+    def ray_filesystem(self):
+        """The filesystem Ray Tune writes the study with: on local storage one whose files appear whole
+        (``tune.whole_files``), so a killed driver leaves a state that resume can read; for URIs Ray's own."""
+        if not self.is_local:
+            return None
+        from tune.whole_files import whole_file_filesystem
+
+        return whole_file_filesystem()
+
     def exists(self) -> bool:
         import pyarrow.fs
 
