@@ -49,6 +49,19 @@ def test_a_completed_write_replaces_the_file_and_leaves_nothing_else(tmp_path):
     assert target.read_bytes() == b"new" and os.listdir(tmp_path) == [target.name]
 
 
+def test_a_stream_dropped_without_close_keeps_the_previous_file(tmp_path):
+    import gc
+
+    fs = whole_file_filesystem()
+    target = tmp_path / "experiment_state-x.json"
+    target.write_bytes(b"previous")
+    stream = fs.open_output_stream(str(target))
+    stream.write(b'{"trial_data": [')
+    del stream  # as when a copy fails on its source's side and its destination is never closed
+    gc.collect()
+    assert target.read_bytes() == b"previous" and os.listdir(tmp_path) == [target.name]
+
+
 FAILS_MID_WRITE = """
 import resource, signal, sys
 from tune.whole_files import whole_file_filesystem

@@ -55,6 +55,12 @@ class _WholeFile(io.FileIO):
             self._failed = True
             raise
 
+    def __del__(self):
+        # Dropped without close (an error elsewhere in a copy): what was written may be incomplete.
+        if not self.closed:
+            self._failed = True
+        super().__del__()
+
     def close(self) -> None:
         if self.closed:
             return
