@@ -1,5 +1,6 @@
 """Real faults in real processes: a killed trial worker, a node leaving the cluster, a full
 disk under the study, an export killed mid-write. (A killed driver: tests/test_tune_resume.py.)
+The two-node study also checks what a cluster is for: trials on both nodes, one copy of the corpus.
 
 Each study is tiny (builtin:tiny, 2-3 trials, 3-4 epochs) and runs as the real
 ``track2vec-tune`` console script in its own process group, so that the kills hit real
@@ -178,21 +179,44 @@ def test_killed_worker_continues_from_its_checkpoint_and_optuna_records_it_once(
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. The non-head node leaves a two-node cluster mid-study
+# 3. A study on two nodes: it spreads over both and shares one copy of the corpus; then the non-head node
+#    leaves mid-study. One study serves both scenarios (each study costs the suite its fixed start-up).
+
+# The driver as `track2vec-tune`, counting the corpora it puts into Ray's object store (written to argv[1]).
+CORPUS_PUT_COUNTING_DRIVER = [sys.executable, "-c", """
+import sys
+import ray
+import tune.cli as cli
+from track2vec.corpus import Corpus
+
+puts, real_put = [], ray.put
+def counting_put(value, *args, **kwargs):
+    if isinstance(value, Corpus):
+        puts.append(value)
+    return real_put(value, *args, **kwargs)
+ray.put = counting_put
+code = cli.main(sys.argv[2:])
+open(sys.argv[1], "w").write(str(len(puts)))
+sys.exit(code)
+"""]
 
 
 @pytest.mark.slow
-def test_study_completes_when_a_node_leaves(tmp_path, two_node_cluster, tune_cli):
+def test_a_study_spreads_over_two_nodes_shares_the_corpus_once_and_completes_when_one_leaves(
+        tmp_path, two_node_cluster, tune_cli):
     cluster, worker = two_node_cluster
+    node_ids = {node.node_id for node in cluster.list_all_nodes()}
+    assert len(node_ids) == 2
     storage, name = tmp_path / "studies", "nodes"
     study_dir = storage / name
     config = tmp_path / "space.toml"
     config.write_text(SLOW_EPOCHS)
-    log = tmp_path / "run.log"
+    log, puts = tmp_path / "run.log", tmp_path / "corpus_puts"
     max_epochs = 3
-    run = tune_cli.start(["run", "--data", SLOW_DATA, "--config", str(config), "--trials", "2",
-                 "--max-epochs", str(max_epochs), "--grace-period", str(max_epochs),
-                 "--address", cluster.address, "--storage", str(storage), "--name", name], log)
+    run = tune_cli.start([str(puts), "run", "--data", SLOW_DATA, "--config", str(config), "--trials", "2",
+                          "--max-epochs", str(max_epochs), "--grace-period", str(max_epochs),
+                          "--address", cluster.address, "--storage", str(storage), "--name", name], log,
+                         command=CORPUS_PUT_COUNTING_DRIVER)
     try:
         def on_worker_node():
             assert run.poll() is None, log.read_text()[-3000:]
@@ -207,7 +231,16 @@ def test_study_completes_when_a_node_leaves(tmp_path, two_node_cluster, tune_cli
     finally:
         tune_cli.stop(run)
     print(f"\nstudy ended {time.time() - removed:.1f} s after the node left")
-    assert "Ray cluster: 2 node(s)" in log.read_text()
+    assert "Ray cluster: 2 node(s), 2 CPUs" in log.read_text()
+
+    # the trials ran on both nodes, in two worker processes at least
+    reported = [result for results_of_trial in trial_results(study_dir).values() for result in results_of_trial]
+    assert {result["node_id"] for result in reported} == node_ids
+    assert len({(result["hostname"], result["pid"]) for result in reported}) >= 2
+    # the driver put the corpus into the object store once; every trial, on either node, read its arrays
+    # zero-copy from there
+    assert puts.read_text() == "1"
+    assert all(result["corpus_zero_copy"] for result in reported)
 
     # every trial ended, the table is complete
     rows = table(study_dir)
