@@ -2,10 +2,10 @@
 disk under the study, an export killed mid-write. (A killed driver: tests/test_tune_resume.py.)
 The two-node study also checks what a cluster is for: trials on both nodes, one copy of the corpus.
 
-Each study is tiny (builtin:tiny, 2-3 trials, 3-4 epochs) and runs as the real
+Each study is small (the built-in small corpus, 2-3 trials of a few epochs) and runs as the real
 ``track2vec-tune`` console script in its own process group, so that the kills hit real
-processes. Epochs use small batches and a wide window: a second or two each, long
-enough to kill a worker in the middle of one.
+processes. Epochs use small batches and a wide window, long enough to kill a worker in the
+middle of one.
 """
 
 from __future__ import annotations
