@@ -58,6 +58,14 @@ def test_lazy_adam_matches_adam_on_touched_rows_and_leaves_the_rest(jit):
     np.testing.assert_array_equal(lazy.numpy()[untouched], start[untouched])
 
 
+def _softmax_rows(true, negatives):
+    """What SharedSoftmaxLogits outputs, from the logits: the true context's, the log-partition, the best negative's."""
+    every = np.concatenate([true[:, None], negatives], axis=1)
+    top = every.max(axis=1, keepdims=True)
+    log_partition = (top + np.log(np.exp(every - top).sum(axis=1, keepdims=True)))[:, 0]
+    return np.stack([true, log_partition, negatives.max(axis=1)], axis=1)
+
+
 def test_softmax_scores_the_true_context_against_the_batchs_shared_negatives_and_survives_saving(tmp_path):
     from track2vec.model import SharedSoftmaxLogits, context_bias, context_embeddings
 
@@ -66,16 +74,23 @@ def test_softmax_scores_the_true_context_against_the_batchs_shared_negatives_and
     model = build_model("softmax", vocabulary, dim, negatives, 0.05, seed=2, batch_size=2, log_q=log_q, jit_compile=False)
     target = np.array([[1], [2], [3]], dtype=np.int32)
     contexts = np.array([[3, 4, 5, 6], [7, 8, 9, 3], [10, 11, 0, 1]], dtype=np.int32)
-    logits = model.predict((target, contexts), verbose=0)
-    # Every row: its true context, then the negatives of the first two rows (shared), each minus log q.
-    assert logits.shape == (3, 1 + 2 * negatives)
-    shared = contexts[:2, 1:].ravel()
-    np.testing.assert_allclose(logits[:, 0], -log_q[contexts[:, 0]], rtol=1e-5)  # context vectors start at 0
-    np.testing.assert_allclose(logits[2, 1:], -log_q[shared], rtol=1e-5)
-    assert logits[0, 1 + list(shared).index(3)] < -1e8  # row 0's true context among the shared: masked
+    shared = contexts[:2, 1:].ravel()  # every row's negatives: those of the first two rows
+
+    def expected_rows(model):  # each candidate scores u . c + b - log q; a row's own true context is masked
+        scores = item_embeddings(model)[target[:, 0]] @ context_embeddings(model).T + context_bias(model) - log_q
+        masked = np.where(shared[None, :] == contexts[:, :1], -1e9, scores[:, shared])
+        return _softmax_rows(scores[np.arange(3), contexts[:, 0]], masked), scores
+
+    rows, scores = expected_rows(model)
+    np.testing.assert_allclose(model.predict((target, contexts), verbose=0), rows, rtol=1e-5)
+    np.testing.assert_allclose(rows[:, 0], -log_q[contexts[:, 0]], rtol=1e-5)  # context vectors start at 0
+    unmasked = _softmax_rows(rows[:, 0], scores[:, shared])
+    assert unmasked[0, 1] > rows[0, 1] + 1e-3  # row 0's true context (3) among the shared: masked, not counted twice
+    np.testing.assert_allclose(unmasked[1:], rows[1:], rtol=1e-6)
     labels = np.eye(1, 1 + negatives, dtype=np.float32).repeat(3, axis=0)
     history = model.fit((target, contexts), labels, epochs=20, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+    np.testing.assert_allclose(model.predict((target, contexts), verbose=0), expected_rows(model)[0], rtol=1e-4, atol=1e-5)
     assert isinstance(model.get_layer("softmax_logits"), SharedSoftmaxLogits)
     assert context_bias(model).shape == (vocabulary,) and np.abs(context_bias(model)).sum() > 0
     model.save(tmp_path / "model.keras")
@@ -130,29 +145,31 @@ def test_softmax_over_a_vocabulary_no_larger_than_its_negatives_is_the_full_soft
     contexts = np.array([[1, 0, 0, 0], [2, 0, 0, 0], [3, 0, 0, 0]], dtype=np.int32)  # sampled negatives unused
     labels = np.eye(1, 1 + negatives, dtype=np.float32).repeat(3, axis=0)
     model.fit((target, contexts), labels, epochs=30, verbose=0)
-    logits = model.predict((target, contexts), verbose=0)
-    assert logits.shape == (3, 1 + vocabulary)
-    # column 1 + j is item j; the row's own true context is masked there, and nothing is corrected by log Q
-    assert all(logits[row, 1 + contexts[row, 0]] < -1e8 for row in range(3))
+    rows = model.predict((target, contexts), verbose=0)
+    # every item is a candidate, nothing is corrected by log Q, and the row's own true context is masked among them
     targets_vectors = item_embeddings(model)[target[:, 0]]
     from track2vec.model import context_bias, context_embeddings
     expected = targets_vectors @ context_embeddings(model).T + context_bias(model)
-    np.testing.assert_allclose(logits[:, 0], expected[np.arange(3), contexts[:, 0]], rtol=1e-4, atol=1e-5)
     other = expected.copy()
-    other[np.arange(3), contexts[:, 0]] = -np.inf
-    np.testing.assert_allclose(np.where(logits[:, 1:] < -1e8, -np.inf, logits[:, 1:]), other, rtol=1e-4, atol=1e-5)
+    other[np.arange(3), contexts[:, 0]] = -1e9
+    np.testing.assert_allclose(rows, _softmax_rows(expected[np.arange(3), contexts[:, 0]], other), rtol=1e-4, atol=1e-5)
     # trained as a next-item model: each target's true context ranks first among all items
     assert (expected.argmax(axis=1) == contexts[:, 0]).all()
 
 
-def test_softmax_loss_is_the_true_contexts_negative_log_probability():
-    from track2vec.model import true_context_cross_entropy
+def test_softmax_loss_is_the_true_contexts_negative_log_probability_and_accuracy_its_first_place():
+    from track2vec.model import true_context_cross_entropy, true_context_first
     from track2vec.training import batch_labels
 
     logits = np.random.default_rng(0).normal(size=(4, 7)).astype("float32")
+    logits[0, 0] = 5.0  # row 0's true context scores first
+    rows = _softmax_rows(logits[:, 0], logits[:, 1:]).astype("float32")
     labels = batch_labels(4, 3)  # what training feeds: 1 for the true context, first
     expected = -(logits[:, 0] - np.log(np.exp(logits).sum(axis=1)))
-    np.testing.assert_allclose(np.asarray(true_context_cross_entropy(labels, logits)), expected, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(true_context_cross_entropy(labels, rows)), expected, rtol=1e-5)
+    first = (logits[:, 0] >= logits[:, 1:].max(axis=1)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(true_context_first(labels, rows)), first)
+    assert first[0] == 1.0 and first.sum() < 4
 
 
 @pytest.mark.slow  # a few seconds of Keras

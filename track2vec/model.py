@@ -101,7 +101,7 @@ class GroupedEmbedding(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="track2vec")
 class SharedSoftmaxLogits(keras.layers.Layer):
-    """The ``softmax`` architecture's logits: each row's true context, then the negatives every row shares.
+    """The ``softmax`` architecture's logits over the true context and the negatives the batch shares, reduced per row.
 
     Inputs: target vectors [B, 1, d], the true contexts' vectors [B, 1, d], the shared
     negatives' vectors [m, n, d], the context ids [B, 1 + k] (the true context first) and the
@@ -112,7 +112,12 @@ class SharedSoftmaxLogits(keras.layers.Layer):
     negatives are every item (a full softmax, exact and cheaper where the vocabulary is no
     larger than the sampled negatives would be). One matrix product scores every row against
     the shared negatives; a negative equal to the row's true context is masked.
-    Output: [B, 1 + m * n], the true context first.
+
+    Output: [B, 3], per row the true context's logit (``TRUE_LOGIT``), the log of the softmax's
+    normaliser over the true context and the negatives (``LOG_PARTITION``) and the best
+    negative's logit (``BEST_NEGATIVE``): all that the loss and the accuracy read. The logits
+    themselves [B, 1 + negatives] are never put side by side in one tensor: under XLA on CPU
+    the backward pass through such a concatenation and its first column took most of a step.
     """
 
     def __init__(self, vocabulary_size: int, shared_rows: int, log_q=None, sampled: bool = True, **kwargs):
@@ -132,15 +137,21 @@ class SharedSoftmaxLogits(keras.layers.Layer):
         true = ops.sum(u * true_vectors[:, 0, :], axis=-1) + ops.take(bias, positives)
         shared = ops.matmul(u, ops.transpose(negative_vectors)) + ops.take(bias, negatives)[None, :]
         shared = ops.where(negatives[None, :] == positives[:, None], -1e9, shared)  # the true context itself
-        return ops.concatenate([true[:, None], shared], axis=1)
+        # log-sum-exp over the negatives, shifted by their best (held constant: its gradient cancels)
+        best = ops.stop_gradient(ops.max(shared, axis=-1))
+        negatives_term = best + ops.log(ops.sum(ops.exp(shared - best[:, None]), axis=-1))
+        return ops.stack([true, ops.logaddexp(true, negatives_term), best], axis=1)
 
     def compute_output_shape(self, input_shape):
-        shared = self.shared_rows * (input_shape[3][1] - 1) if self.sampled else self.vocabulary_size
-        return (input_shape[0][0], 1 + shared)
+        return (input_shape[0][0], 3)
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "shared_rows": self.shared_rows,
                 "sampled": self.sampled}
+
+
+# The columns of SharedSoftmaxLogits' output.
+TRUE_LOGIT, LOG_PARTITION, BEST_NEGATIVE = 0, 1, 2
 
 
 @keras.saving.register_keras_serializable(package="track2vec")
@@ -163,22 +174,17 @@ class EveryItem(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="track2vec")
 def true_context_cross_entropy(y_true, y_pred):
-    """Softmax cross-entropy with the true context in column 0, weighted by its label (1 for every real pair).
+    """Softmax cross-entropy of the true context (``y_pred``: SharedSoftmaxLogits' rows), weighted by its label.
 
-    The weight is not decoration: without it the gradient of picking column 0 is a constant
-    one-hot matrix [batch, 1 + negatives], which XLA's constant folding computes element by
-    element at compile time (scripts/measure_xla_compile.py); from the labels it is data.
+    The label is 1 for every real pair (column 0 of the training labels).
     """
-    return -y_true[:, 0] * ops.log_softmax(y_pred, axis=-1)[:, 0]
+    return -y_true[:, 0] * (y_pred[:, TRUE_LOGIT] - y_pred[:, LOG_PARTITION])
 
 
 @keras.saving.register_keras_serializable(package="track2vec")
 def true_context_first(y_true, y_pred):
-    """Whether the true context (column 0) scores at least as high as every negative.
-
-    A maximum rather than an argmax: XLA folds an argmax over thousands of columns slowly, and warns.
-    """
-    return ops.cast(y_pred[:, 0] >= ops.max(y_pred[:, 1:], axis=-1), "float32")
+    """Whether the true context scores at least as high as every negative (``y_pred``: SharedSoftmaxLogits' rows)."""
+    return ops.cast(y_pred[:, TRUE_LOGIT] >= y_pred[:, BEST_NEGATIVE], "float32")
 
 
 def build_model(
