@@ -99,6 +99,10 @@ class GroupedEmbedding(keras.layers.Layer):
                 "dim": self.dim}
 
 
+# The columns of SharedSoftmaxLogits' output, in the order its call stacks them.
+TRUE_LOGIT, LOG_PARTITION, BEST_NEGATIVE = 0, 1, 2
+
+
 @keras.saving.register_keras_serializable(package="track2vec")
 class SharedSoftmaxLogits(keras.layers.Layer):
     """The ``softmax`` architecture's logits over the true context and the negatives the batch shares, reduced per row.
@@ -148,10 +152,6 @@ class SharedSoftmaxLogits(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "shared_rows": self.shared_rows,
                 "sampled": self.sampled}
-
-
-# The columns of SharedSoftmaxLogits' output.
-TRUE_LOGIT, LOG_PARTITION, BEST_NEGATIVE = 0, 1, 2
 
 
 @keras.saving.register_keras_serializable(package="track2vec")
