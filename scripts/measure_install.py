@@ -34,7 +34,9 @@ def install(installer: str, directory: Path) -> tuple[float, set[str]]:
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True, env=env)
     if installer == "uv":
         subprocess.run([python, "-m", "pip", "install", "--quiet", "uv"], check=True, env=env)
-        command = [python, "-m", "uv", "pip", "install", "--quiet", "--python", str(python), "-e", EXTRA]
+        # As .ci/run: uv writes the .pyc files that pip writes by default.
+        command = [python, "-m", "uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python),
+                   "-e", EXTRA]
     else:
         command = [python, "-m", "pip", "install", "--quiet", "-e", EXTRA]
     subprocess.run(command, check=True, env=env, cwd=directory)
