@@ -141,7 +141,8 @@ class SharedSoftmaxLogits(keras.layers.Layer):
         true = ops.sum(u * true_vectors[:, 0, :], axis=-1) + ops.take(bias, positives)
         shared = ops.matmul(u, ops.transpose(negative_vectors)) + ops.take(bias, negatives)[None, :]
         shared = ops.where(negatives[None, :] == positives[:, None], -1e9, shared)  # the true context itself
-        # log-sum-exp over the negatives, shifted by their best (held constant: its gradient cancels)
+        # log-sum-exp over the negatives, shifted by their best (held constant: its gradient cancels); written out
+        # rather than ops.logsumexp because that best is also the BEST_NEGATIVE column, so one reduction serves both
         best = ops.stop_gradient(ops.max(shared, axis=-1))
         negatives_term = best + ops.log(ops.sum(ops.exp(shared - best[:, None]), axis=-1))
         return ops.stack([true, ops.logaddexp(true, negatives_term), best], axis=1)
