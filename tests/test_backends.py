@@ -109,3 +109,20 @@ def test_tensorflow_processes_keep_jax_out_and_start_keras_without_its_optional_
                                env=env)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.strip().splitlines()[-2:] == ["True False False", "importable"]
+
+
+def test_a_second_thread_count_in_one_process_keeps_numbas_running_pool():
+    # A notebook or a test session may configure the backend twice: once Numba's pool runs, Numba refuses
+    # another size at its next compilation, so the second call keeps the running pool.
+    code = ("import os, numba, numpy as np; from track2vec.runtime import configure_backend; "
+            "configure_backend(threads=1); "
+            "numba.njit(parallel=True)(lambda x: sum([x[i] for i in numba.prange(len(x))]))(np.ones(8)); "
+            "configure_backend(threads=2); "
+            "numba.njit(lambda x: x + 1)(1); "
+            "print(numba.config.NUMBA_NUM_THREADS, os.environ['NUMBA_NUM_THREADS'])")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    env.pop("NUMBA_NUM_THREADS", None)
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO,
+                               env=env)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split() == ["1", "1"]  # the pool's size, and what the environment says

@@ -38,9 +38,7 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads:
-        # Read when Numba is first imported; numba.set_num_threads would only bind the calling
-        # thread, and the sampler runs in the input pipeline's thread.
-        os.environ["NUMBA_NUM_THREADS"] = str(threads)
+        _size_numba_pool(threads)
     if not use_gpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     if configured_backend() != "tensorflow":
@@ -66,6 +64,29 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
                 tf.config.experimental.set_memory_growth(gpu, True)
             except RuntimeError:
                 pass
+
+
+def _size_numba_pool(threads: int) -> None:
+    """Numba's thread pool gets ``threads`` threads, unless it already runs in this process.
+
+    The pool is sized from NUMBA_NUM_THREADS when it starts (numba.set_num_threads would only bind
+    the calling thread, and the sampler runs in the input pipeline's thread). Once it runs, Numba
+    refuses another size at its next compilation, so a second call in one process (a notebook, a
+    test session) keeps the running pool, as TensorFlow's pools are kept below.
+    """
+    previous = os.environ.get("NUMBA_NUM_THREADS")
+    os.environ["NUMBA_NUM_THREADS"] = str(threads)
+    if "numba" not in sys.modules:
+        return
+    from numba.core import config
+
+    try:
+        config.reload_config()
+    except RuntimeError:  # the pool runs already
+        if previous is None:
+            del os.environ["NUMBA_NUM_THREADS"]
+        else:
+            os.environ["NUMBA_NUM_THREADS"] = previous
 
 
 @contextlib.contextmanager
