@@ -1,9 +1,11 @@
 """Resume: a study whose driver is killed continues where it stopped.
 
 The first run is a real ``track2vec-tune run`` subprocess. While it runs, the Ray
-dashboard must answer on 127.0.0.1 and list the trial actors. Once some trials have
-finished and another has checkpointed a few epochs, the driver is SIGKILLed (no
-chance to save anything), then ``track2vec-tune resume`` finishes the study.
+dashboard must answer on 127.0.0.1 and list the trial actors, listen on no other address
+and refuse requests without Ray's token (which appears nowhere in the output or the study
+directory). Once some trials have finished and another has checkpointed a few epochs, the
+driver is SIGKILLed (no chance to save anything), then ``track2vec-tune resume`` finishes
+the study.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import csv
 import json
 import re
 import signal
+import socket
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,7 +26,7 @@ import pytest
 from tune import optuna_store
 from tune.cli import main
 from tune.study import Study
-from tune.testing import EVEN_EPOCHS_TOML, FAST_SPACE_TOML, free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
+from tune.testing import EVEN_EPOCHS_TOML, FAST_SPACE_TOML, auth_token, free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
 
 TRIALS, MAX_EPOCHS = 4, 5
 # Small batches and a wide window on builtin small make epochs slow enough to catch a trial
@@ -50,6 +55,28 @@ def dashboard_lists_trial_actors(log: Path, study_dir: Path) -> bool:
               if actor["state"] == "ALIVE" and actor.get("repr_name") == "train_trial"]
     trial_pids = {result["pid"] for path in trial_dirs(study_dir).values() for result in results(path)}
     return bool({actor["pid"] for actor in actors} & trial_pids)
+
+
+def dashboard_is_private(log: Path) -> None:
+    """The dashboard that run started listens on 127.0.0.1 only and asks for Ray's token."""
+    port = int(re.search(r"Ray dashboard: http://127\.0\.0\.1:(\d+)", log.read_text()).group(1))
+    outside = non_loopback_address()
+    if outside:
+        with pytest.raises(OSError):
+            socket.create_connection((outside, port), timeout=3).close()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v0/actors?limit=5", timeout=10)
+    assert refused.value.code in (401, 403)
+
+
+def non_loopback_address() -> str | None:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect(("192.0.2.1", 9))  # no packet is sent: only picks the outgoing interface
+            address = sock.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
 
 
 def resumable_in_snapshot(study_dir: Path) -> set[str]:
@@ -95,6 +122,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
         assert run.poll() is None, log.read_text()
         wait_for(lambda: dashboard_lists_trial_actors(log, study_dir), 120, interval=1,
                  what="the dashboard to list the trial actors")
+        dashboard_is_private(log)
 
         def ready():
             assert run.poll() is None, "the study ended before it could be interrupted"
@@ -185,6 +213,13 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
         if trial_id in snapshot_epochs:
             assert after[0]["restored_from_epoch"] == snapshot_epochs[trial_id]
         rerun[trial_id] = reported_epochs[trial_id] - after[0]["restored_from_epoch"]
+    # nothing secret: Ray's token is not in the output of run or resume, nor in any file of the study
+    token = auth_token()
+    if token:
+        assert token not in log.read_text() and token not in output
+        for path in study_dir.rglob("*"):
+            if path.is_file():
+                assert token.encode() not in path.read_bytes(), path
     print(f"\nresume took {resume_seconds:.0f} s; epochs re-run per mid-way trial: {rerun}; "
           f"finished trials re-run: 0 of {len(before)}")
 
