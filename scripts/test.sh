@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
 [ -x "$PY" ] || PY=python3
 # The slowest tests are listed at the end, so that a CI log shows where the suite's time goes.
-exec "$PY" -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=20 "$@"
+exec "$PY" -m pytest -q -p no:cacheprovider --durations=20 "$@"

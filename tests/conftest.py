@@ -240,19 +240,3 @@ def readme_example(tmp_path_factory) -> ExampleRun:
         else:
             os.environ["RAY_ADDRESS"] = previous_address
     return ExampleRun(directory, namespace)
-
-
-# --- two workers (pytest-xdist, `--dist loadgroup`: scripts/test.sh) ----------------------------
-
-# Session fixtures that run a study: their users share one worker, so that each runs once.
-SHARED_STUDIES = ("tiny_study", "readme_example")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the groups into node ids
-def pytest_collection_modifyitems(config, items):
-    """Group the users of each shared study; slow tests first, so that the workers end together."""
-    for item in items:
-        for name in SHARED_STUDIES:
-            if name in item.fixturenames:
-                item.add_marker(pytest.mark.xdist_group(name))
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
