@@ -1,15 +1,17 @@
-"""The pieces both command-line tools share: one-line errors, exit statuses, ``--version``."""
+"""The pieces both command-line tools share: one-line errors, exit statuses, ``--version``, SIGTERM as Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 from importlib import metadata
 
 import pytest
 
 import track2vec.cli
 import tune.cli
-from track2vec.cli_support import OneLineParser, run_main
+from track2vec.cli_support import INTERRUPTED, OneLineParser, run_main, stop_on_sigterm
 from track2vec.errors import DataError, StorageError
 
 
@@ -50,3 +52,49 @@ def test_an_unexpected_exception_is_not_hidden():
 
     with pytest.raises(RuntimeError, match="a bug"):
         run_main("tool", parser(), ["go"], command)
+
+
+@pytest.fixture
+def sigterm_handler_restored():
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_after_stop_on_sigterm_is_an_interruption(sigterm_handler_restored, capsys):
+    def command(args):
+        stop_on_sigterm()
+        os.kill(os.getpid(), signal.SIGTERM)
+        return 0
+
+    assert run_main("tool", parser(), ["go"], command) == INTERRUPTED
+    assert capsys.readouterr().err.splitlines() == ["tool: interrupted"]
+
+
+def test_a_sigterm_whose_interruption_was_swallowed_still_ends_the_command_as_interrupted(
+        sigterm_handler_restored, capsys):
+    # As when the signal lands in a weakref callback or a finaliser, where Python prints and drops exceptions.
+    def command(args):
+        stop_on_sigterm()
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        except KeyboardInterrupt:
+            pass
+        return 0
+
+    assert run_main("tool", parser(), ["go"], command) == INTERRUPTED
+    assert capsys.readouterr().err.splitlines() == ["tool: interrupted"]
+    assert run_main("tool", parser(), ["go"], lambda args: 0) == 0  # the next command starts afresh
+
+
+def test_the_driver_keeps_sigterm_an_interruption_after_ray_starts(sigterm_handler_restored, no_ray_left):
+    # ray.init installs a SIGTERM handler that calls sys.exit(15): no line, and swallowed inside a callback.
+    from tune import driver
+    from tune.testing import free_port
+
+    driver.connect(None, "127.0.0.1", free_port(), dashboard=False)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        driver.shutdown()

@@ -2,13 +2,16 @@
 and the wrapper that turns a user error into one line and its exit status.
 
 A user error (``Track2VecError``) is printed as ``<program>: error: <message>`` and exits with
-the error's status (2 for bad input); Ctrl-C is ``<program>: interrupted`` and 130.
+the error's status (2 for bad input); Ctrl-C is ``<program>: interrupted`` and 130, and so is
+SIGTERM once a command has called ``stop_on_sigterm``.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from importlib import metadata
 from typing import Callable, NoReturn
 
@@ -44,6 +47,28 @@ def add_version(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
 
 
+class _Termination:
+    received = False  # a SIGTERM arrived while a command ran (its KeyboardInterrupt may have been swallowed)
+
+
+def stop_on_sigterm() -> None:
+    """From now on SIGTERM stops the running command as Ctrl-C does: ``run_main`` prints
+    ``<program>: interrupted`` and returns 130.
+
+    Call it again after anything that installs a handler of its own: ``ray.init`` installs one that
+    calls ``sys.exit(15)``, which skips that line and which a callback running at that moment (a
+    weakref's, a finaliser) swallows, so that the command went on and exited 0. The signal is also
+    remembered, for the same reason. Python handles signals in the main thread only.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame) -> NoReturn:
+    _Termination.received = True
+    raise KeyboardInterrupt
+
+
 def run_main(program: str, parser: argparse.ArgumentParser, argv: list[str] | None,
              command: Callable[[argparse.Namespace], int]) -> int:
     """Parse ``argv`` and run ``command``; returns the exit status (never a traceback for a user error)."""
@@ -51,11 +76,16 @@ def run_main(program: str, parser: argparse.ArgumentParser, argv: list[str] | No
         args = parser.parse_args(argv)
     except SystemExit as exit:  # --help, --version, or a usage error already printed as one line
         return int(exit.code or 0)
+    _Termination.received = False
     try:
-        return command(args)
+        code = command(args)
     except Track2VecError as error:
         print(f"{program}: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print(f"{program}: interrupted", file=sys.stderr)
         return INTERRUPTED
+    if _Termination.received:  # its KeyboardInterrupt was swallowed on the way
+        print(f"{program}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    return code

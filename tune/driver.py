@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 from ray.tune import Callback
 
+from track2vec.cli_support import stop_on_sigterm
 from track2vec.corpus import Corpus, build_corpus
 from track2vec.corpus_sample import sample_training
 from track2vec.data.loaders import load_playlists
@@ -122,6 +123,7 @@ def connect(address: str | None, dashboard_host: str, dashboard_port: int, dashb
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise ConfigError(f"cannot connect to Ray{' at ' + address if address else ''}: "
                           f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from None
+    stop_on_sigterm()  # in place of the handler ray.init installs
     url = getattr(context, "dashboard_url", None) or ""
     return f"http://{url}" if url and "://" not in url else url
 
