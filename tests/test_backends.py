@@ -1,5 +1,6 @@
 """Keras' JAX backend: the library and the service train without TensorFlow (as on a GPU machine that
-has JAX but no TensorFlow), and the prefetching generator that feeds ``fit`` there."""
+has JAX but no TensorFlow; the service's study, interrupted and resumed: tests/test_tune_resume.py), and the
+prefetching generator that feeds ``fit`` there."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from track2vec.training import prefetched
-from tune.testing import FAST_SPACE_TOML
 
 REPO = Path(__file__).resolve().parents[1]
 # Runs a CLI's main() with TensorFlow made unimportable, so that any import of it fails loudly.
@@ -46,22 +46,6 @@ def test_lazy_adam_on_jax_backend_is_a_one_line_error():
     assert completed.returncode == 2
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and "lazy-adam" in lines[0] and "TensorFlow backend" in lines[0]
-
-
-@pytest.mark.slow
-def test_tuning_study_on_jax_backend_without_dashboard(tmp_path):
-    # The small ranges: the default space's largest corners make one trial's epochs several times another's.
-    config = tmp_path / "space.toml"
-    config.write_text(FAST_SPACE_TOML)
-    completed = run_without_tensorflow("tune.cli", ["run", "--data", "builtin:tiny", "--trials", "2",
-                                                    "--config", str(config),
-                                                    "--max-epochs", "2", "--storage", str(tmp_path),
-                                                    "--name", "jax", "--no-dashboard"], timeout=600)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    assert "Ray dashboard:" not in completed.stdout
-    assert (tmp_path / "jax" / "export" / "embeddings.npy").is_file()
-    rows = (tmp_path / "jax" / "export" / "trials.csv").read_text().splitlines()
-    assert len(rows) == 3  # header and both trials
 
 
 def test_prefetched_keeps_order_and_raises_the_producers_error():

@@ -224,9 +224,13 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
           f"finished trials re-run: 0 of {len(before)}")
 
 
-# track2vec-tune before journal storage: new studies kept Optuna in SQLite (optuna.db)
-EARLIER_VERSION = [sys.executable, "-c", "import sys, tune.cli as cli, tune.run; tune.run.NEW_STUDY_OPTUNA_BACKEND = 'sqlite'; "
+# track2vec-tune before journal storage: new studies kept Optuna in SQLite (optuna.db). Run here on Keras' JAX
+# backend with TensorFlow unimportable (as on a GPU machine that has JAX and no TensorFlow), so that the same
+# study also checks that backend end to end, resume included: each study costs the suite its fixed start-up.
+WITHOUT_TENSORFLOW = "import sys; sys.modules['tensorflow'] = None; import tune.cli as cli, tune.run; "
+EARLIER_VERSION = [sys.executable, "-c", WITHOUT_TENSORFLOW + "tune.run.NEW_STUDY_OPTUNA_BACKEND = 'sqlite'; "
                    "sys.exit(cli.main(sys.argv[1:]))"]
+CURRENT_VERSION = [sys.executable, "-c", WITHOUT_TENSORFLOW + "sys.exit(cli.main(sys.argv[1:]))"]
 
 
 def as_written_before_journal_storage(study_json: Path) -> None:
@@ -237,16 +241,18 @@ def as_written_before_journal_storage(study_json: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_sqlite_study_of_an_earlier_version_is_read_and_resumed(tmp_path, capsys, tune_cli):
+def test_a_sqlite_study_of_an_earlier_version_is_read_and_resumed_on_jax_without_tensorflow(tmp_path, capsys,
+                                                                                           tune_cli):
     trials, max_epochs = 3, 3
     storage, name = tmp_path / "studies", "old"
     study_dir = storage / name
     config = tmp_path / "space.toml"
     config.write_text(FAST_SPACE_TOML)
+    tune_cli.env.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     log = tmp_path / "run.log"
     run = tune_cli.start(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", str(trials),
                           "--max-epochs", str(max_epochs), "--grace-period", "1", "--reduction-factor", "2",
-                          "--storage", str(storage), "--name", name, "--dashboard-port", str(free_port())],
+                          "--storage", str(storage), "--name", name, "--no-dashboard"],
                          log, command=EARLIER_VERSION)
 
     study = Study(str(storage), name)
@@ -263,6 +269,7 @@ def test_a_sqlite_study_of_an_earlier_version_is_read_and_resumed(tmp_path, caps
     wait_for(one_finished, 240, interval=0.2, what="a finished trial")
     run.send_signal(signal.SIGTERM)  # as Ctrl-C: Ray saves its state, the driver exits 130
     assert run.wait(timeout=120) == 130, log.read_text()[-3000:]
+    assert "Ray dashboard:" not in log.read_text()
     as_written_before_journal_storage(study_dir / "study.json")
     interrupted = {t.user_attrs["ray_trial_id"]: t.state.name for t in optuna_trials(study_dir, name)}
     assert "RUNNING" in interrupted.values() or len(interrupted) < trials
@@ -272,10 +279,11 @@ def test_a_sqlite_study_of_an_earlier_version_is_read_and_resumed(tmp_path, caps
     status = json.loads(capsys.readouterr().out)
     assert status["optuna"] == {state: list(interrupted.values()).count(state) for state in set(interrupted.values())}
 
-    resume = tune_cli.run("resume", "--name", name, "--storage", str(storage), "--dashboard-port", str(free_port()),
-                          timeout=400)
-    assert resume.returncode == 0, (resume.stdout + resume.stderr)[-3000:]
-    assert f"optuna-dashboard sqlite:///{study_dir / 'optuna.db'}" in resume.stdout
+    resume_log = tmp_path / "resume.log"
+    resume = tune_cli.start(["resume", "--name", name, "--storage", str(storage), "--no-dashboard"], resume_log,
+                            command=CURRENT_VERSION)
+    assert resume.wait(timeout=400) == 0, resume_log.read_text()[-3000:]
+    assert f"optuna-dashboard sqlite:///{study_dir / 'optuna.db'}" in resume_log.read_text()
 
     # the study went on in optuna.db: every trial finished, those finished before the stop unchanged
     resumed = {t.user_attrs["ray_trial_id"]: t.state.name for t in optuna_trials(study_dir, name)}
@@ -283,4 +291,6 @@ def test_a_sqlite_study_of_an_earlier_version_is_read_and_resumed(tmp_path, caps
     assert all(resumed[trial] == state for trial, state in interrupted.items() if state in FINISHED)
     assert not (study_dir / "optuna.journal").exists()
     assert "optuna_backend" not in json.loads((study_dir / "study.json").read_text())
-    assert (study_dir / "export" / "trials.csv").is_file()
+    # on JAX without TensorFlow too, the export and the table are whole
+    assert (study_dir / "export" / "embeddings.npy").is_file()
+    assert len((study_dir / "export" / "trials.csv").read_text().splitlines()) == 1 + trials
