@@ -28,7 +28,7 @@ from tune.cli import main
 from tune.study import Study
 from tune.testing import EVEN_EPOCHS_TOML, FAST_SPACE_TOML, auth_token, free_port, http_get_json, optuna_trials, results, trial_dirs, wait_for
 
-TRIALS, MAX_EPOCHS = 4, 5
+TRIALS, MAX_EPOCHS = 3, 5
 # Small batches and a wide window on builtin small make epochs slow enough to catch a trial
 # mid-way (builtin:tiny's are too quick); after ASHA's rung at epoch 2 a survivor runs three more
 # epochs, long enough to be caught mid-way and short enough for resume to finish it soon.
