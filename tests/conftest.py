@@ -2,6 +2,7 @@
 
 - the real data files beside the repository, and crafted object .npy files (``Reducer``);
 - Ray: ``no_ray_left`` (a test that may leave Ray initialised), ``two_node_cluster``;
+- Keras' JAX backend without TensorFlow: ``TENSORFLOW_UNIMPORTABLE``, ``JAX_BACKEND``;
 - ``track2vec-tune`` as a real process (``tune_cli``), and one finished tiny study shared by
   the study and report tests (``tiny_study``, session-scoped: it runs once, when first needed);
 - the README's Python API example, run once as written (``readme_example``, session-scoped too).
@@ -107,6 +108,14 @@ def two_node_cluster():
     if ray.is_initialized():
         ray.shutdown()
     cluster.shutdown()
+
+
+# --- Keras' JAX backend without TensorFlow (as on a GPU machine that has JAX and no TensorFlow) -------
+
+# The start of a `python -c` program whose later imports of TensorFlow fail loudly.
+TENSORFLOW_UNIMPORTABLE = "import sys; sys.modules['tensorflow'] = None; "
+# The environment that puts Keras (in the process and in the trial workers it starts) on JAX's CPU backend.
+JAX_BACKEND = {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
 
 
 # --- track2vec-tune as a real process ----------------------------------------------------------

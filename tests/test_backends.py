@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from conftest import JAX_BACKEND, TENSORFLOW_UNIMPORTABLE
 from track2vec.training import prefetched
 
 REPO = Path(__file__).resolve().parents[1]
 # Runs a CLI's main() with TensorFlow made unimportable, so that any import of it fails loudly.
-WITHOUT_TENSORFLOW = ("import sys; sys.modules['tensorflow'] = None; from {module} import main; "
-                      "sys.exit(main(sys.argv[1:]))")
+WITHOUT_TENSORFLOW = TENSORFLOW_UNIMPORTABLE + "from {module} import main; sys.exit(main(sys.argv[1:]))"
 
 
 def run_without_tensorflow(module: str, args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, **JAX_BACKEND, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW.format(module=module), *args],
                           capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
 
@@ -104,7 +104,7 @@ def test_a_second_thread_count_in_one_process_keeps_numbas_running_pool():
             "configure_backend(threads=2); "
             "numba.njit(lambda x: x + 1)(1); "
             "print(numba.config.NUMBA_NUM_THREADS, os.environ['NUMBA_NUM_THREADS'])")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), **JAX_BACKEND}
     env.pop("NUMBA_NUM_THREADS", None)
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO,
                                env=env)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import JAX_BACKEND, TENSORFLOW_UNIMPORTABLE
 from tune import optuna_store
 from tune.cli import main
 from tune.study import Study
@@ -227,7 +228,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
 # track2vec-tune before journal storage: new studies kept Optuna in SQLite (optuna.db). Run here on Keras' JAX
 # backend with TensorFlow unimportable (as on a GPU machine that has JAX and no TensorFlow), so that the same
 # study also checks that backend end to end, resume included: each study costs the suite its fixed start-up.
-WITHOUT_TENSORFLOW = "import sys; sys.modules['tensorflow'] = None; import tune.cli as cli, tune.run; "
+WITHOUT_TENSORFLOW = TENSORFLOW_UNIMPORTABLE + "import tune.cli as cli, tune.run; "
 EARLIER_VERSION = [sys.executable, "-c", WITHOUT_TENSORFLOW + "tune.run.NEW_STUDY_OPTUNA_BACKEND = 'sqlite'; "
                    "sys.exit(cli.main(sys.argv[1:]))"]
 CURRENT_VERSION = [sys.executable, "-c", WITHOUT_TENSORFLOW + "sys.exit(cli.main(sys.argv[1:]))"]
@@ -248,7 +249,7 @@ def test_a_sqlite_study_of_an_earlier_version_is_read_and_resumed_on_jax_without
     study_dir = storage / name
     config = tmp_path / "space.toml"
     config.write_text(FAST_SPACE_TOML)
-    tune_cli.env.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    tune_cli.env.update(JAX_BACKEND)
     log = tmp_path / "run.log"
     run = tune_cli.start(["run", "--data", "builtin:tiny", "--config", str(config), "--trials", str(trials),
                           "--max-epochs", str(max_epochs), "--grace-period", "1", "--reduction-factor", "2",
