@@ -78,21 +78,25 @@ def test_prefetched_stops_its_thread_when_the_consumer_stops_early():
     assert len(produced) <= 3 + 2 + 1  # taken, buffered, one in hand
 
 
-def test_tensorflow_processes_keep_jax_out_and_start_keras_without_its_optional_imports():
+def test_tensorflow_processes_keep_jax_out_start_keras_without_its_optional_imports_and_pool_host_memory():
     # TensorFlow's TFLite utilities import JAX whenever it is installed (it is, with the test extra):
     # memory a trial worker does not need. configure_backend keeps it out on the TensorFlow backend,
     # and imports TensorFlow (which loads Keras) without scikit-learn and Matplotlib, which Keras
-    # imports for helpers training never uses; both stay importable afterwards.
+    # imports for helpers training never uses; both stay importable afterwards. Host memory comes from
+    # TensorFlow's pooling allocator, the only CPU allocator of TensorFlow that keeps statistics.
     code = ("import sys; from track2vec.runtime import configure_backend; configure_backend(threads=1); "
             "import tensorflow, keras, track2vec.training; "
             "print(sys.modules.get('jax') is None, 'sklearn' in sys.modules, 'matplotlib' in sys.modules); "
+            "x = tensorflow.ones((256, 256)); x = x @ x; "
+            "print(tensorflow.config.experimental.get_memory_info('CPU:0')['peak'] >= x.numpy().nbytes); "
             "import sklearn, matplotlib; print('importable')")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("KERAS_BACKEND", None)
+    env.pop("TF_CPU_ALLOCATOR_USE_BFC", None)
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO,
                                env=env)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    assert completed.stdout.strip().splitlines()[-2:] == ["True False False", "importable"]
+    assert completed.stdout.strip().splitlines()[-3:] == ["True False False", "True", "importable"]
 
 
 def test_a_second_thread_count_in_one_process_keeps_numbas_running_pool():

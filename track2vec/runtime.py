@@ -6,6 +6,13 @@ import contextlib
 import os
 import sys
 
+# TensorFlow's own pooling allocator for host memory, read once when TensorFlow starts. Its default
+# hands every buffer to malloc, and the temporary buffer that an XLA-compiled training step takes is
+# large enough for glibc to map fresh pages for it at each step and unmap them after; each page is
+# then zeroed again by the kernel on first touch. The pool keeps those pages between steps
+# (scripts/measure_cpu_allocator.py compares both; BENCHMARKS.md).
+POOLED_HOST_ALLOCATOR = {"TF_CPU_ALLOCATOR_USE_BFC": "true"}
+
 # Imported by Keras at start-up when installed (its scikit-learn wrappers, its plotting helpers), each
 # behind an ImportError guard; training never uses them, and they cost a worker seconds and memory.
 KERAS_OPTIONAL_IMPORTS = ("sklearn", "matplotlib")
@@ -35,6 +42,8 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
     a trial worker memory for nothing (BENCHMARKS.md). For the same reason TensorFlow is imported here
     without scikit-learn and Matplotlib, which the Keras it loads imports for its scikit-learn
     wrappers and plotting helpers when they are installed; they stay importable afterwards.
+    TensorFlow's host memory comes from its pooling allocator unless the environment chooses otherwise
+    (``TF_CPU_ALLOCATOR_USE_BFC=false``); it takes effect only where TensorFlow is not yet loaded.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads:
@@ -47,6 +56,8 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
         else:
             os.environ["JAX_PLATFORMS"] = "cpu"
         return
+    for name, value in POOLED_HOST_ALLOCATOR.items():
+        os.environ.setdefault(name, value)
     if "jax" not in sys.modules:
         sys.modules["jax"] = None  # TFLite's `from jax import jit` then fails, as it expects when JAX is absent
     with _unimportable(KERAS_OPTIONAL_IMPORTS):
