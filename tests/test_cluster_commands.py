@@ -111,12 +111,12 @@ class OneMachineCluster:
         return processes_with_environment(MARKER, self.marker)
 
     def stop(self) -> list[int]:
-        """SIGTERM every process started here (each carries the marker), SIGKILL what is left after 5 s;
+        """SIGTERM every process started here (each carries the marker), SIGKILL what is left after 2 s;
         returns the pids still alive after that (none, normally).
 
         The GCS, the raylets and their agents do not exit on SIGTERM alone (a longer grace only waits for
-        the SIGKILL); the drivers and workers do, within the grace."""
-        for signal_number, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
+        the SIGKILL); the drivers and workers do, mostly within the grace (every process ends either way)."""
+        for signal_number, grace in ((signal.SIGTERM, 2), (signal.SIGKILL, 10)):
             for pid in self.started():
                 try:
                     os.kill(pid, signal_number)

@@ -46,6 +46,17 @@ def error_lines(text: str, prog: str = "track2vec-tune") -> list[str]:
     return [line for line in text.splitlines() if line.startswith(f"{prog}: error:")]
 
 
+def cli_here(capfd, *args: str) -> subprocess.CompletedProcess:
+    """``track2vec-tune ARGS`` in this process (no interpreter, Ray or TensorFlow to start again), with its
+    standard output and error captured at the file descriptors, as a subprocess's would be."""
+    from tune.cli import main
+
+    capfd.readouterr()
+    code = main(list(args))
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(["track2vec-tune", *args], code, out, err)
+
+
 def trial_results(study_dir: Path) -> dict[str, list[dict]]:
     return {trial_id: results(path) for trial_id, path in trial_dirs(study_dir).items()}
 
@@ -219,7 +230,7 @@ def fill(directory: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path, small_filesystem, tune_cli):
+def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path, small_filesystem, tune_cli, capfd):
     storage, name = small_filesystem / "studies", "full"
     study_dir = storage / name
     config = tmp_path / "space.toml"
@@ -251,13 +262,13 @@ def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path,
     assert stopped_after < 120
 
     # status reads what finished, with the disk still full
-    done = tune_cli.run("status", "--name", name, "--storage", str(storage), "--json")
+    done = cli_here(capfd, "status", "--name", name, "--storage", str(storage), "--json")
     assert done.returncode == 0, done.stderr
     status = json.loads(done.stdout)
     assert status["completed"] >= len(finished)
 
     # export cannot write: one line, and nothing half-written is left
-    done = tune_cli.run("export", "--name", name, "--storage", str(storage))
+    done = cli_here(capfd, "export", "--name", name, "--storage", str(storage))
     assert done.returncode == 2 and error_lines(done.stderr) == done.stderr.strip().splitlines()
     assert "No space left on device" in done.stderr
     assert not [p.name for p in study_dir.iterdir() if p.name.startswith(".export") or p.name == "export"]
@@ -267,16 +278,16 @@ def test_full_disk_stops_the_study_in_one_line_and_keeps_what_finished(tmp_path,
     # their directories, and resume refuses in one line, before starting Ray.
     state = next(study_dir.glob("experiment_state-*.json"))
     state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
-    done = tune_cli.run("status", "--name", name, "--storage", str(storage), "--json")
+    done = cli_here(capfd, "status", "--name", name, "--storage", str(storage), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["completed"] == status["completed"]
-    done = tune_cli.run("resume", "--name", name, "--storage", str(storage))
+    done = cli_here(capfd, "resume", "--name", name, "--storage", str(storage))
     assert done.returncode == 1 and error_lines(done.stderr) == done.stderr.strip().splitlines()
     assert "damaged" in done.stderr and "Ray cluster" not in done.stdout
 
     # once there is space again, export writes the winner and the table of every trial
     filler.unlink()
-    done = tune_cli.run("export", "--name", name, "--storage", str(storage))
+    done = cli_here(capfd, "export", "--name", name, "--storage", str(storage))
     assert done.returncode == 0, done.stderr
     rows = table(study_dir)
     assert len(rows) >= 2  # the third trial may not have started before the disk filled
