@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -119,11 +120,12 @@ def test_a_two_node_study_survives_a_killed_worker_and_a_node_leaving(tmp_path, 
     config = tmp_path / "space.toml"
     config.write_text(SLOW_EPOCHS)
     log, puts = tmp_path / "run.log", tmp_path / "corpus_puts"
-    max_epochs = 3
+    max_epochs = 4  # room for a restart from the checkpoint of epoch 2 to report an epoch before the last
     run = tune_cli.start([str(puts), "run", "--data", SLOW_DATA, "--config", str(config), "--trials", "2",
                           "--max-epochs", str(max_epochs), "--grace-period", str(max_epochs), "--max-failures", "1",
                           "--address", cluster.address, "--storage", str(storage), "--name", name], log,
                          command=CORPUS_PUT_COUNTING_DRIVER)
+    removal = threading.Thread(target=cluster.remove_node, args=(worker,), daemon=True)
     moved: list[str] = []  # A: the trial of the node that left
     kills: dict[str, list[tuple[int, float]]] = {}  # B -> (pid, time) of each kill of its worker
     try:
@@ -136,7 +138,9 @@ def test_a_two_node_study_survives_a_killed_worker_and_a_node_leaving(tmp_path, 
                     continue
                 assert reported[-1]["epoch"] < max_epochs
                 if reported[-1]["node_id"] == worker.node_id:
-                    cluster.remove_node(worker)
+                    # Removing a node takes seconds: in a thread, so that B's worker is still killed in
+                    # the epoch after its first report.
+                    removal.start()
                     moved.append(trial_id)
                 else:
                     kill_worker(reported[-1]["pid"])
@@ -155,6 +159,8 @@ def test_a_two_node_study_survives_a_killed_worker_and_a_node_leaving(tmp_path, 
         assert restarted["epoch"] < max_epochs
         kill_worker(restarted["pid"])
         kills[b].append((restarted["pid"], time.time()))
+        removal.join(timeout=120)
+        assert not removal.is_alive(), "the second node did not leave within 120 s"
         assert run.wait(timeout=300) == 0, log.read_text()[-3000:]
     finally:
         tune_cli.stop(run)
