@@ -35,13 +35,23 @@ def test_no_module_of_tune_reaches_into_them_but_the_adapters():
 
     private = ("._brackets", "._rungs", "._num_stopped", "._metric_op", "._ot_study", "._ot_trials",
                "._completed_trials", "._storage", "._trial_id", "._mark_trial_to_checkpoint", "._trial_files",
-               "ray._private")
+               "._actor_force_cleanup_timeout", "ray._private")
     root = Path(__file__).resolve().parents[1] / "tune"
     for path in root.rglob("*.py"):
         if path.parent.name == "adapters":
             continue
         text = path.read_text()
         assert not [name for name in private if re.search(re.escape(name) + r"\b", text)], path
+
+
+def test_an_ending_study_has_tune_kill_the_workers_still_training_once_its_own_wait_is_over():
+    # Through the wrapper Tune hands schedulers: the epoch in progress is lost either way, so Tune's extra
+    # grace for a worker that cannot stop mid-epoch (ten seconds) is none.
+    from ray.tune.execution.tune_controller import TrialRunnerWrapper
+
+    controller = SimpleNamespace(_actor_force_cleanup_timeout=10)
+    ray_controller.end_without_waiting_for_epochs(TrialRunnerWrapper(controller, None))
+    assert controller._actor_force_cleanup_timeout == ray_controller.FORCED_STOP_GRACE_SECONDS == 0
 
 
 def test_the_asha_probe_names_an_attribute_that_moved(monkeypatch):

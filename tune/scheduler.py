@@ -77,6 +77,7 @@ class ResumableASHA(ASHAScheduler):
 
     def on_trial_add(self, tune_controller, trial: Trial) -> None:
         self._sync_rungs()
+        ray_controller.end_without_waiting_for_epochs(tune_controller)  # the scheduler is what sees Tune's controller
         super().on_trial_add(tune_controller, trial)
 
     def on_trial_result(self, tune_controller, trial: Trial, result: dict) -> str:
