@@ -6,9 +6,10 @@ A trial's peak resident memory is, to a good approximation, four parts:
 * the corpus (shared from Ray's object store, but resident once read);
 * the embedding tables, each held ``TABLE_COPIES[optimizer]`` times: the weights, their gradient
   (dense under XLA), the optimizer's slots and the update's temporaries;
-* the largest tensors of one step, held ``STEP_COPIES`` times (forward, softmax, gradient): the
-  ``softmax`` architecture's logits [batch, 1 + 128 x negatives], or the gathered context vectors
-  [batch, 1 + negatives, dim] of ``sgns`` and ``tied-cosine``.
+* the largest tensors of one step, held ``STEP_COPIES[architecture]`` times (forward, softmax,
+  gradient): the ``softmax`` architecture's logits [batch, 1 + 128 x negatives], or the gathered
+  context vectors [batch, 1 + negatives, dim] of ``sgns`` and ``tied-cosine``, whose forward and
+  backward buffers of several sizes TensorFlow's pooling allocator keeps side by side.
 
 The constants are fitted to measured peaks on the built-in Deezer-size corpus, lazy-adam's at the
 Million Playlist size (``scripts/measure_trial_memory.py`` prints measured against estimated,
@@ -30,7 +31,7 @@ PROCESS_MIB = 1000.0  # a worker with TensorFlow, Keras and a compiled step, bef
 # update's temporaries: fitted for Adam, the others scaled from it by their slots. lazy-adam keeps Adam's
 # slots but never makes the gradient dense: one copy fewer (measured at the Million Playlist size).
 TABLE_COPIES = {"adam": 6, "lazy-adam": 5, "adagrad": 5, "sgd": 4}
-STEP_COPIES = 4
+STEP_COPIES = {"softmax": 4, "sgns": 6, "tied-cosine": 6}
 
 
 def estimate_peak_mib(config: TrainConfig, vocabulary_size: int, corpus_bytes: int = 0, n_groups: int = 0) -> float:
@@ -57,4 +58,4 @@ def step_bytes(config: TrainConfig, vocabulary_size: int) -> int:
         per_row = 1 + min(sampled, vocabulary_size)
     else:
         per_row = (1 + config.negatives) * config.dim
-    return STEP_COPIES * config.batch_size * per_row * FLOAT_BYTES
+    return STEP_COPIES[config.architecture] * config.batch_size * per_row * FLOAT_BYTES
