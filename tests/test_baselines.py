@@ -103,6 +103,33 @@ def test_settings_are_chosen_on_validation_and_test_is_scored_with_them():
         np.testing.assert_array_equal(chosen.test_ranks, test_ranks)
 
 
+@pytest.mark.parametrize("playlists", [PLAYLISTS, [pair.tolist() for pair in RANDOM.integers(0, VOCABULARY, (150, 2))]],
+                         ids=["playlists", "pairs only: every setting ties"])
+def test_the_search_chooses_what_summing_each_setting_alone_chooses_ties_included(playlists):
+    # The search builds each weighting's sums up one distance at a time; the reference sums every setting
+    # afresh with rules() and keeps the first best in (steps, weighting) order, as the search did before.
+    rng = np.random.default_rng(5)
+    validation = np.array([(a, b) for a, b in rng.integers(0, VOCABULARY, (150, 2)) if a != b])
+    test = np.array([(a, b) for a, b in rng.integers(0, VOCABULARY, (150, 2)) if a != b])
+    tokens, offsets = flatten(playlists)
+    fitted = fit_count_baselines(tokens, offsets, VOCABULARY, validation, test)
+    counts = transition_counts(tokens, offsets, VOCABULARY, max(STEPS))
+    for kind in KINDS:
+        first_best = None
+        for steps in STEPS:
+            for weighting in WEIGHTINGS:
+                if steps == 1 and weighting != "same":
+                    continue
+                settings = RuleSettings(kind, steps, weighting)
+                ndcg = metrics_from_ranks(ranks_by_rules(rules(counts, settings), validation)).ndcg
+                if first_best is None or ndcg > first_best[0]:
+                    first_best = (ndcg, settings)
+        chosen = fitted[kind]
+        assert chosen.settings == {"steps": first_best[1].steps, "weighting": first_best[1].weighting}
+        assert chosen.validation.ndcg == first_best[0]
+        np.testing.assert_array_equal(chosen.test_ranks, ranks_by_rules(rules(counts, first_best[1]), test))
+
+
 def test_corpus_baselines_name_popularity_sr_and_ar():
     from track2vec.corpus import build_corpus
     from track2vec.data.loaders import load_playlists

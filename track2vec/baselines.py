@@ -155,24 +155,41 @@ def fit_count_baselines(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size
                         steps: tuple[int, ...] = STEPS) -> dict[str, Baseline]:
     """SR and AR, each with the (steps, weighting) that maximise validation NDCG@k; test scored once."""
     counts_by_distance = transition_counts(tokens, offsets, vocabulary_size, max(steps))
+    # The best of each kind on validation; a tie goes to the setting first in (steps, weighting) order.
+    best: dict[str, tuple[tuple[float, int], Metrics, RuleSettings, sp.csr_matrix]] = {}
+    for settings, scores in _searched_rules(counts_by_distance, steps):
+        metrics = metrics_from_ranks(ranks_by_rules(scores, validation_pairs), k)
+        order = steps.index(settings.steps) * len(WEIGHTINGS) + list(WEIGHTINGS).index(settings.weighting)
+        key = (metrics.ndcg, -order)
+        if settings.kind not in best or key > best[settings.kind][0]:
+            best[settings.kind] = (key, metrics, settings, scores)
     fitted = {}
     for kind in KINDS:
-        best: tuple[Metrics, RuleSettings, sp.csr_matrix] | None = None
-        for step in steps:
-            for weighting in WEIGHTINGS:
-                if step == 1 and weighting != "same":
-                    continue  # one distance: every weighting gives the same ranking
-                settings = RuleSettings(kind, step, weighting)
-                scores = rules(counts_by_distance, settings)
-                metrics = metrics_from_ranks(ranks_by_rules(scores, validation_pairs), k)
-                if best is None or metrics.ndcg > best[0].ndcg:
-                    best = (metrics, settings, scores)
-        metrics, settings, scores = best
+        _, metrics, settings, scores = best[kind]
         test_ranks = ranks_by_rules(scores, test_pairs) if test_pairs is not None and len(test_pairs) else None
         test = metrics_from_ranks(test_ranks, k) if test_ranks is not None else None
         fitted[kind] = Baseline(kind, {"steps": settings.steps, "weighting": settings.weighting}, metrics, test,
                                 test_ranks)
     return fitted
+
+
+def _searched_rules(counts_by_distance: list[sp.csr_matrix], steps: tuple[int, ...]):
+    """``(settings, rule scores)`` of every (kind, steps, weighting) searched, equal to :func:`rules`'s.
+
+    Each weighting's sum is built up one distance at a time and shared by both kinds (AR is SR plus
+    its transpose), rather than summed again for each setting: the same whole-number scores.
+    """
+    for weighting, weight in WEIGHTINGS.items():
+        total = None
+        for distance in range(1, max(steps) + 1):
+            term = round(_SCALE * weight(distance)) * counts_by_distance[distance - 1]
+            total = term if total is None else total + term
+            if distance not in steps or (distance == 1 and weighting != "same"):
+                continue  # one distance: every weighting gives the same ranking
+            for kind in KINDS:
+                scores = sp.csr_matrix(total + total.T if kind == "ar" else total)
+                scores.eliminate_zeros()
+                yield RuleSettings(kind, distance, weighting), scores
 
 
 def corpus_baselines(corpus, k: int = 10) -> dict[str, Baseline]:
