@@ -41,7 +41,6 @@ MAX_STEPS = 10
 # Weights are scaled to whole numbers (by lcm(1..10)^2), so that sums of them are exact and two
 # candidates that tie in counts tie in floating point too (their order is then popularity's).
 _SCALE = float(math.lcm(*range(1, MAX_STEPS + 1)) ** 2)
-PAIRS_PER_BLOCK = 2048  # held-out pairs whose count rows are expanded at once
 
 
 def transition_counts(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: int, max_distance: int) -> list[sp.csr_matrix]:
@@ -100,33 +99,16 @@ def weighted_counts(scores: sp.csr_matrix) -> sp.csr_matrix:
 def ranks_by_rules(scores: sp.csr_matrix, pairs: np.ndarray) -> np.ndarray:
     """0-based rank of ``pairs[:, 1]`` for query ``pairs[:, 0]``: by rule score, then popularity.
 
-    Item ids are ordered by descending training count, so "more popular" is "smaller id".
+    Item ids are ordered by descending training count, so "more popular" is "smaller id". Each pair
+    reads its query's sparse row in place (``track2vec.ranking_kernels.rule_ranks``).
     """
+    from track2vec.ranking_kernels import rule_ranks
+
+    scores = sp.csr_matrix(scores)
     ranks = np.empty(len(pairs), dtype=np.int64)
-    for start in range(0, len(pairs), PAIRS_PER_BLOCK):
-        block = pairs[start:start + PAIRS_PER_BLOCK]
-        ranks[start:start + len(block)] = _block_ranks(scores, block[:, 0].astype(np.int64), block[:, 1].astype(np.int64))
-    return ranks
-
-
-def _block_ranks(scores: sp.csr_matrix, queries: np.ndarray, answers: np.ndarray) -> np.ndarray:
-    rows = scores[queries]  # one row per pair
-    per_row = np.diff(rows.indptr)
-    row = np.repeat(np.arange(len(queries)), per_row)
-    column, value = rows.indices.astype(np.int64), rows.data
-    candidate = column != queries[row]
-    true_score = np.asarray(scores[queries, answers]).ravel()
-    ahead = candidate & ((value > true_score[row]) | ((value == true_score[row]) & (column < answers[row])))
-    ranks = np.bincount(row[ahead], minlength=len(queries))
-    # An answer that no rule reaches (score 0) has ahead of it every scored candidate and the
-    # unscored candidates more popular than it, the query excepted.
-    unseen = true_score == 0
-    if unseen.any():
-        scored = np.bincount(row[candidate], minlength=len(queries))
-        popular_scored = np.bincount(row[candidate & (column < answers[row])], minlength=len(queries))
-        query_ahead = queries < answers
-        unscored_ahead = answers - popular_scored - query_ahead
-        ranks = np.where(unseen, scored + unscored_ahead, ranks)
+    if len(pairs):
+        rule_ranks(scores.indptr, scores.indices, scores.data, pairs[:, 0].astype(np.int64),
+                   pairs[:, 1].astype(np.int64), ranks)
     return ranks
 
 

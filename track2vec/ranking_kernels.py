@@ -1,4 +1,5 @@
-"""The evaluation's inner loop, compiled with Numba: a tile of scores compared once for every weight."""
+"""The evaluation's inner loops, compiled with Numba: a tile of scores compared once for every weight, and a
+count model's sparse rows ranked without expanding them."""
 
 from __future__ import annotations
 
@@ -31,3 +32,36 @@ def count_ahead(scores, extra, first, queries, answers, true_scores, true_extra,
                 if first <= own < first + width and not (own == answers[i] and own == queries[i]):
                     ahead -= row[own - first] + weight * row_extra[own - first] > threshold
             counts[i, w] += ahead
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def rule_ranks(indptr, indices, data, queries, answers, ranks):
+    """``ranks[i]``: 0-based rank of ``answers[i]`` for ``queries[i]`` under the CSR rule scores
+    (``indptr``, ``indices``, ``data``), ties and unscored candidates ordered by popularity (smaller id).
+
+    A scored candidate is ahead when its score is greater than the answer's, or equal with a smaller id.
+    An answer that no rule reaches (score 0) has ahead of it every scored candidate and every unscored
+    one with a smaller id; the query is never a candidate. Each row is read twice: once for the
+    answer's score, once to count.
+    """
+    for i in prange(len(queries)):
+        query, answer = queries[i], answers[i]
+        start, end = indptr[query], indptr[query + 1]
+        true_score = 0.0
+        for position in range(start, end):
+            if indices[position] == answer:
+                true_score = data[position]
+        ahead = 0
+        scored = 0
+        scored_more_popular = 0
+        for position in range(start, end):
+            column = indices[position]
+            if column == query:
+                continue
+            value = data[position]
+            scored += 1
+            scored_more_popular += column < answer
+            ahead += value > true_score or (value == true_score and column < answer)
+        if true_score == 0:
+            ahead = scored + (answer - scored_more_popular - (query < answer))
+        ranks[i] = ahead
