@@ -84,11 +84,15 @@ def rules(counts_by_distance: list[sp.csr_matrix], settings: RuleSettings) -> sp
         raise ConfigError(f"steps {settings.steps} exceeds the {len(counts_by_distance)} distances counted")
     weight = WEIGHTINGS[settings.weighting]
     total = sum(round(_SCALE * weight(d)) * counts_by_distance[d - 1] for d in range(1, settings.steps + 1))
-    if settings.kind == "ar":
-        total = total + total.T
-    total = sp.csr_matrix(total)
-    total.eliminate_zeros()
-    return total
+    return _rule_scores(total, settings.kind)
+
+
+def _rule_scores(forward: sp.spmatrix, kind: str) -> sp.csr_matrix:
+    """The scores of ``kind`` from the weighted counts of items after the query: as they are for SR, in both
+    directions for AR."""
+    scores = sp.csr_matrix(forward + forward.T if kind == "ar" else forward)
+    scores.eliminate_zeros()
+    return scores
 
 
 def weighted_counts(scores: sp.csr_matrix) -> sp.csr_matrix:
@@ -169,9 +173,7 @@ def _searched_rules(counts_by_distance: list[sp.csr_matrix], steps: tuple[int, .
             if distance not in steps or (distance == 1 and weighting != "same"):
                 continue  # one distance: every weighting gives the same ranking
             for kind in KINDS:
-                scores = sp.csr_matrix(total + total.T if kind == "ar" else total)
-                scores.eliminate_zeros()
-                yield RuleSettings(kind, distance, weighting), scores
+                yield RuleSettings(kind, distance, weighting), _rule_scores(total, kind)
 
 
 def corpus_baselines(corpus, k: int = 10) -> dict[str, Baseline]:
