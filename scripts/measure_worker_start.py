@@ -1,11 +1,16 @@
-"""What a trial worker pays to start Keras: CPU seconds and resident memory, with and without the optional imports.
+"""What a trial worker pays to start Keras: CPU seconds and resident memory.
 
-A trial worker has Ray Tune loaded, then ``configure_backend`` imports TensorFlow, which loads Keras,
-which imports scikit-learn and Matplotlib when they are installed (for helpers training never uses).
-``configure_backend`` keeps them out; the other mode re-enacts the former start, which let them in.
-Each start runs in a fresh process; the modes alternate ``--repeats`` times and the medians are compared.
+A trial worker has Ray Tune loaded, then ``configure_backend`` imports TensorFlow, which loads Keras.
+Two comparisons, each start in a fresh process, the two sides alternating ``--repeats`` times, medians compared:
 
-    python scripts/measure_worker_start.py [--repeats 3]
+- default: Keras' optional imports. Keras imports scikit-learn and Matplotlib when they are installed (for
+  helpers training never uses); ``configure_backend`` keeps them out, the other side re-enacts the former
+  start, which let them in.
+- ``--against PYTHON``: the same start (``configure_backend`` as it is) under this interpreter and under
+  another environment's, e.g. one with another release of a package that TensorFlow imports (each side
+  prints the releases of numpy and ml_dtypes it loaded).
+
+    python scripts/measure_worker_start.py [--repeats 3] [--against /path/to/other/venv/bin/python]
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import json
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 START = """
 import json, resource, sys
 from ray import tune  # loaded in a trial worker before the trainable runs
@@ -28,33 +35,42 @@ def cpu():
 before = cpu()
 runtime.configure_backend(threads=1)
 import keras, track2vec.training
+import ml_dtypes, numpy
 rss = int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
-print(json.dumps({"cpu": cpu() - before, "rss": rss, "loaded": sorted(m for m in ("sklearn", "matplotlib") if m in sys.modules)}))
+print(json.dumps({"cpu": cpu() - before, "rss": rss, "versions": f"numpy {numpy.__version__}, ml_dtypes {ml_dtypes.__version__}",
+                  "loaded": sorted(m for m in ("sklearn", "matplotlib") if m in sys.modules)}))
 """
-MODES = {"with": "Keras with its optional imports (before)", "without": "without them (configure_backend now)"}
 
 
-def start(mode: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", START, mode], capture_output=True, text=True, check=True)
+def start(python: str, mode: str) -> dict:
+    done = subprocess.run([python, "-c", START, mode], capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--against", metavar="PYTHON", help="compare this interpreter's start with another's")
     args = parser.parse_args()
-    runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
+    if args.against:
+        sides = {"other": (args.against, "without", f"{args.against}"),
+                 "this": (sys.executable, "without", f"{sys.executable}")}
+    else:
+        sides = {"other": (sys.executable, "with", "Keras with its optional imports (before)"),
+                 "this": (sys.executable, "without", "without them (configure_backend now)")}
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
     for index in range(args.repeats):
-        for mode in MODES:
-            result = start(mode)
-            runs[mode].append(result)
-            print(f"{MODES[mode]:42s} run {index + 1}: {result['cpu']:5.2f} CPU s, {result['rss']:6.0f} MiB resident, "
-                  f"loaded: {', '.join(result['loaded']) or 'neither'}", flush=True)
-    cpu = {mode: statistics.median(r["cpu"] for r in results) for mode, results in runs.items()}
-    rss = {mode: statistics.median(r["rss"] for r in results) for mode, results in runs.items()}
-    print(f"median over {args.repeats}: {cpu['with']:.2f} -> {cpu['without']:.2f} CPU s "
-          f"({cpu['without'] / cpu['with']:.2f}x), {rss['with']:.0f} -> {rss['without']:.0f} MiB "
-          f"({rss['without'] - rss['with']:+.0f} MiB) per trial worker")
+        for side, (python, mode, label) in sides.items():
+            result = start(python, mode)
+            runs[side].append(result)
+            print(f"{label} run {index + 1}: {result['cpu']:5.2f} CPU s, {result['rss']:6.0f} MiB resident, "
+                  f"{result['versions']}; loaded: {', '.join(result['loaded']) or 'neither sklearn nor matplotlib'}",
+                  flush=True)
+    cpu = {side: statistics.median(r["cpu"] for r in results) for side, results in runs.items()}
+    rss = {side: statistics.median(r["rss"] for r in results) for side, results in runs.items()}
+    print(f"median over {args.repeats}: {cpu['other']:.2f} -> {cpu['this']:.2f} CPU s "
+          f"({cpu['this'] / cpu['other']:.2f}x), {rss['other']:.0f} -> {rss['this']:.0f} MiB "
+          f"({rss['this'] - rss['other']:+.0f} MiB) per trial worker")
 
 
 if __name__ == "__main__":
