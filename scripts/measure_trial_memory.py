@@ -9,9 +9,15 @@ each: the measured peak (the kernel's VmHWM), the estimate and their ratio. The 
 ``track2vec-tune run`` caps a search space with (the README's "memory per trial"), so it should not
 fall below the measured peak.
 
+Trial workers train with TensorFlow's pooling host allocator (``track2vec.runtime.configure_backend``);
+``--allocator both`` runs each configuration with it and with malloc (TensorFlow's default), one after
+the other, and ``--stages`` prints each stage's peak and seconds (import, corpus, model, first call,
+later steps, evaluation), to see where the two differ.
+
 Usage::
 
     .venv/bin/python scripts/measure_trial_memory.py --data builtin:deezer --playlists 2000
+    .venv/bin/python scripts/measure_trial_memory.py --data builtin:mpd --only lazy-adam --allocator both --stages
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench.common import load_corpus, run_child, truncated  # noqa: E402
 
+# TF_CPU_ALLOCATOR_USE_BFC for each mode: configure_backend's pool, or TensorFlow's default (malloc).
+ALLOCATORS = {"pooled": "true", "malloc": "false"}
 # (what it varies, configuration): the corners that set each term of the estimate, and the defaults.
 CONFIGURATIONS = (
     ("small everything", {"architecture": "softmax", "dim": 16, "batch_size": 256, "negatives": 1}),
@@ -46,7 +54,11 @@ def main() -> None:
     parser.add_argument("--data", default="builtin:deezer")
     parser.add_argument("--playlists", type=int, default=2000, help="training playlists kept (vocabulary unchanged)")
     parser.add_argument("--only", nargs="*", help="run only the configurations whose label contains one of these")
+    parser.add_argument("--allocator", choices=[*ALLOCATORS, "both"], default="pooled",
+                        help="TensorFlow's host allocator in the trial (default: pooled, as trial workers run)")
+    parser.add_argument("--stages", action="store_true", help="print each stage's peak and seconds")
     args = parser.parse_args()
+    allocators = list(ALLOCATORS) if args.allocator == "both" else [args.allocator]
 
     from track2vec.config import TrainConfig
     from track2vec.memory import estimate_peak_mib
@@ -64,11 +76,16 @@ def main() -> None:
         for label, config in CONFIGURATIONS:
             if args.only and not any(part in label for part in args.only):
                 continue
-            result = run_child("memory", {"corpus": str(path), "config": config}, timeout=3600)
-            measured = result["peak"] / 2**20
             estimated = estimate_peak_mib(TrainConfig(**config), len(corpus.vocabulary), corpus_bytes, n_groups)
-            print(f"  {label:28s} measured {measured:7,.0f} MiB   estimated {estimated:7,.0f} MiB   "
-                  f"estimate / measured {estimated / measured:.2f}   {config}", flush=True)
+            for allocator in allocators:
+                result = run_child("memory", {"corpus": str(path), "config": config}, timeout=3600,
+                                   env={"TF_CPU_ALLOCATOR_USE_BFC": ALLOCATORS[allocator]})
+                measured = result["peak"] / 2**20
+                print(f"  {label:28s} {allocator:6s} measured {measured:7,.0f} MiB   estimated {estimated:7,.0f} MiB   "
+                      f"estimate / measured {estimated / measured:.2f}   {config}", flush=True)
+                if args.stages:
+                    for stage, peak in result["stages"].items():
+                        print(f"      {stage:40s} peak {peak / 2**20:7,.0f} MiB   {result['seconds'].get(stage, 0):7.1f} s")
 
 
 if __name__ == "__main__":

@@ -29,8 +29,10 @@ FLOAT_BYTES = 4
 PROCESS_MIB = 1000.0  # a worker with TensorFlow, Keras and a compiled step, before any table or corpus
 # Weights, gradient and optimizer slots (Adam: two moments; Adagrad: one accumulator; SGD: none), plus the
 # update's temporaries: fitted for Adam, the others scaled from it by their slots. lazy-adam keeps Adam's
-# slots but never makes the gradient dense: one copy fewer (measured at the Million Playlist size).
-TABLE_COPIES = {"adam": 6, "lazy-adam": 5, "adagrad": 5, "sgd": 4}
+# slots but never makes the gradient dense, one copy fewer; TensorFlow's pooling allocator, which keeps
+# what it frees for reuse, holds about half a copy more at the Million Playlist size, where lazy-adam is
+# the default (both measured there).
+TABLE_COPIES = {"adam": 6, "lazy-adam": 5.5, "adagrad": 5, "sgd": 4}
 STEP_COPIES = {"softmax": 4, "sgns": 6, "tied-cosine": 6}
 
 
@@ -48,7 +50,7 @@ def table_bytes(config: TrainConfig, vocabulary_size: int, n_groups: int = 0) ->
     rows = vocabulary_size + (n_groups + 1 if config.artist_vectors else 0)
     tables = 1 if config.architecture == "tied-cosine" else 2
     values = rows * config.dim * tables + (vocabulary_size if config.architecture == "softmax" else 0)
-    return values * FLOAT_BYTES * TABLE_COPIES[config.optimizer_for(vocabulary_size, sparse_updates_available())]
+    return int(values * FLOAT_BYTES * TABLE_COPIES[config.optimizer_for(vocabulary_size, sparse_updates_available())])
 
 
 def step_bytes(config: TrainConfig, vocabulary_size: int) -> int:

@@ -92,6 +92,8 @@ class PeakMeter:
         self.interval = interval
         self.stage = "python, numpy, psutil"
         self.peaks: dict[str, int] = {self.stage: self.process.memory_info().rss}
+        self.seconds: dict[str, float] = {}  # each stage's wall time, once it has ended
+        self.started = time.monotonic()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
@@ -106,11 +108,18 @@ class PeakMeter:
 
     def enter(self, stage: str) -> None:
         self._record()
+        self._end_stage()
         self.stage = stage
         self._record()
 
+    def _end_stage(self) -> None:
+        now = time.monotonic()
+        self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + now - self.started
+        self.started = now
+
     def stop(self) -> dict[str, int]:
         self._record()
+        self._end_stage()
         self.stopped.set()
         self.thread.join()
         return self.peaks
@@ -171,7 +180,8 @@ def child(arguments: dict) -> dict:
     trainer.evaluate(corpus.validation_pairs)
     peaks = meter.stop()
     peak = peak_rss() or max(peaks.values())
-    return {"stages": peaks, "peak": peak, "pairs": trainer.pairs_in_epoch, "vocabulary": len(corpus.counts)}
+    return {"stages": peaks, "seconds": meter.seconds, "peak": peak, "pairs": trainer.pairs_in_epoch,
+            "vocabulary": len(corpus.counts)}
 
 
 def worker_memory(settings: Settings, report: RowReport) -> None:
