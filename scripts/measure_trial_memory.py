@@ -9,9 +9,9 @@ each: the measured peak (the kernel's VmHWM), the estimate and their ratio. The 
 ``track2vec-tune run`` caps a search space with (the README's "memory per trial"), so it should not
 fall below the measured peak.
 
-Trial workers train with TensorFlow's pooling host allocator (``track2vec.runtime.configure_backend``);
-``--allocator both`` runs each configuration with it and with malloc (TensorFlow's default), one after
-the other, and ``--stages`` prints each stage's peak and seconds (import, corpus, model, first call,
+By default the host allocator is chosen as a trial worker chooses it (``track2vec.runtime.configure_backend``:
+TensorFlow's pooling allocator below a vocabulary size, malloc from it); ``--allocator both`` runs each
+configuration with the pool and with malloc (TensorFlow's default), one after the other, and ``--stages`` prints each stage's peak and seconds (import, corpus, model, first call,
 later steps, evaluation), to see where the two differ.
 
 Usage::
@@ -54,8 +54,8 @@ def main() -> None:
     parser.add_argument("--data", default="builtin:deezer")
     parser.add_argument("--playlists", type=int, default=2000, help="training playlists kept (vocabulary unchanged)")
     parser.add_argument("--only", nargs="*", help="run only the configurations whose label contains one of these")
-    parser.add_argument("--allocator", choices=[*ALLOCATORS, "both"], default="pooled",
-                        help="TensorFlow's host allocator in the trial (default: pooled, as trial workers run)")
+    parser.add_argument("--allocator", choices=["trial", *ALLOCATORS, "both"], default="trial",
+                        help="TensorFlow's host allocator in the trial (default: as a trial worker chooses it)")
     parser.add_argument("--stages", action="store_true", help="print each stage's peak and seconds")
     args = parser.parse_args()
     allocators = list(ALLOCATORS) if args.allocator == "both" else [args.allocator]
@@ -78,8 +78,9 @@ def main() -> None:
                 continue
             estimated = estimate_peak_mib(TrainConfig(**config), len(corpus.vocabulary), corpus_bytes, n_groups)
             for allocator in allocators:
-                result = run_child("memory", {"corpus": str(path), "config": config}, timeout=3600,
-                                   env={"TF_CPU_ALLOCATOR_USE_BFC": ALLOCATORS[allocator]})
+                result = run_child("memory", {"corpus": str(path), "config": config,
+                                              "vocabulary_size": len(corpus.vocabulary)}, timeout=3600,
+                                   env={"TF_CPU_ALLOCATOR_USE_BFC": ALLOCATORS.get(allocator)})
                 measured = result["peak"] / 2**20
                 print(f"  {label:28s} {allocator:6s} measured {measured:7,.0f} MiB   estimated {estimated:7,.0f} MiB   "
                       f"estimate / measured {estimated / measured:.2f}   {config}", flush=True)

@@ -99,6 +99,30 @@ def test_tensorflow_processes_keep_jax_out_start_keras_without_its_optional_impo
     assert completed.stdout.strip().splitlines()[-3:] == ["True False False", "True", "importable"]
 
 
+def test_a_vocabulary_from_the_pools_limit_on_trains_with_tensorflows_default_allocator(monkeypatch):
+    # There the pool holds about one more copy of the embedding tables and no longer saves step time;
+    # a smaller vocabulary (or none given) keeps it, and the environment's own choice always wins.
+    import types
+
+    from track2vec import runtime
+
+    monkeypatch.setitem(sys.modules, "tensorflow", types.ModuleType("tensorflow"))  # what configure_backend imports
+    monkeypatch.setitem(sys.modules, "jax", sys.modules.get("jax"))  # it hides JAX from TensorFlow: restored after
+    for name in ("CUDA_VISIBLE_DEVICES", "TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "TF_CPU_ALLOCATOR_USE_BFC"):
+        monkeypatch.setenv(name, "")  # so that teardown restores each as it was
+        monkeypatch.delenv(name)
+    limit = runtime.POOLED_HOST_MEMORY_BELOW_ITEMS
+    assert [runtime.pools_host_memory(size) for size in (None, limit - 1, limit)] == [True, True, False]
+
+    runtime.configure_backend(vocabulary_size=limit)
+    assert "TF_CPU_ALLOCATOR_USE_BFC" not in os.environ
+    runtime.configure_backend(vocabulary_size=limit - 1)
+    assert os.environ["TF_CPU_ALLOCATOR_USE_BFC"] == "true"
+    monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", "false")
+    runtime.configure_backend()
+    assert os.environ["TF_CPU_ALLOCATOR_USE_BFC"] == "false"
+
+
 def test_a_second_thread_count_in_one_process_keeps_numbas_running_pool():
     # A notebook or a test session may configure the backend twice: once Numba's pool runs, Numba refuses
     # another size at its next compilation, so the second call keeps the running pool.

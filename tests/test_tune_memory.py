@@ -112,6 +112,23 @@ def test_sparse_updates_are_estimated_below_dense_adam_so_a_large_vocabulary_cap
     assert estimate["sgd"] < estimate["lazy-adam"] < estimate["adam"]
 
 
+def test_lazy_adams_tables_count_the_pools_share_only_where_the_pool_is_used(monkeypatch):
+    """Measured at 221,776 items (pooled) and 2,151,205 (where trials train without the pool)."""
+    from track2vec.memory import POOLED_EXTRA_TABLE_COPIES, TABLE_COPIES, table_bytes
+    from track2vec.runtime import POOLED_HOST_MEMORY_BELOW_ITEMS
+
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    config = TrainConfig(architecture="softmax", dim=64, batch_size=2048, negatives=10, optimizer="lazy-adam")
+    for items, copies in ((POOLED_HOST_MEMORY_BELOW_ITEMS - 1, TABLE_COPIES["lazy-adam"] + POOLED_EXTRA_TABLE_COPIES["lazy-adam"]),
+                          (POOLED_HOST_MEMORY_BELOW_ITEMS, TABLE_COPIES["lazy-adam"])):
+        one_copy = (items * 64 * 2 + items) * 4  # both tables and the softmax's bias, float32
+        assert table_bytes(config, items) == int(one_copy * copies)
+    assert POOLED_EXTRA_TABLE_COPIES["lazy-adam"] > 0
+    # dense Adam's six copies fit its peaks with the pool (Deezer size) and without it (Million Playlist size)
+    dense = TrainConfig(architecture="softmax", dim=64, batch_size=2048, negatives=10, optimizer="adam")
+    assert table_bytes(dense, 1000) == (1000 * 129) * 4 * TABLE_COPIES["adam"]
+
+
 @pytest.mark.parametrize("backend, large_vocabulary_optimizer", [("tensorflow", "lazy-adam"), ("jax", "adam")])
 def test_the_default_optimizer_is_estimated_as_the_one_it_resolves_to(monkeypatch, backend, large_vocabulary_optimizer):
     """As the trainer on the backend that KERAS_BACKEND selects: JAX has no lazy-adam and stays on dense Adam."""

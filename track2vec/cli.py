@@ -114,7 +114,7 @@ def run_train(args: argparse.Namespace) -> dict:
 
     from track2vec.runtime import configure_backend
 
-    configure_backend(args.threads)
+    configure_backend(args.threads, vocabulary_size=len(corpus.vocabulary))
     from keras.backend import backend as keras_backend
 
     from track2vec.baselines import corpus_baselines

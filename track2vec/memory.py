@@ -22,17 +22,18 @@ have; it errs on the high side rather than the low.
 from __future__ import annotations
 
 from track2vec.config import SHARED_NEGATIVE_ROWS, TrainConfig
-from track2vec.runtime import sparse_updates_available
+from track2vec.runtime import configured_backend, pools_host_memory, sparse_updates_available
 
 MIB = 2**20
 FLOAT_BYTES = 4
 PROCESS_MIB = 1000.0  # a worker with TensorFlow, Keras and a compiled step, before any table or corpus
 # Weights, gradient and optimizer slots (Adam: two moments; Adagrad: one accumulator; SGD: none), plus the
 # update's temporaries: fitted for Adam, the others scaled from it by their slots. lazy-adam keeps Adam's
-# slots but never makes the gradient dense, one copy fewer; TensorFlow's pooling allocator, which keeps
-# what it frees for reuse, holds about half a copy more at the Million Playlist size, where lazy-adam is
-# the default (both measured there).
-TABLE_COPIES = {"adam": 6, "lazy-adam": 5.5, "adagrad": 5, "sgd": 4}
+# slots but never makes the gradient dense: one copy fewer (measured at the Million Playlist size).
+TABLE_COPIES = {"adam": 6, "lazy-adam": 5, "adagrad": 5, "sgd": 4}
+# What TensorFlow's pooling allocator (track2vec.runtime.pools_host_memory) keeps on top of lazy-adam's
+# copies: part of a copy, measured at 221,776 and 2,151,205 items with and without it.
+POOLED_EXTRA_TABLE_COPIES = {"lazy-adam": 0.5}
 STEP_COPIES = {"softmax": 4, "sgns": 6, "tied-cosine": 6}
 
 
@@ -50,7 +51,11 @@ def table_bytes(config: TrainConfig, vocabulary_size: int, n_groups: int = 0) ->
     rows = vocabulary_size + (n_groups + 1 if config.artist_vectors else 0)
     tables = 1 if config.architecture == "tied-cosine" else 2
     values = rows * config.dim * tables + (vocabulary_size if config.architecture == "softmax" else 0)
-    return int(values * FLOAT_BYTES * TABLE_COPIES[config.optimizer_for(vocabulary_size, sparse_updates_available())])
+    optimizer = config.optimizer_for(vocabulary_size, sparse_updates_available())
+    copies = TABLE_COPIES[optimizer]
+    if configured_backend() == "tensorflow" and pools_host_memory(vocabulary_size):
+        copies += POOLED_EXTRA_TABLE_COPIES.get(optimizer, 0)
+    return int(values * FLOAT_BYTES * copies)
 
 
 def step_bytes(config: TrainConfig, vocabulary_size: int) -> int:

@@ -12,6 +12,15 @@ import sys
 # then zeroed again by the kernel on first touch. The pool keeps those pages between steps
 # (scripts/measure_cpu_allocator.py compares both; BENCHMARKS.md).
 POOLED_HOST_ALLOCATOR = {"TF_CPU_ALLOCATOR_USE_BFC": "true"}
+# The pool also keeps freed table-sized buffers, about one more copy of the embedding tables, while the
+# share of a step that it saves shrinks as the tables grow: from this vocabulary size on, the process
+# trains with TensorFlow's default allocator (scripts/measure_trial_memory.py --allocator both).
+POOLED_HOST_MEMORY_BELOW_ITEMS = 1_000_000
+
+
+def pools_host_memory(vocabulary_size: int | None) -> bool:
+    """Whether a process that trains on this vocabulary takes its host memory from TensorFlow's pool."""
+    return vocabulary_size is None or vocabulary_size < POOLED_HOST_MEMORY_BELOW_ITEMS
 
 # Imported by Keras at start-up when installed (its scikit-learn wrappers, its plotting helpers), each
 # behind an ImportError guard; training never uses them, and they cost a worker seconds and memory.
@@ -30,7 +39,7 @@ def sparse_updates_available() -> bool:
     return configured_backend() == "tensorflow"
 
 
-def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None:
+def configure_backend(threads: int | None = None, use_gpu: bool = False, vocabulary_size: int | None = None) -> None:
     """Size the backend's and the sampler's thread pools to ``threads``; hide GPUs unless ``use_gpu``.
 
     Call before the first tensor operation runs (thread pools and visible devices are
@@ -42,8 +51,9 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
     a trial worker memory for nothing (BENCHMARKS.md). For the same reason TensorFlow is imported here
     without scikit-learn and Matplotlib, which the Keras it loads imports for its scikit-learn
     wrappers and plotting helpers when they are installed; they stay importable afterwards.
-    TensorFlow's host memory comes from its pooling allocator unless the environment chooses otherwise
-    (``TF_CPU_ALLOCATOR_USE_BFC=false``); it takes effect only where TensorFlow is not yet loaded.
+    TensorFlow's host memory comes from its pooling allocator, below ``POOLED_HOST_MEMORY_BELOW_ITEMS``
+    items of ``vocabulary_size`` (when given), unless the environment chooses
+    (``TF_CPU_ALLOCATOR_USE_BFC``); it takes effect only where TensorFlow is not yet loaded.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads:
@@ -56,8 +66,9 @@ def configure_backend(threads: int | None = None, use_gpu: bool = False) -> None
         else:
             os.environ["JAX_PLATFORMS"] = "cpu"
         return
-    for name, value in POOLED_HOST_ALLOCATOR.items():
-        os.environ.setdefault(name, value)
+    if pools_host_memory(vocabulary_size):
+        for name, value in POOLED_HOST_ALLOCATOR.items():
+            os.environ.setdefault(name, value)
     if "jax" not in sys.modules:
         sys.modules["jax"] = None  # TFLite's `from jax import jit` then fails, as it expects when JAX is absent
     with _unimportable(KERAS_OPTIONAL_IMPORTS):

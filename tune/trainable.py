@@ -83,7 +83,8 @@ class BestVectors:
 def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
     """Train one configuration, reporting (and checkpointing) after every epoch."""
     # Before the backend initialises: its thread pools and visible devices are fixed then.
-    configure_backend(threads=max(1, int(settings.cpus_per_trial)), use_gpu=settings.gpus_per_trial > 0)
+    configure_backend(threads=max(1, int(settings.cpus_per_trial)), use_gpu=settings.gpus_per_trial > 0,
+                      vocabulary_size=len(corpus.vocabulary))
     import keras  # only after configure_backend
 
     from track2vec.config import TrainConfig

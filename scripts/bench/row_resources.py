@@ -165,7 +165,7 @@ def child(arguments: dict) -> dict:
     meter.enter("import TensorFlow and Keras")
     from track2vec.runtime import configure_backend
 
-    configure_backend(threads=1)
+    configure_backend(threads=1, vocabulary_size=arguments.get("vocabulary_size"))  # as a trial worker does
     from track2vec.config import TrainConfig
     from track2vec.training import Trainer
 
@@ -195,7 +195,8 @@ def worker_memory(settings: Settings, report: RowReport) -> None:
         with tempfile.TemporaryDirectory(prefix="track2vec-bench-memory-") as directory:
             path = Path(directory) / "corpus.pkl"
             path.write_bytes(pickle.dumps(part, protocol=5))
-            result = run_child("memory", {"corpus": str(path), "config": config}, timeout=3600)
+            result = run_child("memory", {"corpus": str(path), "config": config,
+                                          "vocabulary_size": len(part.vocabulary)}, timeout=3600)
         peak = result["peak"]
         report.add(f"peak RSS of a trial worker, {MEMORY_DATA}, {label}", mib(peak), "", "",
                    f"<= {mib(MEMORY_TARGET_BYTES)}", peak <= MEMORY_TARGET_BYTES,
