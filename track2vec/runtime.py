@@ -22,6 +22,7 @@ def pools_host_memory(vocabulary_size: int | None) -> bool:
     """Whether a process that trains on this vocabulary takes its host memory from TensorFlow's pool."""
     return vocabulary_size is None or vocabulary_size < POOLED_HOST_MEMORY_BELOW_ITEMS
 
+
 # Imported by Keras at start-up when installed (its scikit-learn wrappers, its plotting helpers), each
 # behind an ImportError guard; training never uses them, and they cost a worker seconds and memory.
 KERAS_OPTIONAL_IMPORTS = ("sklearn", "matplotlib")
