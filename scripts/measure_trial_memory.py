@@ -11,8 +11,9 @@ fall below the measured peak.
 
 By default the host allocator is chosen as a trial worker chooses it (``track2vec.runtime.configure_backend``:
 TensorFlow's pooling allocator below a vocabulary size, malloc from it); ``--allocator both`` runs each
-configuration with the pool and with malloc (TensorFlow's default), one after the other, and ``--stages`` prints each stage's peak and seconds (import, corpus, model, first call,
-later steps, evaluation), to see where the two differ.
+configuration with the pool and with malloc (TensorFlow's default), one after the other, and ``--stages``
+prints each stage's peak and seconds (import, corpus, model, first call, later steps, evaluation), to see
+where the two differ.
 
 Usage::
 

@@ -120,7 +120,7 @@ def test_a_vocabulary_from_the_pools_limit_on_trains_with_tensorflows_default_al
     assert os.environ["TF_CPU_ALLOCATOR_USE_BFC"] == "true"
     monkeypatch.setenv("TF_CPU_ALLOCATOR_USE_BFC", "false")
     runtime.configure_backend()
-    assert os.environ["TF_CPU_ALLOCATOR_USE_BFC"] == "false"
+    assert os.environ["TF_CPU_ALLOCATOR_USE_BFC"] == "false" and not runtime.pools_host_memory(None)
 
 
 def test_a_second_thread_count_in_one_process_keeps_numbas_running_pool():

@@ -118,6 +118,7 @@ def test_lazy_adams_tables_count_the_pools_share_only_where_the_pool_is_used(mon
     from track2vec.runtime import POOLED_HOST_MEMORY_BELOW_ITEMS
 
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.delenv("TF_CPU_ALLOCATOR_USE_BFC", raising=False)  # the environment's choice would win
     config = TrainConfig(architecture="softmax", dim=64, batch_size=2048, negatives=10, optimizer="lazy-adam")
     for items, copies in ((POOLED_HOST_MEMORY_BELOW_ITEMS - 1, TABLE_COPIES["lazy-adam"] + POOLED_EXTRA_TABLE_COPIES["lazy-adam"]),
                           (POOLED_HOST_MEMORY_BELOW_ITEMS, TABLE_COPIES["lazy-adam"])):

@@ -22,7 +22,7 @@ have; it errs on the high side rather than the low.
 from __future__ import annotations
 
 from track2vec.config import SHARED_NEGATIVE_ROWS, TrainConfig
-from track2vec.runtime import configured_backend, pools_host_memory, sparse_updates_available
+from track2vec.runtime import pools_host_memory, sparse_updates_available
 
 MIB = 2**20
 FLOAT_BYTES = 4
@@ -51,9 +51,10 @@ def table_bytes(config: TrainConfig, vocabulary_size: int, n_groups: int = 0) ->
     rows = vocabulary_size + (n_groups + 1 if config.artist_vectors else 0)
     tables = 1 if config.architecture == "tied-cosine" else 2
     values = rows * config.dim * tables + (vocabulary_size if config.architecture == "softmax" else 0)
-    optimizer = config.optimizer_for(vocabulary_size, sparse_updates_available())
+    on_tensorflow = sparse_updates_available()
+    optimizer = config.optimizer_for(vocabulary_size, on_tensorflow)
     copies = TABLE_COPIES[optimizer]
-    if configured_backend() == "tensorflow" and pools_host_memory(vocabulary_size):
+    if on_tensorflow and pools_host_memory(vocabulary_size):
         copies += POOLED_EXTRA_TABLE_COPIES.get(optimizer, 0)
     return int(values * FLOAT_BYTES * copies)
 

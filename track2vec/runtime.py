@@ -19,7 +19,11 @@ POOLED_HOST_MEMORY_BELOW_ITEMS = 1_000_000
 
 
 def pools_host_memory(vocabulary_size: int | None) -> bool:
-    """Whether a process that trains on this vocabulary takes its host memory from TensorFlow's pool."""
+    """Whether a TensorFlow process that trains on this vocabulary takes its host memory from the pool:
+    as the environment says where it says, else below ``POOLED_HOST_MEMORY_BELOW_ITEMS`` (or with no size)."""
+    (name, pooled), = POOLED_HOST_ALLOCATOR.items()
+    if os.environ.get(name):
+        return os.environ[name] == pooled
     return vocabulary_size is None or vocabulary_size < POOLED_HOST_MEMORY_BELOW_ITEMS
 
 
