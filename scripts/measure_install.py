@@ -34,7 +34,8 @@ def install(installer: str, directory: Path) -> tuple[float, set[str]]:
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True, env=env)
     if installer == "uv":
         subprocess.run([python, "-m", "pip", "install", "--quiet", "uv"], check=True, env=env)
-        # As .ci/run: uv writes the .pyc files that pip writes by default.
+        # Like for like: uv is asked to write the .pyc files that pip writes by default (.ci/run leaves
+        # them to the suite's first imports instead).
         command = [python, "-m", "uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python),
                    "-e", EXTRA]
     else:
