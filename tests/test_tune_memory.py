@@ -113,7 +113,7 @@ def test_sparse_updates_are_estimated_below_dense_adam_so_a_large_vocabulary_cap
 
 
 def test_lazy_adams_tables_count_the_pools_share_only_where_the_pool_is_used(monkeypatch):
-    """Measured at 221,776 items (pooled) and 2,151,205 (where trials train without the pool)."""
+    """Below the pool's vocabulary limit lazy-adam's tables count the pool's share; from it on they do not."""
     from track2vec.memory import POOLED_EXTRA_TABLE_COPIES, TABLE_COPIES, table_bytes
     from track2vec.runtime import POOLED_HOST_MEMORY_BELOW_ITEMS
 

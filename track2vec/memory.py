@@ -32,7 +32,7 @@ PROCESS_MIB = 1000.0  # a worker with TensorFlow, Keras and a compiled step, bef
 # slots but never makes the gradient dense: one copy fewer (measured at the Million Playlist size).
 TABLE_COPIES = {"adam": 6, "lazy-adam": 5, "adagrad": 5, "sgd": 4}
 # What TensorFlow's pooling allocator (track2vec.runtime.pools_host_memory) keeps on top of lazy-adam's
-# copies: part of a copy, measured at 221,776 and 2,151,205 items with and without it.
+# copies: part of a copy, fitted to peaks measured with and without it (BENCHMARKS.md, "Memory per trial").
 POOLED_EXTRA_TABLE_COPIES = {"lazy-adam": 0.5}
 STEP_COPIES = {"softmax": 4, "sgns": 6, "tied-cosine": 6}
 

@@ -12,8 +12,8 @@ import sys
 # then zeroed again by the kernel on first touch. The pool keeps those pages between steps
 # (scripts/measure_cpu_allocator.py compares both; BENCHMARKS.md).
 POOLED_HOST_ALLOCATOR = {"TF_CPU_ALLOCATOR_USE_BFC": "true"}
-# The pool also keeps freed table-sized buffers, about one more copy of the embedding tables, while the
-# share of a step that it saves shrinks as the tables grow: from this vocabulary size on, the process
+# The pool also holds on to freed table-sized buffers, so what it keeps grows with the embedding tables,
+# while the share of a step that it saves shrinks as they grow: from this vocabulary size on, the process
 # trains with TensorFlow's default allocator (scripts/measure_trial_memory.py --allocator both).
 POOLED_HOST_MEMORY_BELOW_ITEMS = 1_000_000
 
