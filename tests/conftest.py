@@ -249,3 +249,19 @@ def readme_example(tmp_path_factory) -> ExampleRun:
         else:
             os.environ["RAY_ADDRESS"] = previous_address
     return ExampleRun(directory, namespace)
+
+
+# --- parallel runs (pytest-xdist) ----------------------------------------------------------------
+
+# The fixtures of the tests that start Ray (a study, a cluster, or Ray in this process): a new such test takes
+# one of them (no_ray_left at least), which puts it in the Ray group below.
+_RAY_FIXTURES = {"tiny_study", "readme_example", "tune_cli", "two_node_cluster", "one_machine_cluster", "no_ray_left"}
+
+
+def pytest_itemcollected(item):
+    """Under ``-n 2 --dist loadgroup`` (scripts/test.sh), the tests that start Ray go one after another to one
+    worker, while the others run on the second: the studies keep a machine's timings (some catch a trial
+    mid-way), each session-scoped study runs once, and the quick tests use the cores that Ray leaves idle.
+    Marked as each test is collected, before xdist reads the groups; without xdist the mark changes nothing."""
+    if _RAY_FIXTURES & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.xdist_group("ray"))
