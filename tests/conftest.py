@@ -6,6 +6,7 @@
 - ``track2vec-tune`` as a real process (``tune_cli``), and one finished tiny study shared by
   the study and report tests (``tiny_study``, session-scoped: it runs once, when first needed);
 - the README's Python API example, run once as written (``readme_example``, session-scoped too).
+- the split of a parallel run: the tests that take a Ray fixture form one pytest-xdist group (``pytest_itemcollected``).
 
 Test modules import the plain helpers with ``from conftest import ...``.
 """
