@@ -7,8 +7,9 @@ import time
 import numpy as np
 import pytest
 
+from track2vec.scoring import Vectors
 from tune.search_space import library_names
-from tune.trainable import BestVectors, TrialProgress, load_checkpoint, save_checkpoint
+from tune.trainable import TrialProgress, load_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_checkpoint_round_trip_continues_training(tmp_path, corpus, architecture
     trainer.fit(epochs=1)
     progress = TrialProgress(epoch=1, best_epoch=1, best_val_ndcg_at_10=0.5, wall_seconds=1.0,
                              best_scoring=trainer.scoring.as_dict())
-    best = BestVectors(trainer.embeddings(), trainer.context_embeddings(), trainer.context_bias())
+    best = Vectors(trainer.embeddings(), trainer.context_embeddings(), trainer.context_bias())
     save_checkpoint(tmp_path, trainer.model, best, progress, time.perf_counter())
 
     restored_progress, model, restored_best = load_checkpoint(tmp_path)

@@ -11,6 +11,7 @@ import pytest
 
 from track2vec.baselines import corpus_baselines
 from track2vec.blend import blended_ranks
+from track2vec.ensemble import concatenate
 from track2vec.evaluation import evaluate_with, popularity_ranks, rank_targets
 from track2vec.export import read_export
 from track2vec.intervals import paired_bootstrap
@@ -95,15 +96,36 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     assert (exported.context_embeddings is not None) == (exported.info["hyperparameters"]["architecture"] in ("sgns", "softmax"))
     table = exported.score_table()
     again = evaluate_with(table, corpus.validation_pairs, scoring.popularity_weight, 10)
-    assert again.ndcg == pytest.approx(float(winner["best_val_ndcg_at_10"]), abs=1e-9)
+    metrics = exported.info["metrics"]
     assert list(exported.vocabulary.items) == list(corpus.vocabulary.items)
-    assert exported.info["hyperparameters"]["dim"] == int(winner["dim"]) == exported.embeddings.shape[1]
+    assert exported.info["hyperparameters"]["dim"] == int(winner["dim"])
+    # ... or, where validation chose an ensemble, the best trial's vectors side by side with the next ones'
+    ensemble = exported.info["ensemble"]
+    members = ensemble["trial_ids"] if ensemble else [winner["trial_id"]]
+    assert members[0] == winner["trial_id"] and set(members) <= set(statuses)
+    all_rows = {row.trial_id: row for row in read_rows(Study(str(storage), name), spec)}
+    member_vectors = []
+    for member in members:
+        with all_rows[member].checkpoint.as_directory() as directory:
+            member_vectors.append(load_best_vectors(Path(directory)))
+    expected_vectors = concatenate(member_vectors, scoring.method)
+    np.testing.assert_array_equal(exported.embeddings, expected_vectors.embeddings)
+    assert exported.embeddings.shape[1] == sum(vectors.dim for vectors in member_vectors)
+    assert again.ndcg == pytest.approx(metrics["winner_val_ndcg_at_10"], abs=1e-9)
+    if ensemble:  # it ranks validation better than its first trial alone, which is scored beside it
+        assert ensemble["dim"] == exported.embeddings.shape[1] and again.ndcg > metrics["best_trial_val_ndcg_at_10"]
+        assert metrics["best_trial_val_ndcg_at_10"] == pytest.approx(float(winner["best_val_ndcg_at_10"]), abs=1e-9)
+        assert "The winner is an ensemble" in out
+    else:
+        assert again.ndcg == pytest.approx(float(winner["best_val_ndcg_at_10"]), abs=1e-9)
+        assert "best_trial_val_ndcg_at_10" not in metrics
 
     # test metrics of the winner only, with the baselines and the oracle beside them
-    assert float(winner["test_ndcg_at_10"]) == pytest.approx(
+    assert metrics["winner_test_ndcg_at_10"] == pytest.approx(
         evaluate_with(table, corpus.test_pairs, scoring.popularity_weight, 10).ndcg)
+    assert float(winner["test_ndcg_at_10"]) == pytest.approx(  # the trial's row: that trial alone
+        metrics["best_trial_test_ndcg_at_10" if ensemble else "winner_test_ndcg_at_10"])
     assert all(row["test_ndcg_at_10"] == "" for row in rows[1:])
-    metrics = exported.info["metrics"]
     for key in ("winner_test_ndcg_at_10", "winner_test_hr_at_10", "popularity_val_ndcg_at_10",
                 "popularity_test_ndcg_at_10", "oracle_ndcg_at_10", "sr_val_ndcg_at_10", "sr_test_ndcg_at_10",
                 "ar_val_hr_at_10", "ar_test_hr_at_10", "blend_val_ndcg_at_10", "blend_test_ndcg_at_10"):
@@ -175,7 +197,7 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     assert status["completed"] == len(completed) and status["stopped_early"] == len(stopped)
     assert status["best"]["trial_id"] == winner["trial_id"]
     scores = status["exported_scores"]  # the export's comparison series, as model.json has them
-    assert list(scores) == ["winner", "blend", "popularity", "sr", "ar", "oracle"]
+    assert list(scores) == ["winner", *(["best_trial"] if ensemble else []), "blend", "popularity", "sr", "ar", "oracle"]
     assert scores["winner"]["test"]["ndcg_at_10"] == metrics["winner_test_ndcg_at_10"]
     assert scores["popularity"]["val"]["hr_at_10"] == metrics["popularity_val_hr_at_10"]
     assert scores["oracle"]["all"]["ndcg_at_10"] == metrics["oracle_ndcg_at_10"]
@@ -201,3 +223,72 @@ def test_a_study_directory_that_cannot_be_made_is_refused_before_anything_starts
     Study(str(tmp_path / "new" / "studies"), "s").check_creatable()
     assert not (tmp_path / "new").exists()
     assert a_file.read_text() == "x"
+
+
+@pytest.mark.slow
+def test_an_ensemble_winner_is_exported_scored_and_served_as_one_model(tiny_study, tmp_path, monkeypatch, capsys):
+    """Where validation chooses an ensemble, everything downstream treats it as the winner. The tiny study's
+    trials rarely make one, so the selection is made to take the two best trials (the selection itself:
+    tests/test_ensemble.py); the export, its tables, ``status`` and ``recommend`` are the real ones."""
+    import shutil
+
+    from track2vec import ensemble
+    from tune import evaluation as study_evaluation
+
+    assert tiny_study.code == 0, tiny_study.out
+    storage = tmp_path / "studies"
+    shutil.copytree(tiny_study.storage / tiny_study.name, storage / tiny_study.name)
+
+    def the_two_best(candidates, method, counts, pairs, *args, **kwargs):
+        joined = ensemble.concatenate(list(candidates[:2]), method)
+        scoring, score = ensemble.best_scoring(joined, method, counts, pairs)
+        return ensemble.Selection((0, 1), joined, scoring, score)
+
+    monkeypatch.setattr(study_evaluation, "select_ensemble", the_two_best)
+    assert main(["export", "--name", tiny_study.name, "--storage", str(storage), "--force"]) == 0
+    out = capsys.readouterr().out
+    export_dir = storage / tiny_study.name / "export"
+    exported = read_export(export_dir)
+    with open(export_dir / "trials.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    members = exported.info["ensemble"]["trial_ids"]
+    by_row = {row["trial_id"]: row for row in rows}
+    assert members[0] == rows[0]["trial_id"] == exported.info["trial_id"] and members[1] in by_row
+    # the next best trial among those scored the way the winner is (one scoring serves the ensemble)
+    same = [row["trial_id"] for row in rows[1:] if row["best_scoring"].split(" ")[0] == exported.scoring.method]
+    assert members[1] == same[0]
+    assert "The winner is an ensemble" in out and members[1] in out
+
+    study = Study(str(storage), tiny_study.name)
+    spec = study.load_spec()
+    corpus = driver.load_corpus(spec)
+    by_id = {row.trial_id: row for row in read_rows(study, spec)}
+    vectors = []
+    for member in members:
+        with by_id[member].checkpoint.as_directory() as directory:
+            vectors.append(load_best_vectors(Path(directory)))
+    scoring = exported.scoring
+    np.testing.assert_array_equal(exported.embeddings, ensemble.concatenate(vectors, scoring.method).embeddings)
+    assert exported.info["ensemble"]["dim"] == exported.embeddings.shape[1] == vectors[0].dim + vectors[1].dim
+    assert exported.info["hyperparameters"]["dim"] == vectors[0].dim  # the first trial's configuration
+
+    # the winner's scores are the exported model's; the best trial alone is its own series and its row's test
+    table = exported.score_table()
+    metrics = exported.info["metrics"]
+    for split, pairs in (("val", corpus.validation_pairs), ("test", corpus.test_pairs)):
+        assert metrics[f"winner_{split}_ndcg_at_10"] == pytest.approx(
+            evaluate_with(table, pairs, scoring.popularity_weight).ndcg)
+    assert metrics["best_trial_val_ndcg_at_10"] == pytest.approx(float(by_row[members[0]]["best_val_ndcg_at_10"]),
+                                                                 abs=1e-9)
+    assert float(rows[0]["test_ndcg_at_10"]) == pytest.approx(metrics["best_trial_test_ndcg_at_10"])
+    assert main(["status", "--name", tiny_study.name, "--storage", str(storage), "--json"]) == 0
+    assert "best_trial" in json.loads(capsys.readouterr().out)["exported_scores"]
+
+    # recommend ranks a query's candidates exactly as the evaluation ranked them for the ensemble
+    recommender = Recommender.from_export(export_dir)
+    index = {item: number for number, item in enumerate(corpus.vocabulary.items.tolist())}
+    for query in corpus.validation_pairs[:5, 0]:
+        suggested = recommender.complete([str(corpus.vocabulary.items[query])], k=10)
+        ids = [index[suggestion.item] for suggestion in suggested]
+        ranks = rank_targets(table, np.array([[query, item] for item in ids]), (scoring.popularity_weight,))[:, 0]
+        np.testing.assert_array_equal(ranks, range(10))

@@ -69,6 +69,22 @@ class Scoring:
 
 
 @dataclass(frozen=True)
+class Vectors:
+    """One model's vectors: item (target) vectors, and context vectors and bias where the model has them."""
+
+    embeddings: np.ndarray  # float32 [V, dim]
+    context_embeddings: np.ndarray | None = None  # float32 [V, dim]
+    context_bias: np.ndarray | None = None  # float32 [V]
+
+    @property
+    def dim(self) -> int:
+        return int(self.embeddings.shape[1])
+
+    def score_table(self, method: str, counts: np.ndarray) -> "ScoreTable":
+        return score_table(method, self.embeddings, counts, self.context_embeddings, self.context_bias)
+
+
+@dataclass(frozen=True)
 class ScoreTable:
     """The arrays behind one similarity: ``queries[q] . items[j]``, plus ``log_counts`` for the popularity term.
 

@@ -19,7 +19,7 @@ before it finishes raises ``KeyboardInterrupt`` (interrupted; ``Study.resume`` c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,8 @@ class Winner:
     best_epoch: int | None
     intervals: StudyIntervals | None  # test intervals of the winner, the runner-up and the baselines
     export_path: str
+    # where validation chose an ensemble: the trials whose vectors are exported side by side (vectors_trial first)
+    ensemble: list[str] = field(default_factory=list)
 
 
 class Study:
@@ -182,6 +184,7 @@ class Study:
             test=comparison.score(WINNER, TEST) if WINNER in comparison else None,
             seed=int(info.get("seed", 0)), vectors_trial=str(vectors.get("trial_id", info["trial_id"])),
             best_epoch=info.get("best_epoch"), intervals=intervals, export_path=self._location.export_path,
+            ensemble=list((info.get("ensemble") or {}).get("trial_ids", [])),
         )
 
     def _check(self, code: int) -> None:

@@ -22,11 +22,13 @@ ONE_NUMBER = "all"  # the split of a series with one number for every split
 SPLIT_LABELS = {VALIDATION: "validation", TEST: "test"}
 
 WINNER, BLEND, POPULARITY, SR, AR, ORACLE = "winner", "blend", "popularity", "sr", "ar", "oracle"
+BEST_TRIAL = "best_trial"  # the best trial alone, where the winner is an ensemble of trials (tune/evaluation.py)
 # Not a comparison series: the second configuration by validation, ranked on test only for the
 # interval of its difference with the winner (tune/intervals.py).
 RUNNER_UP = "runner_up"
 SERIES_LABELS = {
     WINNER: "winner",
+    BEST_TRIAL: "best trial alone (the winner is an ensemble)",
     RUNNER_UP: "runner-up (second by validation)",
     BLEND: "blend: winner + SR (separate mode)",
     POPULARITY: "popularity baseline",

@@ -11,6 +11,13 @@ validation), the blended mode (the winner plus the SR term, its weight chosen on
 validation: reported beside the winner, never in its place) and, for the built-in corpus,
 the generator's oracle (one number).
 
+The winner is then offered the next best trials (``ENSEMBLE_CANDIDATES``, those scored the same way)
+as ensemble members (``track2vec.ensemble``): their vectors side by side, one model whose score is
+the sum of theirs, chosen greedily on validation. When members join, the winner is that ensemble (its
+vectors are what is exported, scored and served) and the best trial alone is scored beside it as its
+own series (``BEST_TRIAL``); it is still embeddings only. Members are compared on the validation pairs
+the trials were scored on (all of them, or the seeded sample that large vocabularies get).
+
 With repeats (``tune/repeats.py``) the winner is the repeated configuration with the best mean
 validation NDCG@10 over its new seeds, and its vectors are those of its best seed. Every test
 score keeps its per-pair ranks, from which ``tune/intervals.py`` computes the intervals; the
@@ -28,17 +35,21 @@ import scipy.sparse as sp
 
 from track2vec.baselines import Baseline, RuleSettings, corpus_baselines
 from track2vec.blend import Blend, fit_blend, rule_log_scores
-from track2vec.corpus import Corpus
+from track2vec.corpus import Corpus, validation_sample
 from track2vec.evaluation import metrics_from_ranks, rank_targets
-from track2vec.scoring import Scoring, score_table
+from track2vec.ensemble import select_ensemble
+from track2vec.scoring import Scoring, Vectors
 
-from tune.comparison import BLEND, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION, WINNER, Comparison, Score
+from tune.comparison import BEST_TRIAL, BLEND, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION, WINNER, Comparison, Score
 from tune.intervals import StudyIntervals, study_intervals
 from tune.reader import ERRORED, TrialRow, read_rows, status_counts
 from tune.repeats import Repeats, candidates, read_repeats
 from tune.spec import StudySpec
 from tune.study import Study
-from tune.trainable import BestVectors, load_best_vectors, load_progress
+from tune.trainable import load_best_vectors, load_progress
+
+
+ENSEMBLE_CANDIDATES = 5  # the best trials by validation offered as the winner's ensemble members
 
 
 @dataclass
@@ -49,8 +60,10 @@ class Evaluation:
     spec: StudySpec
     rows: list[TrialRow]
     winner: TrialRow | None = None
-    winner_vectors: BestVectors | None = field(default=None, repr=False)
+    winner_vectors: Vectors | None = field(default=None, repr=False)
     winner_scoring: Scoring | None = None
+    # the trials whose vectors the winner's are side by side (the winner's own first); one: not an ensemble
+    ensemble: list[TrialRow] = field(default_factory=list)
     baselines: dict[str, Baseline] = field(default_factory=dict)
     blend: Blend | None = None
     blend_rules: sp.csr_matrix | None = field(default=None, repr=False)  # log(1 + SR) of the blend
@@ -91,22 +104,22 @@ def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Eval
     evaluation = Evaluation(study, spec, read_rows(study, spec), repeats=read_repeats(study))
     if corpus is None:
         return evaluation
-    loaded = _first_loadable(evaluation, 2)  # the winner and the runner-up
+    loaded = _first_loadable(evaluation, max(2, ENSEMBLE_CANDIDATES))  # the winner, the runner-up, members
     if loaded:
         evaluation.winner, evaluation.winner_run, evaluation.winner_vectors, evaluation.winner_scoring = loaded[0]
+        _choose_ensemble(evaluation, loaded, corpus)
     splits = _splits(corpus)
     table = None
     if evaluation.winner_vectors is not None:
-        table = _table(evaluation.winner_vectors, evaluation.winner_scoring, corpus)
-        for split, pairs in splits:
-            ranks = rank_targets(table, pairs, (evaluation.winner_scoring.popularity_weight,))[:, 0]
-            evaluation.comparison.add(WINNER, split, _score(metrics_from_ranks(ranks, K)))
-            if split == TEST:
-                evaluation.test_ranks[WINNER] = ranks
+        table = evaluation.winner_vectors.score_table(evaluation.winner_scoring.method, corpus.counts)
+        _add_scores(evaluation, WINNER, table, evaluation.winner_scoring, splits)
+    if len(evaluation.ensemble) > 1:
+        _, _, vectors, scoring = loaded[0]
+        _add_scores(evaluation, BEST_TRIAL, vectors.score_table(scoring.method, corpus.counts), scoring, splits)
     if len(loaded) > 1 and WINNER in evaluation.test_ranks:  # on test for the interval of the difference only
         evaluation.runner_up, _, vectors, scoring = loaded[1]
-        evaluation.test_ranks[RUNNER_UP] = rank_targets(_table(vectors, scoring, corpus), corpus.test_pairs,
-                                                        (scoring.popularity_weight,))[:, 0]
+        evaluation.test_ranks[RUNNER_UP] = rank_targets(vectors.score_table(scoring.method, corpus.counts),
+                                                        corpus.test_pairs, (scoring.popularity_weight,))[:, 0]
     evaluation.baselines = corpus_baselines(corpus, K)
     if table is not None and "sr" in evaluation.baselines:
         _add_blend(evaluation, table, corpus)
@@ -122,7 +135,7 @@ def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Eval
     return evaluation
 
 
-def _first_loadable(evaluation: Evaluation, count: int) -> list[tuple[TrialRow, TrialRow, BestVectors, Scoring]]:
+def _first_loadable(evaluation: Evaluation, count: int) -> list[tuple[TrialRow, TrialRow, Vectors, Scoring]]:
     """The first ``count`` candidates (configuration's row, run, its best vectors, their scoring) that meet
     the budget and whose vectors load, in order of preference (``tune.repeats.candidates``: best
     validation NDCG@10 first)."""
@@ -138,9 +151,27 @@ def _first_loadable(evaluation: Evaluation, count: int) -> list[tuple[TrialRow, 
     return loaded
 
 
-def _table(vectors: BestVectors, scoring: Scoring, corpus: Corpus):
-    return score_table(scoring.method, vectors.embeddings, corpus.counts, vectors.context_embeddings,
-                       vectors.context_bias)
+def _choose_ensemble(evaluation: Evaluation, loaded: list, corpus: Corpus) -> None:
+    """Make the winner the ensemble of the loaded trials that validation chooses (``track2vec.ensemble``);
+    only trials scored the way the winner is are offered, so that one scoring serves the ensemble. They are
+    compared on the validation pairs the trials' epochs were scored on (a sample at large vocabularies)."""
+    method = evaluation.winner_scoring.method
+    offered = [(row, run, vectors) for row, run, vectors, scoring in loaded if scoring.method == method]
+    spec = evaluation.spec
+    pairs = validation_sample(corpus.validation_pairs, spec.trial_validation_sample(len(corpus.vocabulary)), spec.seed)
+    selection = select_ensemble([vectors for _, _, vectors in offered], method, corpus.counts, pairs)
+    evaluation.ensemble = [offered[index][1] for index in selection.members]
+    if len(selection.members) > 1:
+        evaluation.winner_vectors, evaluation.winner_scoring = selection.vectors, selection.scoring
+
+
+def _add_scores(evaluation: Evaluation, series: str, table, scoring: Scoring, splits) -> None:
+    """Score ``table`` under ``scoring`` on every split as ``series`` (keeping its test ranks)."""
+    for split, pairs in splits:
+        ranks = rank_targets(table, pairs, (scoring.popularity_weight,))[:, 0]
+        evaluation.comparison.add(series, split, _score(metrics_from_ranks(ranks, K)))
+        if split == TEST:
+            evaluation.test_ranks[series] = ranks
 
 
 def _add_blend(evaluation: Evaluation, table, corpus: Corpus) -> None:
@@ -167,7 +198,7 @@ def _score(metrics) -> Score:
     return Score(metrics.ndcg, metrics.hit_rate)
 
 
-def _best_vectors(row: TrialRow) -> tuple[BestVectors, Scoring] | None:
+def _best_vectors(row: TrialRow) -> tuple[Vectors, Scoring] | None:
     """The vectors of the trial's best epoch and the scoring they were measured with."""
     try:
         with row.checkpoint.as_directory() as directory:

@@ -27,6 +27,9 @@ SELECTION = ("highest validation NDCG@10 of any epoch of any trial (each epoch u
 SELECTION_WITH_REPEATS = ("highest mean validation NDCG@10 over new seeds among the top configurations of the search, "
                           "each retrained for its best epoch count; the vectors of that configuration's best seed "
                           "(by validation); test scored once afterwards")
+ENSEMBLE_NOTE = ("the winner's vectors side by side with the next trials' that raised validation NDCG@10: one model "
+                 "whose score is the sum of theirs (embeddings only); hyperparameters, best_epoch and cost are the "
+                 "first trial's")
 BLEND_NOTE = ("a separate mode (track2vec recommend --mode blend): the winner's score plus weight * log(1 + SR), "
               "the weight chosen on validation; the winner alone is the pure-embedding model")
 
@@ -45,6 +48,10 @@ def model_info(evaluation: Evaluation, corpus: Corpus) -> dict:
         "epochs_run": run.epochs,
         "seed": seed,
         "vectors": {"trial_id": run.trial_id, "seed": seed, "from": "repeats" if repeated else "search"},
+        # an ensemble (tune/evaluation.py): the exported vectors are these trials' side by side, the first's first
+        "ensemble": ({"trial_ids": [member.trial_id for member in evaluation.ensemble],
+                      "dim": int(evaluation.winner_embeddings.shape[1]), "note": ENSEMBLE_NOTE}
+                     if len(evaluation.ensemble) > 1 else None),
         "min_count": spec.min_count,
         "data": {"source": spec.data, "fingerprint": corpus.fingerprint, "stats": corpus.stats},
         "scoring": evaluation.winner_scoring.as_dict(),

@@ -14,7 +14,7 @@ from typing import Any
 
 from track2vec.intervals import MetricWithInterval, PairedDifference
 
-from tune.comparison import RUNNER_UP, SPLIT_LABELS, SPLITS, TEST, WINNER, Comparison, label
+from tune.comparison import BEST_TRIAL, RUNNER_UP, SPLIT_LABELS, SPLITS, TEST, VALIDATION, WINNER, Comparison, label
 from tune.evaluation import Evaluation
 from tune.intervals import StudyIntervals, verdict
 from tune.reader import COMPLETED, ERRORED, RUNNING, STOPPED, TrialRow
@@ -80,9 +80,10 @@ def columns(repeats: Repeats | None, compact: bool = False, csv_columns: bool = 
 
 def row_values(row: TrialRow, winner_id: str | None, comparison: Comparison,
                repeated: RepeatedConfiguration | None = None) -> dict[str, Any]:
-    """The row's cell values by column name; the winner alone has test scores; ``repeated``: the
-    row's configuration's repeats, where it has some."""
-    test = comparison.score(WINNER, TEST) if row.trial_id == winner_id else None
+    """The row's cell values by column name; the winner alone has test scores (its own, where the winner
+    is an ensemble of trials); ``repeated``: the row's configuration's repeats, where it has some."""
+    own = BEST_TRIAL if BEST_TRIAL in comparison else WINNER
+    test = comparison.score(own, TEST) if row.trial_id == winner_id else None
     over_seeds = repeated.interval if repeated is not None else None
     return {
         "trial_id": row.trial_id, "optuna_trial": row.optuna_number, "status": row.status, "epochs": row.epochs,
@@ -206,6 +207,13 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
             f"{repeated.interval.describe()}; its vectors are those of its best seed, {run.seed} (repeat trial "
             f"{run.trial_id}): validation NDCG@10 {run.best_val_ndcg:.4f} / HR@10 {run.best_val_hr:.4f} at epoch "
             f"{run.best_epoch} of {run.epochs}" + scoring)
+    if len(evaluation.ensemble) > 1:
+        others = ", ".join(member.trial_id for member in evaluation.ensemble[1:])
+        validation = comparison.series.get(WINNER, {}).get(VALIDATION)
+        lines.append(f"The winner is an ensemble, chosen on validation: its vectors side by side with those of trial(s) "
+                     f"{others} (one model, {evaluation.winner_embeddings.shape[1]} dimensions, scoring the sum of "
+                     f"theirs; embeddings only)" + (f", validation NDCG@10 {validation.ndcg:.4f}" if validation else "")
+                     + f", ranking by {evaluation.winner_scoring.describe()}.")
     test = comparison.series.get(WINNER, {}).get(TEST)
     if test is not None:
         lines.append(f"Winner on the held-out test pairs (scored once): NDCG@10 {test.ndcg:.4f}, "

@@ -28,6 +28,7 @@ import numpy as np
 from ray import tune
 
 from track2vec.corpus import Corpus, validation_sample
+from track2vec.scoring import Vectors
 from track2vec.runtime import configure_backend
 
 from tune.adapters.ray_trial_threads import wait_for_finished_trials
@@ -71,15 +72,6 @@ class TrialProgress:
     cost: CostMeter = field(default_factory=CostMeter)
 
 
-@dataclass
-class BestVectors:
-    """The vectors of the best epoch so far: item (target) vectors, context vectors and bias where the model has them."""
-
-    embeddings: np.ndarray
-    context_embeddings: np.ndarray | None = None
-    context_bias: np.ndarray | None = None
-
-
 def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
     """Train one configuration, reporting (and checkpointing) after every epoch."""
     # Before the backend initialises: its thread pools and visible devices are fixed then.
@@ -114,7 +106,7 @@ def train_trial(config: dict, corpus: Corpus, settings: TrialSettings) -> None:
     trainer.fit(epochs=epochs, initial_epoch=progress.epoch, callbacks=[reporter])
 
 
-def save_checkpoint(directory: Path, model, best: BestVectors, progress: TrialProgress,
+def save_checkpoint(directory: Path, model, best: Vectors, progress: TrialProgress,
                     epoch_started: float) -> float:
     """Write a checkpoint; adds the epoch's seconds (save included) to ``progress``, returns them."""
     model.save(directory / MODEL_FILE)
@@ -129,17 +121,17 @@ _BEST_FILES = {"embeddings": BEST_EMBEDDINGS_FILE, "context_embeddings": BEST_CO
                "context_bias": BEST_CONTEXT_BIAS_FILE}
 
 
-def save_best_vectors(directory: Path, best: BestVectors) -> None:
+def save_best_vectors(directory: Path, best: Vectors) -> None:
     for name, file in _BEST_FILES.items():
         if getattr(best, name) is not None:
             np.save(directory / file, getattr(best, name), allow_pickle=False)
 
 
-def load_best_vectors(directory: Path) -> BestVectors:
+def load_best_vectors(directory: Path) -> Vectors:
     """The best epoch's vectors; the item vectors must be there, the others where the model has them."""
     loaded = {name: np.load(directory / file, allow_pickle=False) for name, file in _BEST_FILES.items()
               if name == "embeddings" or (directory / file).is_file()}
-    return BestVectors(**loaded)
+    return Vectors(**loaded)
 
 
 def load_progress(directory: Path) -> TrialProgress:
@@ -163,7 +155,7 @@ def _where() -> dict:
     return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(), "pid": os.getpid()}
 
 
-def _epoch_reporter(trainer, progress: TrialProgress, best: BestVectors | None, restored_from: int, seed: int):
+def _epoch_reporter(trainer, progress: TrialProgress, best: Vectors | None, restored_from: int, seed: int):
     """A Keras callback that checkpoints and reports each epoch (Keras is imported only in the trial)."""
     import keras
 
@@ -185,7 +177,7 @@ def _epoch_reporter(trainer, progress: TrialProgress, best: BestVectors | None, 
                 progress.best_val_ndcg_at_10 = ndcg
                 progress.best_val_hr_at_10 = float(logs["val_hr_at_10"])
                 progress.best_scoring = trainer.scoring.as_dict()
-                best = BestVectors(trainer.embeddings(), trainer.context_embeddings(), trainer.context_bias())
+                best = Vectors(trainer.embeddings(), trainer.context_embeddings(), trainer.context_bias())
             with tempfile.TemporaryDirectory(prefix="track2vec-ckpt-") as directory:
                 seconds = save_checkpoint(Path(directory), self.model, best, progress, started[0])
                 metrics = {

@@ -54,6 +54,8 @@ def read_outcome(corpus: QualityCorpus, export: Path, seconds: float) -> Outcome
     scoring = info.get("scoring", {})
     winner = (", ".join(f"{key} {value}" for key, value in params.items() if key != "seed")
               + f"; scoring {scoring.get('method')} + {scoring.get('popularity_weight')} log(count)")
+    if info.get("ensemble"):
+        winner += f"; an ensemble with trial(s) {', '.join(info['ensemble']['trial_ids'][1:])}"
     return Outcome(corpus, info["metrics"], winner, info.get("baselines", {}), seconds)
 
 

@@ -1,0 +1,86 @@
+"""Ensembles of embedding models: one model whose score is the members' summed, members chosen on validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from track2vec.ensemble import MAX_MEMBERS, concatenate, select_ensemble
+from track2vec.errors import ConfigError
+from track2vec.evaluation import evaluate_with
+from track2vec.scoring import Vectors
+
+
+def _model(rng, items=40, dim=6, bias=True) -> Vectors:
+    return Vectors(rng.normal(size=(items, dim)).astype(np.float32), rng.normal(size=(items, dim)).astype(np.float32),
+                   rng.normal(size=items).astype(np.float32) if bias else None)
+
+
+def _scores(vectors: Vectors, method: str, counts, popularity_weight=0.0) -> np.ndarray:
+    table = vectors.score_table(method, counts)
+    bias = table.bias(popularity_weight)
+    return table.queries @ table.items.T + (0 if bias is None else bias)
+
+
+def test_the_concatenated_model_scores_the_sum_of_its_members_scores():
+    rng = np.random.default_rng(0)
+    counts = rng.integers(1, 50, size=40)
+    first, second = _model(rng), _model(rng, dim=3, bias=False)  # a softmax and an sgns model
+    joined = concatenate([first, second], "target-context")
+    assert joined.dim == 9
+    np.testing.assert_allclose(_scores(joined, "target-context", counts, 0.5),
+                               _scores(first, "target-context", counts, 0.5) + _scores(second, "target-context", counts),
+                               rtol=1e-5, atol=1e-5)
+    # cosine: the mean of the members' cosines
+    np.testing.assert_allclose(_scores(concatenate([first, second], "cosine"), "cosine", counts),
+                               (_scores(first, "cosine", counts) + _scores(second, "cosine", counts)) / 2, atol=1e-5)
+
+
+def test_models_of_different_vocabularies_or_without_context_vectors_are_refused():
+    rng = np.random.default_rng(1)
+    with pytest.raises(ConfigError, match="one vocabulary"):
+        concatenate([_model(rng, items=40), _model(rng, items=41)], "target-context")
+    with pytest.raises(ConfigError, match="context vectors"):
+        concatenate([_model(rng), Vectors(_model(rng).embeddings)], "target-context")
+
+
+def _experts(items=60, queries=30, dim=8):
+    """Pairs (q, answer) of which ``first`` knows the first half and ``second`` the second half."""
+    rng = np.random.default_rng(2)
+    answers = rng.permutation(np.arange(queries, items))[:queries]
+    pairs = np.stack([np.arange(queries), answers], axis=1)
+    counts = np.ones(items, dtype=np.int64)
+    models = []
+    for known in (pairs[: queries // 2], pairs[queries // 2:]):
+        targets = rng.normal(scale=0.01, size=(items, dim)).astype(np.float32)
+        contexts = rng.normal(scale=0.01, size=(items, dim)).astype(np.float32)
+        for position, (query, answer) in enumerate(known):
+            direction = np.zeros(dim, dtype=np.float32)
+            direction[position % dim] = 1.0
+            targets[query] += 3 * direction
+            contexts[answer] += 3 * direction
+        models.append(Vectors(targets, contexts, np.zeros(items, dtype=np.float32)))
+    return pairs, counts, models
+
+
+def test_greedy_selection_keeps_a_member_that_knows_what_the_best_model_misses():
+    pairs, counts, (first, second) = _experts()
+    alone = evaluate_with(first.score_table("target-context", counts), pairs).ndcg
+    noise = Vectors(*(np.random.default_rng(3).normal(scale=1e-4, size=(60, 8)).astype(np.float32) for _ in range(2)))
+    selection = select_ensemble([first, noise, second], "target-context", counts, pairs)
+    assert selection.members == (0, 2)  # the noise adds nothing on validation and is left out
+    assert selection.validation_ndcg > alone
+    assert selection.validation_ndcg == pytest.approx(
+        evaluate_with(selection.vectors.score_table("target-context", counts), pairs,
+                      selection.scoring.popularity_weight).ndcg)
+
+
+def test_the_best_model_alone_when_nobody_helps_and_the_size_stays_bounded():
+    pairs, counts, (first, second) = _experts()
+    assert select_ensemble([first], "target-context", counts, pairs).members == (0,)
+    assert select_ensemble([first, first], "target-context", counts, pairs).members == (0,)  # a copy adds nothing
+    wide = Vectors(*(np.hstack([v, v, v]) for v in (second.embeddings, second.context_embeddings)),
+                   second.context_bias)
+    assert select_ensemble([first, wide], "target-context", counts, pairs).members == (0,)  # over twice the first's
+    many = select_ensemble([first] + [second] * 5, "target-context", counts, pairs)
+    assert len(many.members) <= MAX_MEMBERS and many.vectors.dim <= 2 * first.dim
