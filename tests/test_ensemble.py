@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from track2vec.ensemble import MAX_MEMBERS, concatenate, select_ensemble
+from track2vec.ensemble import MAX_MEMBERS, concatenate, nbytes, select_ensemble
 from track2vec.errors import ConfigError
 from track2vec.evaluation import evaluate_with
 from track2vec.scoring import Vectors
@@ -79,8 +79,24 @@ def test_the_best_model_alone_when_nobody_helps_and_the_size_stays_bounded():
     pairs, counts, (first, second) = _experts()
     assert select_ensemble([first], "target-context", counts, pairs).members == (0,)
     assert select_ensemble([first, first], "target-context", counts, pairs).members == (0,)  # a copy adds nothing
-    wide = Vectors(*(np.hstack([v, v, v]) for v in (second.embeddings, second.context_embeddings)),
-                   second.context_bias)
-    assert select_ensemble([first, wide], "target-context", counts, pairs).members == (0,)  # over twice the first's
-    many = select_ensemble([first] + [second] * 5, "target-context", counts, pairs)
-    assert len(many.members) <= MAX_MEMBERS and many.vectors.dim <= 2 * first.dim
+    # a member that would take the ensemble's vectors past the budget is left out
+    assert nbytes(second) == 60 * 8 * 4 * 2
+    assert select_ensemble([first, second], "target-context", counts, pairs,
+                           max_bytes=nbytes(second) - 1).members == (0,)
+    assert select_ensemble([first, second], "target-context", counts, pairs,
+                           max_bytes=nbytes(second)).members == (0, 1)
+    assert select_ensemble([first] + [second] * 5, "target-context", counts, pairs, max_members=2).members == (0, 1)
+    assert MAX_MEMBERS >= 2
+
+
+def test_candidates_are_read_one_at_a_time_and_the_rest_left_unread():
+    pairs, counts, (first, second) = _experts()
+    read = []
+
+    def candidates():
+        for name, vectors in (("first", first), ("second", second), ("third", second), ("fourth", second)):
+            read.append(name)
+            yield vectors
+
+    selection = select_ensemble(candidates(), "target-context", counts, pairs, max_members=2)
+    assert selection.members == (0, 1) and read == ["first", "second", "third"]

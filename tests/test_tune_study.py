@@ -231,6 +231,7 @@ def test_an_ensemble_winner_is_exported_scored_and_served_as_one_model(tiny_stud
     trials rarely make one, so the selection is made to take the two best trials (the selection itself:
     tests/test_ensemble.py); the export, its tables, ``status`` and ``recommend`` are the real ones."""
     import shutil
+    from itertools import islice
 
     from track2vec import ensemble
     from tune import evaluation as study_evaluation
@@ -240,7 +241,7 @@ def test_an_ensemble_winner_is_exported_scored_and_served_as_one_model(tiny_stud
     shutil.copytree(tiny_study.storage / tiny_study.name, storage / tiny_study.name)
 
     def the_two_best(candidates, method, counts, pairs, *args, **kwargs):
-        joined = ensemble.concatenate(list(candidates[:2]), method)
+        joined = ensemble.concatenate(list(islice(candidates, 2)), method)
         scoring, score = ensemble.best_scoring(joined, method, counts, pairs)
         return ensemble.Selection((0, 1), joined, scoring, score)
 

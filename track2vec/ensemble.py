@@ -10,14 +10,15 @@ as a single model is, with the summed dimension: it is still embeddings only, no
 Members are chosen on the validation pairs by greedy ensemble selection (Caruana et al., 2004,
 "Ensemble selection from libraries of models"): the best model first, then each candidate in its
 order joins when it raises the ensemble's validation NDCG@10 (under the popularity weight best for
-that ensemble), while the ensemble stays within ``MAX_MEMBERS`` models and twice the first
-model's dimension, so that the export and every query cost at most twice a single model's.
-Different configurations from one study err differently, which is what an ensemble gains from.
+that ensemble), while the ensemble stays within ``MAX_MEMBERS`` models and ``MAX_BYTES`` of vectors
+(what ``recommend`` holds in memory and multiplies each query with). A candidate that does not join is
+dropped before the next is read, so the candidates may be loaded one at a time. Different
+configurations from one study err differently, which is what an ensemble gains from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +27,8 @@ from track2vec.errors import ConfigError
 from track2vec.evaluation import metrics_from_ranks, rank_targets
 from track2vec.scoring import POPULARITY_WEIGHTS, Scoring, Vectors, unit_rows
 
-MAX_MEMBERS = 3
-MAX_DIM_FACTOR = 2  # the ensemble's dimension at most this many times its first member's
+MAX_MEMBERS = 8
+MAX_BYTES = 2**30  # the ensemble's vectors (target and context tables, float32) beyond its first model's
 
 
 @dataclass(frozen=True)
@@ -70,22 +71,31 @@ def best_scoring(vectors: Vectors, method: str, counts: np.ndarray, pairs: np.nd
     return Scoring(method, float(popularity_weights[best])), float(scores[best])
 
 
-def select_ensemble(candidates: Sequence[Vectors], method: str, counts: np.ndarray, validation_pairs: np.ndarray,
-                    popularity_weights: Sequence[float] = POPULARITY_WEIGHTS, k: int = 10) -> Selection:
+def nbytes(vectors: Vectors) -> int:
+    """The bytes of a model's vector tables as float32."""
+    tables = 1 if vectors.context_embeddings is None else 2
+    return int(vectors.embeddings.shape[0]) * vectors.dim * 4 * tables
+
+
+def select_ensemble(candidates: Iterable[Vectors], method: str, counts: np.ndarray, validation_pairs: np.ndarray,
+                    popularity_weights: Sequence[float] = POPULARITY_WEIGHTS, k: int = 10,
+                    max_members: int = MAX_MEMBERS, max_bytes: int = MAX_BYTES) -> Selection:
     """Greedy ensemble selection on ``validation_pairs`` among ``candidates`` (best first; the first always kept)."""
-    if not candidates:
+    candidates = iter(candidates)
+    first = next(candidates, None)
+    if first is None:
         raise ConfigError("an ensemble needs at least one model")
-    first = candidates[0]
     scoring, score = best_scoring(first, method, counts, validation_pairs, popularity_weights, k)
-    members, vectors = [0], first
-    max_dim = MAX_DIM_FACTOR * first.dim
-    for index in range(1, len(candidates)):
-        if len(members) == MAX_MEMBERS:
+    members, chosen, vectors = [0], [first], first
+    room = max_bytes  # for the members after the first: the first model alone is always possible
+    for index, candidate in enumerate(candidates, start=1):
+        if len(members) == max_members:
             break
-        if vectors.dim + candidates[index].dim > max_dim:
+        if nbytes(candidate) > room:
             continue
-        joined = concatenate([candidates[i] for i in members] + [candidates[index]], method)
+        joined = concatenate(chosen + [candidate], method)
         joined_scoring, joined_score = best_scoring(joined, method, counts, validation_pairs, popularity_weights, k)
         if joined_score > score:
-            members, vectors, scoring, score = members + [index], joined, joined_scoring, joined_score
+            members, chosen, vectors = members + [index], chosen + [candidate], joined
+            scoring, score, room = joined_scoring, joined_score, room - nbytes(candidate)
     return Selection(tuple(members), vectors, scoring, score)

@@ -26,7 +26,9 @@ runner-up (the next configuration in the same order) is scored on test for them 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +51,7 @@ from tune.study import Study
 from tune.trainable import load_best_vectors, load_progress
 
 
-ENSEMBLE_CANDIDATES = 5  # the best trials by validation offered as the winner's ensemble members
+ENSEMBLE_CANDIDATES = 8  # the best trials by validation (the winner first) offered as the ensemble's members
 
 
 @dataclass
@@ -104,10 +106,11 @@ def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Eval
     evaluation = Evaluation(study, spec, read_rows(study, spec), repeats=read_repeats(study))
     if corpus is None:
         return evaluation
-    loaded = _first_loadable(evaluation, max(2, ENSEMBLE_CANDIDATES))  # the winner, the runner-up, members
+    loadable = _loadable(evaluation)
+    loaded = list(islice(loadable, 2))  # the winner and the runner-up
     if loaded:
         evaluation.winner, evaluation.winner_run, evaluation.winner_vectors, evaluation.winner_scoring = loaded[0]
-        _choose_ensemble(evaluation, loaded, corpus)
+        _choose_ensemble(evaluation, chain(loaded, islice(loadable, ENSEMBLE_CANDIDATES - len(loaded))), corpus)
     splits = _splits(corpus)
     table = None
     if evaluation.winner_vectors is not None:
@@ -135,32 +138,35 @@ def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Eval
     return evaluation
 
 
-def _first_loadable(evaluation: Evaluation, count: int) -> list[tuple[TrialRow, TrialRow, Vectors, Scoring]]:
-    """The first ``count`` candidates (configuration's row, run, its best vectors, their scoring) that meet
-    the budget and whose vectors load, in order of preference (``tune.repeats.candidates``: best
-    validation NDCG@10 first)."""
-    loaded = []
+def _loadable(evaluation: Evaluation) -> Iterator[tuple[TrialRow, TrialRow, Vectors, Scoring]]:
+    """The candidates (configuration's row, run, its best vectors, their scoring) that meet the budget and
+    whose vectors load, in order of preference (``tune.repeats.candidates``: best validation NDCG@10 first),
+    each loaded only when asked for."""
     for row, run in candidates(evaluation.rows, evaluation.repeats):
         if run.status == ERRORED or run.best_val_ndcg is None or run.checkpoint is None or not row.meets_budget:
             continue
         vectors = _best_vectors(run)
         if vectors is not None:
-            loaded.append((row, run, *vectors))
-            if len(loaded) == count:
-                break
-    return loaded
+            yield (row, run, *vectors)
 
 
-def _choose_ensemble(evaluation: Evaluation, loaded: list, corpus: Corpus) -> None:
+def _choose_ensemble(evaluation: Evaluation, loaded: Iterable[tuple], corpus: Corpus) -> None:
     """Make the winner the ensemble of the loaded trials that validation chooses (``track2vec.ensemble``);
     only trials scored the way the winner is are offered, so that one scoring serves the ensemble. They are
     compared on the validation pairs the trials' epochs were scored on (a sample at large vocabularies)."""
     method = evaluation.winner_scoring.method
-    offered = [(row, run, vectors) for row, run, vectors, scoring in loaded if scoring.method == method]
+    offered_runs: list[TrialRow] = []
+
+    def offered() -> Iterator[Vectors]:  # read one at a time: a candidate that does not join is dropped
+        for _, run, vectors, scoring in loaded:
+            if scoring.method == method:
+                offered_runs.append(run)
+                yield vectors
+
     spec = evaluation.spec
     pairs = validation_sample(corpus.validation_pairs, spec.trial_validation_sample(len(corpus.vocabulary)), spec.seed)
-    selection = select_ensemble([vectors for _, _, vectors in offered], method, corpus.counts, pairs)
-    evaluation.ensemble = [offered[index][1] for index in selection.members]
+    selection = select_ensemble(offered(), method, corpus.counts, pairs)
+    evaluation.ensemble = [offered_runs[index] for index in selection.members]
     if len(selection.members) > 1:
         evaluation.winner_vectors, evaluation.winner_scoring = selection.vectors, selection.scoring
 
