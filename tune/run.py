@@ -364,8 +364,10 @@ def _finish(study: Study, spec: StudySpec, corpus, outcome, force_export: bool) 
         return 1
     path = export_study(evaluation, corpus, force=force_export)
     run = evaluation.winner_run or evaluation.winner
+    whose = (f"the vectors of trials {', '.join(member.trial_id for member in evaluation.ensemble)} side by side"
+             if len(evaluation.ensemble) > 1 else f"the vectors of trial {run.trial_id}, seed {evaluation.winner_seed}")
     say(f"exported the winner to {path} (embeddings.npy, vocabulary.tsv, model.json, embeddings.w2v.txt, "
-        f"projector/): the vectors of trial {run.trial_id}, seed {evaluation.winner_seed}")
+        f"projector/): {whose}")
     say(f"evaluation table: {path}/trials.csv and {path}/trials.md")
     say(f"study directory (Ray state, trial logs and checkpoints, study.json): {study.path}")
     _report_after_run(study)
