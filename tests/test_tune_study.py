@@ -176,13 +176,7 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     assert "SR baseline" in out and "AR baseline" in out and "Blend" in out
 
     # recommend ranks a query's candidates exactly as the evaluation did
-    recommender = Recommender.from_export(export_dir)
-    index = {item: number for number, item in enumerate(corpus.vocabulary.items.tolist())}
-    for query in corpus.validation_pairs[:5, 0]:
-        suggested = recommender.complete([str(corpus.vocabulary.items[query])], k=10)
-        ids = [index[suggestion.item] for suggestion in suggested]
-        ranks = rank_targets(table, np.array([[query, item] for item in ids]), (scoring.popularity_weight,))[:, 0]
-        np.testing.assert_array_equal(ranks, range(10))
+    assert_recommend_ranks_as_evaluated(export_dir, corpus, table, scoring)
 
     # trials read the corpus zero-copy from the object store
     for path in trial_dirs(study_dir).values():
@@ -286,6 +280,11 @@ def test_an_ensemble_winner_is_exported_scored_and_served_as_one_model(tiny_stud
     assert "best_trial" in json.loads(capsys.readouterr().out)["exported_scores"]
 
     # recommend ranks a query's candidates exactly as the evaluation ranked them for the ensemble
+    assert_recommend_ranks_as_evaluated(export_dir, corpus, table, scoring)
+
+
+def assert_recommend_ranks_as_evaluated(export_dir, corpus, table, scoring) -> None:
+    """``recommend``'s top-10 for a few validation queries is the evaluation's ranking under the export's scoring."""
     recommender = Recommender.from_export(export_dir)
     index = {item: number for number, item in enumerate(corpus.vocabulary.items.tolist())}
     for query in corpus.validation_pairs[:5, 0]:
