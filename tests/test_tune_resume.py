@@ -143,8 +143,10 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path, capsys
         if run.poll() is None:
             tune_cli.kill_driver(run)
     before = {t.user_attrs["ray_trial_id"]: (t.state.name, dict(t.intermediate_values)) for t in finished}
-    # what resume will see: a snapshot written between the last check and the kill may have finished one
-    mid_way = {t.user_attrs["ray_trial_id"] for t in running} & resumable_in_snapshot(study_dir)
+    # what resume will see: a snapshot written between the last check and the kill may have finished one,
+    # and so may Optuna, which is written at once (ASHA stopped it at a rung): resume never reruns that one
+    finished_at_kill = {t.user_attrs["ray_trial_id"] for t in optuna_trials(study_dir, name) if t.state.name in FINISHED}
+    mid_way = ({t.user_attrs["ray_trial_id"] for t in running} & resumable_in_snapshot(study_dir)) - finished_at_kill
     snapshot_epochs = checkpoint_epochs_in_snapshot(study_dir)
     reported_epochs = {trial_id: max((r["epoch"] for r in results(path)), default=0)
                        for trial_id, path in trial_dirs(study_dir).items()}
