@@ -57,6 +57,7 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
           resume_existing: bool = False) -> int:
     """``run``: a new study (or, with ``resume_existing``, continue the one of that name)."""
     from tune import driver
+    from tune.large_corpus import large_corpus_recipe
     from tune.search_space import load_overrides
     from tune.trackers import check_trackers
 
@@ -70,6 +71,9 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
         overrides, config_text = load_overrides(config)
         spec = replace(spec, config_file=str(config.absolute()), config_text=config_text, overrides=overrides)
     corpus = driver.load_corpus(spec)
+    recipe = large_corpus_recipe(spec.overrides, len(corpus.tokens))
+    if recipe:
+        spec = replace(spec, overrides={**spec.overrides, **recipe.fixed})
     if spec.warm_start_from is not None:
         from tune.warm_start import warm_start_points
 
@@ -91,6 +95,8 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
         study.create()
         study.save_spec(spec)
         _print_header(study, spec, corpus, dashboard_url)
+        if recipe:
+            say(recipe.describe())
         if memory_cap:
             say(memory_cap.describe())
         outcome = driver.fit(driver.build_tuner(study, spec, corpus), study, spec)

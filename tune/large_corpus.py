@@ -1,0 +1,46 @@
+"""The default space on a very large corpus: word2vec's own recipe, so that a trial's epoch ends.
+
+The study's default architecture, ``softmax``, is the better use of a trial's time where it was
+measured (up to builtin:deezer's 185k items and 2.2M training tokens, BENCHMARKS.md), but every pair
+of its batches meets all the batch's shared negatives, so it trains pairs several times slower than
+word2vec's negative sampling; at the Million Playlist size one softmax epoch takes hours a trial
+on a laptop's cores. From ``RECIPE_FROM_TOKENS`` training tokens the default space therefore trains
+word2vec's recipe, gensim's: ``sgns`` with ``sgd`` and a linearly decaying rate. A ``--config``
+that names the architecture or the optimizer keeps its own choice and this rule stays out.
+
+The choice goes into the study's overrides, so ``study.json`` records it, a resumed study
+searches the same space, and the memory cap (tune/memory.py) sizes the recipe's trials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+# About 300,000 of the Million Playlist Dataset's playlists (builtin:deezer has 2.2M tokens).
+RECIPE_FROM_TOKENS = 20_000_000
+WORD2VEC_RECIPE = {"architecture": "sgns", "optimizer": "sgd", "lr_schedule": "linear"}
+# Naming one of these in --config is choosing the model: the rule then changes nothing.
+_USER_CHOICES = ("architecture", "optimizer")
+
+
+@dataclass(frozen=True)
+class LargeCorpusRecipe:
+    """What the rule fixed, and why."""
+
+    training_tokens: int
+    fixed: Mapping[str, Any]
+
+    def describe(self) -> str:
+        values = ", ".join(f"{name} = {value!r}" for name, value in self.fixed.items())
+        return (f"large corpus: {self.training_tokens:,} training tokens (from {RECIPE_FROM_TOKENS:,}): the space "
+                f"trains word2vec's recipe ({values}), whose epochs end in a fraction of the softmax's time; "
+                "name the architecture in --config to choose otherwise")
+
+
+def large_corpus_recipe(overrides: Mapping[str, Any], training_tokens: int) -> LargeCorpusRecipe | None:
+    """The overrides to add for a corpus of ``training_tokens`` (None: the default space stands)."""
+    if training_tokens < RECIPE_FROM_TOKENS or any(name in overrides for name in _USER_CHOICES):
+        return None
+    fixed = {name: value for name, value in WORD2VEC_RECIPE.items() if name not in overrides}
+    return LargeCorpusRecipe(training_tokens, fixed)
