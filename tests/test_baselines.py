@@ -135,3 +135,31 @@ def test_corpus_baselines_name_popularity_sr_and_ar():
 def test_bad_settings_are_config_errors(kind, steps, weighting):
     with pytest.raises(ConfigError):
         RuleSettings(kind, steps, weighting)
+
+
+def test_counting_only_the_queries_rows_gives_the_ranks_of_the_whole_matrices():
+    """The search counts the rows of the validation and test queries only (memory at large corpora):
+    with few distinct queries, every pair still ranks as with every row counted."""
+    rng = np.random.default_rng(11)
+    playlists = [rng.integers(0, 60, rng.integers(2, 20)).tolist() for _ in range(300)]
+    tokens, offsets = flatten(playlists)
+    queries = np.array([3, 17, 41])
+    validation = np.array([(q, b) for q, b in zip(rng.choice(queries, 80), rng.integers(0, 60, 80)) if q != b])
+    test = np.array([(q, b) for q, b in zip(rng.choice(queries, 80), rng.integers(0, 60, 80)) if q != b])
+    fitted = fit_count_baselines(tokens, offsets, 60, validation, test)
+    counts = transition_counts(tokens, offsets, 60, max(STEPS))
+    for kind in KINDS:
+        settings = RuleSettings(kind, **fitted[kind].settings)
+        np.testing.assert_array_equal(fitted[kind].test_ranks, ranks_by_rules(rules(counts, settings), test))
+        whole = metrics_from_ranks(ranks_by_rules(rules(counts, settings), validation))
+        assert fitted[kind].validation == whole
+
+
+@pytest.mark.parametrize("settings", [RuleSettings("sr", 5, "div"), RuleSettings("ar", 3, "quadratic")])
+def test_rule_counts_summed_one_distance_at_a_time_equal_the_per_distance_sum(settings):
+    from track2vec.baselines import weighted_rule_counts
+
+    tokens, offsets = flatten(PLAYLISTS)
+    expected = rules(transition_counts(tokens, offsets, VOCABULARY, settings.steps), settings)
+    np.testing.assert_array_equal(weighted_rule_counts(tokens, offsets, VOCABULARY, settings).toarray(),
+                                  expected.toarray())

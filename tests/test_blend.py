@@ -54,8 +54,8 @@ def test_blended_ranks_equal_brute_force(popularity_weight, monkeypatch):
 
 def test_the_blend_weight_is_chosen_on_validation():
     validation, test = PAIRS[:120], PAIRS[120:]
-    blend = fit_blend(TABLE, 0.5, TOKENS, OFFSETS, SETTINGS, validation, test, blend_weights=(0.1, 1.0, 10.0))
     log_rules = rule_log_scores(TOKENS, OFFSETS, V, SETTINGS)
+    blend = fit_blend(TABLE, 0.5, log_rules, SETTINGS, validation, test, blend_weights=(0.1, 1.0, 10.0))
     by_weight = {w: metrics_from_ranks(blended_ranks(TABLE, 0.5, log_rules, validation, (w,))[:, 0]).ndcg
                  for w in (0.1, 1.0, 10.0)}
     assert blend.validation.ndcg == pytest.approx(max(by_weight.values()))

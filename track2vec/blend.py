@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from track2vec.baselines import RuleSettings, rules, transition_counts, weighted_counts
+from track2vec.baselines import RuleSettings, weighted_counts, weighted_rule_counts
 from track2vec.evaluation import RANK_TILE, Metrics, metrics_from_ranks
 from track2vec.scoring import ScoreTable
 
@@ -44,7 +44,7 @@ class Blend:
 
 def rule_log_scores(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: int, settings: RuleSettings) -> sp.csr_matrix:
     """``log(1 + sr(q, j))`` as a sparse matrix (zero where no rule reaches)."""
-    counts = weighted_counts(rules(transition_counts(tokens, offsets, vocabulary_size, settings.steps), settings))
+    counts = weighted_counts(weighted_rule_counts(tokens, offsets, vocabulary_size, settings))
     counts.data = np.log1p(counts.data)
     return counts.astype(np.float32)
 
@@ -76,11 +76,12 @@ def blended_ranks(table: ScoreTable, popularity_weight: float, log_rules: sp.csr
     return ranks
 
 
-def fit_blend(table: ScoreTable, popularity_weight: float, tokens: np.ndarray, offsets: np.ndarray,
-              settings: RuleSettings, validation_pairs: np.ndarray, test_pairs: np.ndarray | None = None,
+def fit_blend(table: ScoreTable, popularity_weight: float, log_rules: sp.csr_matrix, settings: RuleSettings,
+              validation_pairs: np.ndarray, test_pairs: np.ndarray | None = None,
               k: int = 10, blend_weights: Sequence[float] = BLEND_WEIGHTS) -> Blend:
-    """The blend weight with the best validation NDCG@k; the test pairs scored once with it."""
-    log_rules = rule_log_scores(tokens, offsets, len(table.items), settings)
+    """The blend weight with the best validation NDCG@k; the test pairs scored once with it.
+
+    ``log_rules``: :func:`rule_log_scores` of ``settings`` (built once by the caller, who exports it)."""
     ranks = blended_ranks(table, popularity_weight, log_rules, validation_pairs, blend_weights)
     scores = [metrics_from_ranks(ranks[:, column], k) for column in range(len(blend_weights))]
     best = max(range(len(blend_weights)), key=lambda column: scores[column].ndcg)

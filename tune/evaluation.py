@@ -184,10 +184,10 @@ def _add_blend(evaluation: Evaluation, table, corpus: Corpus) -> None:
     """The blended mode of the winner: its scoring plus the SR term of the SR baseline's settings."""
     settings = RuleSettings("sr", **evaluation.baselines["sr"].settings)
     test_pairs = corpus.test_pairs if len(corpus.test_pairs) else None
-    blend = fit_blend(table, evaluation.winner_scoring.popularity_weight, corpus.tokens, corpus.offsets, settings,
+    evaluation.blend_rules = rule_log_scores(corpus.tokens, corpus.offsets, len(corpus.vocabulary), settings)
+    blend = fit_blend(table, evaluation.winner_scoring.popularity_weight, evaluation.blend_rules, settings,
                       corpus.validation_pairs, test_pairs, K)
     evaluation.blend = blend
-    evaluation.blend_rules = rule_log_scores(corpus.tokens, corpus.offsets, len(corpus.vocabulary), settings)
     evaluation.comparison.add(BLEND, VALIDATION, _score(blend.validation))
     if blend.test is not None:
         evaluation.comparison.add(BLEND, TEST, _score(blend.test))
