@@ -17,8 +17,10 @@ def test_below_the_threshold_the_default_space_stands():
 
 def test_from_the_threshold_the_space_trains_sgns_with_sgd_and_a_decaying_rate():
     recipe = large_corpus_recipe({"dim": {"min": 8, "max": 32}}, RECIPE_FROM_TOKENS)
-    assert dict(recipe.fixed) == {"architecture": "sgns", "optimizer": "sgd", "lr_schedule": "linear"}
+    assert dict(recipe.fixed) == {"architecture": "sgns", "optimizer": "sgd", "lr_schedule": "linear",
+                                  "negatives": {"min": 1, "max": 5}}
     assert f"{RECIPE_FROM_TOKENS:,} training tokens" in recipe.describe()
+    assert "architecture = 'sgns'" in recipe.describe() and "negatives in 1-5" in recipe.describe()
 
 
 @pytest.mark.parametrize("named", [{"architecture": "softmax"}, {"optimizer": "lazy-adam"},
@@ -27,8 +29,8 @@ def test_a_config_that_chooses_the_model_keeps_its_choice(named):
     assert large_corpus_recipe(named, 10 * RECIPE_FROM_TOKENS) is None
 
 
-def test_the_users_own_rate_schedule_is_kept():
-    recipe = large_corpus_recipe({"lr_schedule": "constant"}, RECIPE_FROM_TOKENS)
+def test_the_users_own_rate_schedule_and_negatives_are_kept():
+    recipe = large_corpus_recipe({"lr_schedule": "constant", "negatives": {"min": 5, "max": 15}}, RECIPE_FROM_TOKENS)
     assert dict(recipe.fixed) == {"architecture": "sgns", "optimizer": "sgd"}
 
 
@@ -53,4 +55,6 @@ def test_a_large_corpus_study_records_the_recipe_and_its_trials_train_it(tmp_pat
     assert len(trials) == 2
     for path in trials.values():
         config_of_trial = results(path)[-1]["config"]
-        assert {key: config_of_trial[key] for key in WORD2VEC_RECIPE} == WORD2VEC_RECIPE
+        assert {key: config_of_trial[key] for key in ("architecture", "optimizer", "lr_schedule")} == {
+            "architecture": "sgns", "optimizer": "sgd", "lr_schedule": "linear"}
+        assert 1 <= config_of_trial["negatives"] <= 5

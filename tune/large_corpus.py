@@ -5,8 +5,11 @@ measured (up to builtin:deezer's 185k items and 2.2M training tokens, BENCHMARKS
 of its batches meets all the batch's shared negatives, so it trains pairs several times slower than
 word2vec's negative sampling; at the Million Playlist size one softmax epoch takes hours a trial
 on a laptop's cores. From ``RECIPE_FROM_TOKENS`` training tokens the default space therefore trains
-word2vec's recipe, gensim's: ``sgns`` with ``sgd`` and a linearly decaying rate. A ``--config``
-that names the architecture or the optimizer keeps its own choice and this rule stays out.
+word2vec's recipe, gensim's: ``sgns`` with ``sgd`` and a linearly decaying rate, and at most
+5 negatives (Mikolov et al. 2013: 5-20 pay on small data, "for large datasets the k can be as small
+as 2-5"; each negative costs a pair's step as much as its positive). A ``--config`` that names the
+architecture or the optimizer keeps its own choice and this rule stays out; one that sets
+``negatives`` keeps its range.
 
 The choice goes into the study's overrides, so ``study.json`` records it, a resumed study
 searches the same space, and the memory cap (tune/memory.py) sizes the recipe's trials.
@@ -19,7 +22,8 @@ from typing import Any, Mapping
 
 # About 300,000 of the Million Playlist Dataset's playlists (builtin:deezer has 2.2M tokens).
 RECIPE_FROM_TOKENS = 20_000_000
-WORD2VEC_RECIPE = {"architecture": "sgns", "optimizer": "sgd", "lr_schedule": "linear"}
+WORD2VEC_RECIPE = {"architecture": "sgns", "optimizer": "sgd", "lr_schedule": "linear",
+                   "negatives": {"min": 1, "max": 5}}
 # Naming one of these in --config is choosing the model: the rule then changes nothing.
 _USER_CHOICES = ("architecture", "optimizer")
 
@@ -32,7 +36,8 @@ class LargeCorpusRecipe:
     fixed: Mapping[str, Any]
 
     def describe(self) -> str:
-        values = ", ".join(f"{name} = {value!r}" for name, value in self.fixed.items())
+        values = ", ".join(f"{name} in {value['min']}-{value['max']}" if isinstance(value, dict) else
+                           f"{name} = {value!r}" for name, value in self.fixed.items())
         return (f"large corpus: {self.training_tokens:,} training tokens (from {RECIPE_FROM_TOKENS:,}): the space "
                 f"trains word2vec's recipe ({values}), whose epochs end in a fraction of the softmax's time; "
                 "name the architecture in --config to choose otherwise")
