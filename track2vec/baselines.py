@@ -12,8 +12,7 @@ The weight of a distance is one of ``WEIGHTINGS`` (``same`` 1, ``div`` 1/d, ``qu
 (each (steps, weighting) is the running sum at its last distance), and both are chosen on
 the validation pairs only (:func:`fit_count_baselines`). A pair's rank reads only its query's
 row, so the search counts only the rows of the validation and test queries: the same ranks,
-at a fraction of the memory on large corpora (the Million Playlist size has ~600M pairs
-within 10 steps).
+at a fraction of the memory on large corpora (BENCHMARKS.md, "The counted baselines' cost").
 
 Ranks follow the evaluation's rules (the query is never a candidate; ties go to the
 true item), with one addition: the many candidates a count model scores alike (most
@@ -75,7 +74,7 @@ def _count_matrix(rows: np.ndarray, columns: np.ndarray, vocabulary_size: int, s
 
 
 def weighted_rule_counts(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: int,
-                         settings: "RuleSettings") -> sp.csr_matrix:
+                         settings: RuleSettings) -> sp.csr_matrix:
     """``rules(transition_counts(...), settings)`` summed one distance at a time: no per-distance matrix is
     kept, so a large corpus needs about twice the final matrix rather than all of its distances at once."""
     playlist_of, weight = _playlist_of(offsets), WEIGHTINGS[settings.weighting]

@@ -1,7 +1,7 @@
 """The default space on a very large corpus: word2vec's own recipe, so that a trial's epoch ends.
 
 The study's default architecture, ``softmax``, is the better use of a trial's time where it was
-measured (up to builtin:deezer's 185k items and 2.2M training tokens, BENCHMARKS.md), but every pair
+measured (up to builtin:deezer's size, BENCHMARKS.md), but every pair
 of its batches meets all the batch's shared negatives, so it trains pairs several times slower than
 word2vec's negative sampling; at the Million Playlist size one softmax epoch takes hours a trial
 on a laptop's cores. From ``RECIPE_FROM_TOKENS`` training tokens the default space therefore trains
@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-# About 300,000 of the Million Playlist Dataset's playlists (builtin:deezer has 2.2M tokens).
+# Well above builtin:deezer, where the softmax paid, and below the Million Playlist size, where its epochs
+# do not end in a working session (README, "Tuning: a study").
 RECIPE_FROM_TOKENS = 20_000_000
 WORD2VEC_RECIPE = {"architecture": "sgns", "optimizer": "sgd", "lr_schedule": "linear",
                    "negatives": {"min": 1, "max": 5}}
