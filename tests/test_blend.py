@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 
 from track2vec.baselines import RuleSettings, WEIGHTINGS, rules, transition_counts, weighted_counts
@@ -104,3 +105,52 @@ def test_blend_mode_needs_an_export_with_a_blend(tmp_path):
                                                                      COUNTS.astype(np.int64)), {})
     with pytest.raises(ConfigError, match="blend"):
         Recommender.from_export(path).complete(["i1"], mode="blend")
+
+
+AR_SETTINGS = RuleSettings("ar", 2, "div")
+
+
+def test_the_blend_offered_ar_chooses_both_weights_on_validation():
+    validation, test = PAIRS[:120], PAIRS[120:]
+    log_sr = rule_log_scores(TOKENS, OFFSETS, V, SETTINGS)
+    log_ar = rule_log_scores(TOKENS, OFFSETS, V, AR_SETTINGS)
+    blend_weights, ar_weights = (0.3, 3.0), (0.0, 1.0, 5.0)
+    blend = fit_blend(TABLE, 0.5, log_sr, SETTINGS, validation, test, blend_weights=blend_weights,
+                      log_ar=log_ar, ar_settings=AR_SETTINGS, ar_weights=ar_weights)
+
+    def ranks_with(pairs, ar_weight, blend_weight):
+        term = log_sr.toarray() + ar_weight * log_ar.toarray()
+        return blended_ranks(TABLE, 0.5, sp.csr_matrix(term), pairs, (blend_weight,))[:, 0]
+
+    by_weights = {(a, b): metrics_from_ranks(ranks_with(validation, a, b)).ndcg for a in ar_weights for b in blend_weights}
+    assert blend.validation.ndcg == pytest.approx(max(by_weights.values()))
+    assert by_weights[(blend.ar_weight, blend.weight)] == max(by_weights.values())
+    np.testing.assert_array_equal(blend.test_ranks, ranks_with(test, blend.ar_weight, blend.weight))
+    # The exported count term is the chosen one: recommend ranks what was evaluated.
+    np.testing.assert_allclose(blend.count_term.toarray(), log_sr.toarray() + blend.ar_weight * log_ar.toarray(),
+                               rtol=1e-6)
+    # The count term alone: its own AR weight, the best of the counts' rankings on validation.
+    from track2vec.baselines import ranks_by_rules
+
+    alone = {a: metrics_from_ranks(ranks_by_rules(sp.csr_matrix(log_sr + a * log_ar), validation)).ndcg
+             for a in ar_weights}
+    assert blend.counts_validation.ndcg == pytest.approx(max(alone.values()))
+    assert alone[blend.counts_ar_weight] == max(alone.values())
+    np.testing.assert_array_equal(
+        blend.counts_test_ranks, ranks_by_rules(sp.csr_matrix(log_sr + blend.counts_ar_weight * log_ar), test))
+    assert metrics_from_ranks(blend.counts_test_ranks) == blend.counts_test
+
+
+def test_ar_changes_the_blend_where_validation_asks_for_it():
+    """On pairs drawn where AR counts (items before the query), the blend takes the AR term and ranks better."""
+    log_sr = rule_log_scores(TOKENS, OFFSETS, V, SETTINGS)
+    log_ar = rule_log_scores(TOKENS, OFFSETS, V, AR_SETTINGS)
+    before = np.array([(p[i], p[i - 1]) for p in PLAYLISTS for i in range(1, len(p)) if p[i] != p[i - 1]])
+    validation, test = before[::2], before[1::2]
+    sr_only = fit_blend(TABLE, 0.5, log_sr, SETTINGS, validation, test)
+    both = fit_blend(TABLE, 0.5, log_sr, SETTINGS, validation, test, log_ar=log_ar, ar_settings=AR_SETTINGS)
+    assert sr_only.ar_weight == 0 and sr_only.counts_validation is None and "ar_rules" not in sr_only.as_dict()
+    assert both.ar_weight > 0 and both.validation.ndcg > sr_only.validation.ndcg
+    assert both.as_dict() == {"rules": SETTINGS.as_dict(), "weight": both.weight,
+                              "ar_rules": AR_SETTINGS.as_dict(), "ar_weight": both.ar_weight,
+                              "counts_ar_weight": both.counts_ar_weight}

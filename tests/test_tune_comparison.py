@@ -62,7 +62,7 @@ def test_sr_ar_and_the_blend_have_labels_and_read_back_from_model_json():
     lines = summary_lines(evaluation(comparison))
     assert any(line.startswith("SR baseline (sequential rules): validation NDCG@10 0.1100") for line in lines)
     assert any(line.startswith("AR baseline (co-occurrence): validation NDCG@10 0.1200") for line in lines)
-    assert any(line.startswith("Blend: winner + SR (separate mode): validation NDCG@10 0.1600") for line in lines)
+    assert any(line.startswith("Blend: winner + counts (separate mode): validation NDCG@10 0.1600") for line in lines)
     assert Comparison.from_metrics(comparison.to_metrics()).as_dict() == comparison.as_dict()
 
 

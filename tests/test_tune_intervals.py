@@ -117,6 +117,25 @@ def test_the_summary_says_whether_a_difference_is_within_the_noise():
     assert "NDCG@10 +0.5000 [" in versus_ar and "the winner is better on the test pairs" in versus_ar
 
 
+def test_the_blend_is_compared_with_its_count_term_alone():
+    """What the embeddings add in the blended mode: blend − counts, paired, in the intervals and the summary."""
+    n = 300
+    rng = np.random.default_rng(4)
+    counts = rng.geometric(0.12, n) - 1
+    blend = np.where(np.arange(n) % 3 == 0, 0, counts)  # the counts' ranks, with a third of the pairs at rank 0
+    ranks = {"winner": rng.geometric(0.1, n) - 1, "blend": blend, "counts": counts, "sr": rng.geometric(0.1, n) - 1}
+    intervals = study_intervals(ranks, comparison(0.05, 0.21, 0.20), None, 0)
+    assert [system.name for system in intervals.bootstrap.systems] == ["winner", "blend", "counts", "sr"]
+    assert [(d.first, d.second) for d in intervals.bootstrap.differences] == [("winner", "sr"), ("blend", "counts")]
+    difference = intervals.blend_versus_counts.ndcg
+    paired = [a - b for a, b in zip(gains(blend), gains(counts))]
+    assert (difference.value, difference.low, difference.high) == pytest.approx(brute_force_interval(paired, 1000, 0))
+    (line,) = [line for line in interval_lines(intervals) if line.startswith("Blend − its count term alone")]
+    assert "the blend is better on the test pairs" in line
+    assert study_intervals({k: v for k, v in ranks.items() if k != "counts"}, comparison(0.05, 0.21, 0.2), None,
+                           0).blend_versus_counts is None
+
+
 @pytest.mark.parametrize("low, high, says", [(0.01, 0.03, "the winner is better"), (-0.03, -0.01, "the winner is worse"),
                                              (-0.01, 0.01, "within the noise")])
 def test_the_verdict_reads_the_ndcg_interval(low, high, says):

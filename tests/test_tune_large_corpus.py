@@ -58,3 +58,7 @@ def test_a_large_corpus_study_records_the_recipe_and_its_trials_train_it(tmp_pat
         assert {key: config_of_trial[key] for key in ("architecture", "optimizer", "lr_schedule")} == {
             "architecture": "sgns", "optimizer": "sgd", "lr_schedule": "linear"}
         assert 1 <= config_of_trial["negatives"] <= 5
+    # At this size the blend counts SR alone: AR's matrix would double what the export holds.
+    info = json.loads((storage / name / "export" / "model.json").read_text())
+    assert info["blend"]["weight"] > 0 and "ar_weight" not in info["blend"] and "counts_ar_weight" not in info["blend"]
+    assert "counts_val_ndcg_at_10" not in info["metrics"] and "blend_val_ndcg_at_10" in info["metrics"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from track2vec.baselines import corpus_baselines
-from track2vec.blend import blended_ranks
+from track2vec.baselines import RuleSettings, corpus_baselines, ranks_by_rules
+from track2vec.blend import blended_ranks, count_term, rule_log_scores
 from track2vec.ensemble import concatenate
 from track2vec.evaluation import evaluate_with, popularity_ranks, rank_targets
 from track2vec.export import read_export
@@ -152,17 +152,23 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
         "runner_up": rank_targets(runner_up_table, corpus.test_pairs, (runner_up_scoring.popularity_weight,))[:, 0],
         "blend": blended_ranks(table, scoring.popularity_weight, exported.blend_rules, corpus.test_pairs,
                                (exported.blend_weight,))[:, 0],
+        "counts": ranks_by_rules(count_term(*(rule_log_scores(corpus.tokens, corpus.offsets, len(corpus.vocabulary),
+                                                              RuleSettings(kind, **baselines[kind].settings))
+                                              for kind in ("sr", "ar")), exported.info["blend"]["counts_ar_weight"]),
+                                 corpus.test_pairs),
         "popularity": popularity_ranks(corpus.counts, corpus.test_pairs),
         "sr": baselines["sr"].test_ranks, "ar": baselines["ar"].test_ranks,
     }
-    expected = paired_bootstrap(test_ranks, 10, [("winner", "runner_up"), ("winner", intervals.best_baseline)],
-                                1000, spec.seed)
+    expected = paired_bootstrap(test_ranks, 10, [("winner", "runner_up"), ("winner", intervals.best_baseline),
+                                                 ("blend", "counts")], 1000, spec.seed)
     assert [system.name for system in intervals.bootstrap.systems] == list(test_ranks)
     for system in expected.systems:
         for metric in ("ndcg", "hit_rate"):
             found, wanted = getattr(intervals.bootstrap.system(system.name), metric), getattr(system, metric)
             assert (found.value, found.low, found.high) == pytest.approx((wanted.value, wanted.low, wanted.high),
                                                                          abs=1e-9), system.name
+    assert [(d.first, d.second) for d in intervals.bootstrap.differences] == [
+        (d.first, d.second) for d in expected.differences]
     for difference in expected.differences:
         found = intervals.bootstrap.difference(difference.first, difference.second).ndcg
         assert (found.value, found.low, found.high) == pytest.approx(
@@ -172,7 +178,7 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     assert f"Winner − runner-up (trial {runner_up['trial_id']})" in markdown and "Winner − best baseline" in markdown
     assert "test NDCG@10, 95% interval" in (study_dir / "report.html").read_text()
     assert "held-out test" in markdown and "Popularity baseline" in markdown and "oracle" in markdown
-    assert "SR baseline" in markdown and "AR baseline" in markdown and "Blend: winner + SR" in markdown
+    assert "SR baseline" in markdown and "AR baseline" in markdown and "Blend: winner + counts" in markdown and "Counts: SR + AR" in markdown
     assert "SR baseline" in out and "AR baseline" in out and "Blend" in out
 
     # recommend ranks a query's candidates exactly as the evaluation did
@@ -191,7 +197,7 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     assert status["completed"] == len(completed) and status["stopped_early"] == len(stopped)
     assert status["best"]["trial_id"] == winner["trial_id"]
     scores = status["exported_scores"]  # the export's comparison series, as model.json has them
-    assert list(scores) == ["winner", *(["best_trial"] if ensemble else []), "blend", "popularity", "sr", "ar", "oracle"]
+    assert list(scores) == ["winner", *(["best_trial"] if ensemble else []), "blend", "counts", "popularity", "sr", "ar", "oracle"]
     assert scores["winner"]["test"]["ndcg_at_10"] == metrics["winner_test_ndcg_at_10"]
     assert scores["popularity"]["val"]["hr_at_10"] == metrics["popularity_val_hr_at_10"]
     assert scores["oracle"]["all"]["ndcg_at_10"] == metrics["oracle_ndcg_at_10"]

@@ -1,35 +1,46 @@
-"""Blended completion: the embeddings' score plus a weight times the sequential rules' (SR) score.
+"""Blended completion: the embeddings' score plus a weight times the counted rules' score.
 
 A separate, clearly labelled mode beside the pure-embedding model, never in its place.
 For query ``q`` and candidate ``j``::
 
-    blended(q, j) = score(q, j) + blend_weight * log(1 + sr(q, j))
+    blended(q, j) = score(q, j) + blend_weight * counts(q, j)
+    counts(q, j)  = log(1 + sr(q, j)) + ar_weight * log(1 + ar(q, j))
 
-where ``score`` is the export's scoring (:mod:`track2vec.scoring`) and ``sr`` the weighted
-count of ``j`` following ``q`` (:mod:`track2vec.baselines`, with the steps and weighting
-chosen on validation). Counts memorise the exact sequences that listening sessions
-repeat; embeddings generalise to transitions never counted. The blend weight is chosen
-on the validation pairs; the test pairs are scored once with it.
+where ``score`` is the export's scoring (:mod:`track2vec.scoring`), ``sr`` the weighted
+count of ``j`` following ``q`` and ``ar`` that of ``j`` near ``q`` in either order
+(:mod:`track2vec.baselines`, each with the steps and weighting chosen on validation).
+Counts memorise the exact sequences that listening sessions repeat; embeddings generalise
+to transitions never counted. The SR and AR baselines count different things (what follows,
+what co-occurs), so their sum can rank better than either. Both weights are chosen on the
+validation pairs (``ar_weight`` 0: SR alone); the test pairs are scored once with them.
+
+The count term alone, ranked with its own ``ar_weight`` chosen on validation, is reported
+beside the blend (:class:`Blend`'s ``counts_*``): what the counts reach without the
+embeddings, so that the blend's gain over it is the embeddings' share.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
 
-from track2vec.baselines import RuleSettings, weighted_counts, weighted_rule_counts
+from track2vec.baselines import RuleSettings, ranks_by_rules, weighted_counts, weighted_rule_counts
 from track2vec.evaluation import RANK_TILE, Metrics, metrics_from_ranks
 from track2vec.scoring import ScoreTable
 
 BLEND_WEIGHTS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+AR_WEIGHTS = (0.0, 0.3, 1.0, 3.0)  # the AR term's weight in the count term; 0 is SR alone
 
 
 @dataclass(frozen=True)
 class Blend:
-    """A blend chosen on validation: the rules, their weight, and the scores on validation and test."""
+    """A blend chosen on validation: the rules, their weights, and the scores on validation and test.
+
+    ``counts_*``: the count term alone (its own ``counts_ar_weight``, chosen on validation), when the
+    blend was offered an AR term."""
 
     rules: RuleSettings
     weight: float
@@ -37,9 +48,26 @@ class Blend:
     test: Metrics | None
     # 0-based rank of each test pair's answer (what ``test`` is the mean of): for paired bootstrap intervals
     test_ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
+    ar_rules: RuleSettings | None = None
+    ar_weight: float = 0.0
+    # the count term of the chosen weights, log(1 + SR) [+ ar_weight * log(1 + AR)]: what the export serves
+    count_term: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
+    counts_ar_weight: float | None = None
+    counts_validation: Metrics | None = None
+    counts_test: Metrics | None = None
+    counts_test_ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return {"rules": self.rules.as_dict(), "weight": self.weight}
+        both = {"ar_rules": self.ar_rules.as_dict(), "ar_weight": self.ar_weight} if self.ar_weight else {}
+        alone = {} if self.counts_ar_weight is None else {"counts_ar_weight": self.counts_ar_weight}
+        return {"rules": self.rules.as_dict(), "weight": self.weight, **both, **alone}
+
+
+def count_term(log_rules: sp.csr_matrix, log_ar: sp.csr_matrix | None, ar_weight: float) -> sp.csr_matrix:
+    """``log(1 + SR) + ar_weight * log(1 + AR)`` (SR's alone where ``ar_weight`` is 0)."""
+    if log_ar is None or ar_weight == 0:
+        return log_rules
+    return sp.csr_matrix(log_rules + np.float32(ar_weight) * log_ar, dtype=np.float32)
 
 
 def rule_log_scores(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: int, settings: RuleSettings) -> sp.csr_matrix:
@@ -78,15 +106,43 @@ def blended_ranks(table: ScoreTable, popularity_weight: float, log_rules: sp.csr
 
 def fit_blend(table: ScoreTable, popularity_weight: float, log_rules: sp.csr_matrix, settings: RuleSettings,
               validation_pairs: np.ndarray, test_pairs: np.ndarray | None = None,
-              k: int = 10, blend_weights: Sequence[float] = BLEND_WEIGHTS) -> Blend:
-    """The blend weight with the best validation NDCG@k; the test pairs scored once with it.
+              k: int = 10, blend_weights: Sequence[float] = BLEND_WEIGHTS,
+              log_ar: sp.csr_matrix | None = None, ar_settings: RuleSettings | None = None,
+              ar_weights: Sequence[float] = AR_WEIGHTS) -> Blend:
+    """The blend and AR weights with the best validation NDCG@k; the test pairs scored once with them.
 
-    ``log_rules``: :func:`rule_log_scores` of ``settings`` (built once by the caller, who exports it)."""
-    ranks = blended_ranks(table, popularity_weight, log_rules, validation_pairs, blend_weights)
-    scores = [metrics_from_ranks(ranks[:, column], k) for column in range(len(blend_weights))]
-    best = max(range(len(blend_weights)), key=lambda column: scores[column].ndcg)
+    ``log_rules``: :func:`rule_log_scores` of ``settings`` (SR); ``log_ar``: that of ``ar_settings`` (AR),
+    or None for a blend of SR alone. A tie keeps the earlier weights (SR alone first)."""
+    has_test = test_pairs is not None and len(test_pairs) > 0
+    best = None  # (validation metrics, ar weight, blend weight)
+    for ar_weight in ar_weights if log_ar is not None else (0.0,):
+        ranks = blended_ranks(table, popularity_weight, count_term(log_rules, log_ar, ar_weight), validation_pairs,
+                              blend_weights)
+        for column, blend_weight in enumerate(blend_weights):
+            metrics = metrics_from_ranks(ranks[:, column], k)
+            if best is None or metrics.ndcg > best[0].ndcg:
+                best = (metrics, float(ar_weight), float(blend_weight))
+    validation, ar_weight, weight = best
+    chosen = count_term(log_rules, log_ar, ar_weight)
     test, test_ranks = None, None
-    if test_pairs is not None and len(test_pairs):
-        test_ranks = blended_ranks(table, popularity_weight, log_rules, test_pairs, (blend_weights[best],))[:, 0]
+    if has_test:
+        test_ranks = blended_ranks(table, popularity_weight, chosen, test_pairs, (weight,))[:, 0]
         test = metrics_from_ranks(test_ranks, k)
-    return Blend(settings, float(blend_weights[best]), scores[best], test, test_ranks)
+    blend = Blend(settings, weight, validation, test, test_ranks, ar_settings if ar_weight else None, ar_weight, chosen)
+    if log_ar is None:
+        return blend
+    return replace(blend, **_counts_alone(log_rules, log_ar, ar_weights, validation_pairs,
+                                          test_pairs if has_test else None, k))
+
+
+def _counts_alone(log_rules: sp.csr_matrix, log_ar: sp.csr_matrix, ar_weights: Sequence[float],
+                  validation_pairs: np.ndarray, test_pairs: np.ndarray | None, k: int) -> dict:
+    """The count term without the embeddings, its AR weight chosen on validation: ``Blend``'s ``counts_*``."""
+    scored = [(metrics_from_ranks(ranks_by_rules(count_term(log_rules, log_ar, w), validation_pairs), k), float(w))
+              for w in ar_weights]
+    validation, ar_weight = max(scored, key=lambda item: item[0].ndcg)  # the first of equals
+    counts = {"counts_ar_weight": ar_weight, "counts_validation": validation}
+    if test_pairs is not None:
+        ranks = ranks_by_rules(count_term(log_rules, log_ar, ar_weight), test_pairs)
+        counts.update(counts_test=metrics_from_ranks(ranks, k), counts_test_ranks=ranks)
+    return counts

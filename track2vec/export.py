@@ -38,7 +38,7 @@ FORMAT_VERSION = 1
 EMBEDDINGS_FILE = "embeddings.npy"
 CONTEXT_EMBEDDINGS_FILE = "context_embeddings.npy"
 CONTEXT_BIAS_FILE = "context_bias.npy"  # the softmax architecture's learnt bias per item
-BLEND_RULES_FILE = "blend_rules.npz"  # log(1 + SR counts) of the blended mode (SciPy sparse, no pickle)
+BLEND_RULES_FILE = "blend_rules.npz"  # the blended mode's count term (SciPy sparse, no pickle)
 VOCABULARY_FILE = "vocabulary.tsv"
 INFO_FILE = "model.json"
 
@@ -54,7 +54,7 @@ class Export:
 
     @property
     def blend_weight(self) -> float | None:
-        """The weight of the SR term of the blended mode, when the export has one."""
+        """The weight of the count term of the blended mode, when the export has one."""
         blend = self.info.get("blend") or {}
         return float(blend["weight"]) if self.blend_rules is not None and "weight" in blend else None
 
@@ -87,7 +87,7 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
     metrics and the ``scoring`` they were measured with.
 
     ``extra_files`` (name -> text, e.g. an evaluation table) are part of the same atomic replacement;
-    ``blend_rules`` are the blended mode's ``log(1 + SR)`` scores (``info["blend"]`` gives its weight).
+    ``blend_rules`` are the blended mode's count term, ``log(1 + SR)`` [+ ``ar_weight * log(1 + AR)``] (``info["blend"]`` gives its weight).
     The word2vec text and Projector files are always written; ``word2vec_binary`` adds the binary word2vec file.
     ``ann_index``: build the approximate index (True), never (False), or when ``ann.wanted`` says so and
     the ``ann`` extra is installed (None; a warning says when it is missing).

@@ -27,7 +27,7 @@ Exact or approximate search
     nearest-neighbour index (:mod:`track2vec.ann`: a large vocabulary scored by plain cosine)
     and the embedding mode is asked for: then the index finds the candidates and they are
     scored exactly. ``exact=True`` (``--exact``) scores every item anyway; the blended mode
-    always does (its SR term is not in the index).
+    always does (its count term is not in the index).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from track2vec.export import read_export
 from track2vec.scoring import Scoring, score_table
 
 QUERY_STRATEGIES = ("last", "mean", "recency")
-MODES = ("embedding", "blend")  # blend: the export's blended mode (embeddings + weight * log(1 + SR))
+MODES = ("embedding", "blend")  # blend: the export's blended mode (embeddings + weight * counts, track2vec.blend)
 DEFAULT_QUERY = "last"
 DEFAULT_DECAY = 0.3
 DEFAULT_K = 10
@@ -216,7 +216,7 @@ class Recommender:
         Items of a playlist are never suggested for it; unknown items are ignored
         (see :meth:`unknown`); a playlist with no known item raises DataError.
         Fewer than ``k`` suggestions come back only when the vocabulary runs out.
-        ``mode="blend"`` adds the export's SR term for the last known item (:mod:`track2vec.blend`).
+        ``mode="blend"`` adds the export's count term (SR's, and AR's where chosen) for the last known item (:mod:`track2vec.blend`).
         """
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
@@ -279,7 +279,7 @@ def add_recommend_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
                              "recency: weights decay**(distance from the end)")
     parser.add_argument("--decay", type=float, default=DEFAULT_DECAY, help="decay of --query recency")
     parser.add_argument("--mode", choices=MODES, default="embedding",
-                        help="embedding: the exported embeddings alone; blend: plus the export's sequential-rules "
+                        help="embedding: the exported embeddings alone; blend: plus the export's counted-rules "
                              "term for the last known item (exports of a study that measured a blend)")
     parser.add_argument("--exact", action="store_true",
                         help="score every item even when the export has an approximate index (large vocabularies)")

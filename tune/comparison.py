@@ -22,6 +22,7 @@ ONE_NUMBER = "all"  # the split of a series with one number for every split
 SPLIT_LABELS = {VALIDATION: "validation", TEST: "test"}
 
 WINNER, BLEND, POPULARITY, SR, AR, ORACLE = "winner", "blend", "popularity", "sr", "ar", "oracle"
+COUNTS = "counts"  # the blend's count term alone: SR + a weight x AR (track2vec.blend)
 BEST_TRIAL = "best_trial"  # the best trial alone, where the winner is an ensemble of trials (tune/evaluation.py)
 # Not a comparison series: the second configuration by validation, ranked on test only for the
 # interval of its difference with the winner (tune/intervals.py).
@@ -30,7 +31,8 @@ SERIES_LABELS = {
     WINNER: "winner",
     BEST_TRIAL: "best trial alone (the winner is an ensemble)",
     RUNNER_UP: "runner-up (second by validation)",
-    BLEND: "blend: winner + SR (separate mode)",
+    BLEND: "blend: winner + counts (separate mode)",
+    COUNTS: "counts: SR + AR (the blend's count term alone)",
     POPULARITY: "popularity baseline",
     SR: "SR baseline (sequential rules)",
     AR: "AR baseline (co-occurrence)",

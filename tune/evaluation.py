@@ -7,8 +7,9 @@ with that scoring on the validation and test pairs. Trials may have scored their
 seeded sample of the validation pairs (``StudySpec.validation_sample``); the winner's validation
 score here is always on all of them, so it is exact whatever the trials saw. The comparison series are scored on the
 same pairs: the counted baselines (popularity, SR, AR; their parameters chosen on
-validation), the blended mode (the winner plus the SR term, its weight chosen on
-validation: reported beside the winner, never in its place) and, for the built-in corpus,
+validation), the blended mode (the winner plus the counts' term, SR's and AR's, their weights chosen on
+validation: reported beside the winner, never in its place; ``track2vec.blend``) with that count
+term alone beside it, and, for the built-in corpus,
 the generator's oracle (one number).
 
 The winner is then offered the next best trials (``ENSEMBLE_CANDIDATES``, those scored the same way)
@@ -42,8 +43,9 @@ from track2vec.evaluation import metrics_from_ranks, rank_targets
 from track2vec.ensemble import select_ensemble
 from track2vec.scoring import Scoring, Vectors
 
-from tune.comparison import BEST_TRIAL, BLEND, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION, WINNER, Comparison, Score
+from tune.comparison import BEST_TRIAL, BLEND, COUNTS, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION, WINNER, Comparison, Score
 from tune.intervals import StudyIntervals, study_intervals
+from tune.large_corpus import is_large
 from tune.reader import ERRORED, TrialRow, read_rows, status_counts
 from tune.repeats import Repeats, candidates, read_repeats
 from tune.spec import StudySpec
@@ -181,17 +183,31 @@ def _add_scores(evaluation: Evaluation, series: str, table, scoring: Scoring, sp
 
 
 def _add_blend(evaluation: Evaluation, table, corpus: Corpus) -> None:
-    """The blended mode of the winner: its scoring plus the SR term of the SR baseline's settings."""
-    settings = RuleSettings("sr", **evaluation.baselines["sr"].settings)
+    """The blended mode of the winner: its scoring plus the count term of the SR (and AR) baselines' settings,
+    and the count term alone beside it."""
+    baselines = evaluation.baselines
+    sr_settings = RuleSettings("sr", **baselines["sr"].settings)
     test_pairs = corpus.test_pairs if len(corpus.test_pairs) else None
-    evaluation.blend_rules = rule_log_scores(corpus.tokens, corpus.offsets, len(corpus.vocabulary), settings)
-    blend = fit_blend(table, evaluation.winner_scoring.popularity_weight, evaluation.blend_rules, settings,
-                      corpus.validation_pairs, test_pairs, K)
-    evaluation.blend = blend
+    vocabulary_size = len(corpus.vocabulary)
+    log_sr = rule_log_scores(corpus.tokens, corpus.offsets, vocabulary_size, sr_settings)
+    # AR's whole matrix counts both directions, about twice SR's entries, and the blend holds both: on a very
+    # large corpus (the size where the space switches to word2vec's recipe) the blend keeps SR's term alone.
+    ar_settings = RuleSettings("ar", **baselines["ar"].settings) if "ar" in baselines else None
+    log_ar = None
+    if ar_settings is not None and not is_large(len(corpus.tokens)):
+        log_ar = rule_log_scores(corpus.tokens, corpus.offsets, vocabulary_size, ar_settings)
+    blend = fit_blend(table, evaluation.winner_scoring.popularity_weight, log_sr, sr_settings,
+                      corpus.validation_pairs, test_pairs, K, log_ar=log_ar, ar_settings=ar_settings)
+    evaluation.blend, evaluation.blend_rules = blend, blend.count_term
     evaluation.comparison.add(BLEND, VALIDATION, _score(blend.validation))
     if blend.test is not None:
         evaluation.comparison.add(BLEND, TEST, _score(blend.test))
         evaluation.test_ranks[BLEND] = blend.test_ranks
+    if blend.counts_validation is not None:
+        evaluation.comparison.add(COUNTS, VALIDATION, _score(blend.counts_validation))
+    if blend.counts_test is not None:
+        evaluation.comparison.add(COUNTS, TEST, _score(blend.counts_test))
+        evaluation.test_ranks[COUNTS] = blend.counts_test_ranks
 
 
 def _splits(corpus: Corpus) -> list[tuple[str, np.ndarray]]:

@@ -2,7 +2,7 @@
 
 Every series is ranked on the same test pairs: the winner, the runner-up (the second
 configuration by validation NDCG@10, scored on test only for these intervals: it picks
-nothing), the blend and the baselines (popularity, SR, AR). ``track2vec.intervals.paired_bootstrap``
+nothing), the blend, its count term alone and the baselines (popularity, SR, AR). ``track2vec.intervals.paired_bootstrap``
 (the study's seed, ``RESAMPLES`` resamples of the pairs) gives each a 95% interval, and the
 paired differences winner − runner-up and winner − best baseline (the baseline with the best
 validation NDCG@10) their own. A difference whose interval includes 0 is within the noise of
@@ -19,11 +19,12 @@ import numpy as np
 
 from track2vec.intervals import DEFAULT_RESAMPLES, BootstrapIntervals, PairedDifference, paired_bootstrap
 
-from tune.comparison import AR, BLEND, K, POPULARITY, RUNNER_UP, SR, VALIDATION, WINNER, Comparison
+from tune.comparison import AR, BLEND, COUNTS, K, POPULARITY, RUNNER_UP, SR, VALIDATION, WINNER, Comparison
 
 RESAMPLES = DEFAULT_RESAMPLES
-BASELINES = (POPULARITY, SR, AR)  # the candidates for "best baseline"
-ORDER = (WINNER, RUNNER_UP, BLEND, *BASELINES)  # the systems' order in the intervals
+# the candidates for "best baseline": issue 12's comparison (the blend's count term alone is reported, not one)
+BASELINES = (POPULARITY, SR, AR)
+ORDER = (WINNER, RUNNER_UP, BLEND, COUNTS, *BASELINES)  # the systems' order in the intervals
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,14 @@ class StudyIntervals:
     def versus_best_baseline(self) -> PairedDifference | None:
         return self._difference(self.best_baseline) if self.best_baseline else None
 
-    def _difference(self, second: str) -> PairedDifference | None:
+    @property
+    def blend_versus_counts(self) -> PairedDifference | None:
+        """The blend − its count term alone: what the embeddings add to the counts in the blended mode."""
+        return self._difference(COUNTS, first=BLEND)
+
+    def _difference(self, second: str, first: str = WINNER) -> PairedDifference | None:
         try:
-            return self.bootstrap.difference(WINNER, second)
+            return self.bootstrap.difference(first, second)
         except KeyError:
             return None
 
@@ -65,12 +71,16 @@ class StudyIntervals:
             return None
 
 
+SUBJECTS = {WINNER: "the winner", BLEND: "the blend"}  # the first series of a difference, in words
+
+
 def verdict(difference: PairedDifference) -> str:
-    """What a winner − X difference's NDCG@10 interval says, in words."""
+    """What a winner − X (or blend − counts) difference's NDCG@10 interval says, in words."""
+    subject = SUBJECTS.get(difference.first, difference.first)
     if difference.ndcg.low > 0:
-        return "the winner is better on the test pairs (the NDCG@10 interval is above 0)"
+        return f"{subject} is better on the test pairs (the NDCG@10 interval is above 0)"
     if difference.ndcg.high < 0:
-        return "the winner is worse on the test pairs (the NDCG@10 interval is below 0)"
+        return f"{subject} is worse on the test pairs (the NDCG@10 interval is below 0)"
     return "within the noise of the test pairs (the NDCG@10 interval includes 0)"
 
 
@@ -84,11 +94,12 @@ def best_baseline(comparison: Comparison) -> str | None:
 def study_intervals(test_ranks: Mapping[str, np.ndarray], comparison: Comparison, runner_up: str | None,
                     seed: int) -> StudyIntervals | None:
     """Intervals of every series in ``test_ranks`` (per-pair test ranks by series name; the winner's needed),
-    and the differences winner − runner-up and winner − best baseline where both are ranked."""
+    and the differences winner − runner-up, winner − best baseline and blend − counts alone where both are ranked."""
     if WINNER not in test_ranks:
         return None
     baseline = best_baseline(comparison)
-    differences = [(WINNER, second) for second in (RUNNER_UP, baseline) if second in test_ranks]
+    differences = [(first, second) for first, second in ((WINNER, RUNNER_UP), (WINNER, baseline), (BLEND, COUNTS))
+                   if first in test_ranks and second in test_ranks]
     ranks = {name: test_ranks[name] for name in ORDER if name in test_ranks}
     bootstrap = paired_bootstrap(ranks, K, differences, RESAMPLES, seed)
     return StudyIntervals(bootstrap, runner_up if RUNNER_UP in ranks else None, baseline)

@@ -44,9 +44,15 @@ class LargeCorpusRecipe:
                 "name the architecture in --config to choose otherwise")
 
 
+def is_large(training_tokens: int) -> bool:
+    """Whether a corpus of ``training_tokens`` is large enough for the recipe (and for a blend of SR alone,
+    tune/evaluation.py)."""
+    return training_tokens >= RECIPE_FROM_TOKENS
+
+
 def large_corpus_recipe(overrides: Mapping[str, Any], training_tokens: int) -> LargeCorpusRecipe | None:
     """The overrides to add for a corpus of ``training_tokens`` (None: the default space stands)."""
-    if training_tokens < RECIPE_FROM_TOKENS or any(name in overrides for name in _USER_CHOICES):
+    if not is_large(training_tokens) or any(name in overrides for name in _USER_CHOICES):
         return None
     fixed = {name: value for name, value in WORD2VEC_RECIPE.items() if name not in overrides}
     return LargeCorpusRecipe(training_tokens, fixed)

@@ -263,9 +263,9 @@ def _interval(metric: MetricWithInterval, signed: bool = False) -> str:
     return f"{metric.value:{sign}.4f} [{metric.low:{sign}.4f}, {metric.high:{sign}.4f}]"
 
 
-def difference_line(difference: PairedDifference, second: str) -> str:
+def difference_line(difference: PairedDifference, second: str, first: str = "Winner") -> str:
     """``Winner − <second>: NDCG@10 +0.0100 [...], HR@10 ...: <what the interval says>.``"""
-    return (f"Winner − {second}: NDCG@10 {_interval(difference.ndcg, signed=True)}, "
+    return (f"{first} − {second}: NDCG@10 {_interval(difference.ndcg, signed=True)}, "
             f"HR@10 {_interval(difference.hit_rate, signed=True)}: {verdict(difference)}.")
 
 
@@ -284,6 +284,9 @@ def interval_lines(intervals: StudyIntervals) -> list[str]:
     if intervals.versus_best_baseline is not None:
         lines.append(difference_line(intervals.versus_best_baseline,
                                      f"best baseline on validation ({label(intervals.best_baseline)})"))
+    if intervals.blend_versus_counts is not None:
+        lines.append(difference_line(intervals.blend_versus_counts, "its count term alone (what the embeddings add)",
+                                     first="Blend"))
     return lines
 
 

@@ -2,7 +2,8 @@
 
 For each corpus the row runs exactly what a user runs, ``track2vec-tune run --data <corpus>
 --trials N`` with every other option at its default, and reads the export's ``model.json``:
-the pure-embedding winner, the blended mode (winner + weight * log(1 + SR)) and the
+the pure-embedding winner, the blended mode (winner + weight * (log(1 + SR) + ar_weight *
+log(1 + AR)), ``track2vec.blend``), its count term alone, and the
 baselines (popularity; SR and AR with their steps and weighting chosen on validation), all
 scored once on the same held-out test pairs (issue 12's targets):
 
@@ -10,7 +11,7 @@ scored once on the same held-out test pairs (issue 12's targets):
 * the #nowplaying music sessions: winner >= AR and >= 0.9 x SR, blend >= 1.05 x SR.
 
 Nothing here is tuned on test: the study chooses its winner, each trial its scoring, the
-blend its weight and the baselines their settings on the validation pairs.
+blend its weights and the baselines their settings on the validation pairs.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def run(settings: Settings) -> RowReport:
             report.detail(f"{corpus.name}: track2vec-tune run --data {Path(corpus.spec).name} --trials {trials} "
                           f"--seed {seed} ({study.wall_seconds / 60:.1f} min)")
             report.detail(f"  winner: {outcome.winner}")
-            for series in ("winner", "blend", "sr", "ar", "popularity"):
+            for series in ("winner", "blend", "counts", "sr", "ar", "popularity"):
                 if outcome.test(series) is not None:
                     report.detail(f"  {series:<10} validation NDCG@10 {outcome.validation(series):.4f}  "
                                   f"test NDCG@10 {outcome.test(series):.4f}  "

@@ -16,7 +16,7 @@ import time
 from matplotlib.figure import Figure
 
 from tune import PROG
-from tune.comparison import ORACLE, RUNNER_UP, SPLITS, label
+from tune.comparison import COUNTS, ORACLE, RUNNER_UP, SPLITS, label
 from tune.intervals import verdict
 from tune.report.data import ReportData, counts_by_status
 from tune.report.figures import png_bytes
@@ -168,16 +168,18 @@ def scores_html(data: ReportData) -> str:
 
 
 def differences_html(data: ReportData) -> str:
-    """The paired differences winner − runner-up and winner − best baseline, with their intervals."""
+    """The paired differences winner − runner-up, winner − best baseline and blend − its count term alone,
+    with their intervals."""
     if data.intervals is None or not data.intervals.bootstrap.differences:
         return ""
     intervals, bootstrap = data.intervals, data.intervals.bootstrap
-    names = {RUNNER_UP: f"runner-up (trial {intervals.runner_up})"}
+    names = {RUNNER_UP: f"runner-up (trial {intervals.runner_up})",
+             COUNTS: "its count term alone (what the embeddings add to the counts)"}
     if intervals.best_baseline:
         names[intervals.best_baseline] = f"{label(intervals.best_baseline)}, the best baseline on validation"
     rows = []
     for difference in bootstrap.differences:
-        rows.append(f'<tr><td class="text">winner − {html.escape(names.get(difference.second, difference.second))}</td>'
+        rows.append(f'<tr><td class="text">{html.escape(difference.first)} − {html.escape(names.get(difference.second, difference.second))}</td>'
                     + "".join(f"<td>{metric.value:+.4f}</td><td>[{metric.low:+.4f}, {metric.high:+.4f}]</td>"
                               for metric in (difference.ndcg, difference.hit_rate))
                     + f'<td class="text">{html.escape(verdict(difference))}</td></tr>')
@@ -187,7 +189,8 @@ def differences_html(data: ReportData) -> str:
             f"<p><small>Paired percentile bootstrap: {bootstrap.resamples} resamples of the {bootstrap.pairs:,} test "
             f"pairs (seed {bootstrap.seed}), the same resamples for every series. A difference whose interval "
             "includes 0 is within the noise of the test sample. The runner-up is the next configuration by "
-            "validation; it is scored on test for these intervals only and chooses nothing.</small></p>")
+            "validation; it is scored on test for these intervals only and chooses nothing. Blend − its count term "
+            "alone is what the embeddings add to the counts in the blended mode.</small></p>")
 
 
 def importance_table_html(importances: list[Importances]) -> str:
