@@ -66,12 +66,14 @@ def _softmax_rows(true, negatives):
     return np.stack([true, log_partition, negatives.max(axis=1)], axis=1)
 
 
-def test_softmax_scores_the_true_context_against_the_batchs_shared_negatives_and_survives_saving(tmp_path):
+# The first two rows' negatives are shared: bounded by a batch of 2, or set by shared_rows in a batch of 3.
+@pytest.mark.parametrize("sizes", [{"batch_size": 2}, {"batch_size": 3, "shared_rows": 2}])
+def test_softmax_scores_the_true_context_against_the_batchs_shared_negatives_and_survives_saving(tmp_path, sizes):
     from track2vec.model import SharedSoftmaxLogits, context_bias, context_embeddings
 
     vocabulary, dim, negatives = 12, 4, 3
     log_q = np.log(np.linspace(1, 5, vocabulary) / np.linspace(1, 5, vocabulary).sum())
-    model = build_model("softmax", vocabulary, dim, negatives, 0.05, seed=2, batch_size=2, log_q=log_q, jit_compile=False)
+    model = build_model("softmax", vocabulary, dim, negatives, 0.05, seed=2, log_q=log_q, jit_compile=False, **sizes)
     target = np.array([[1], [2], [3]], dtype=np.int32)
     contexts = np.array([[3, 4, 5, 6], [7, 8, 9, 3], [10, 11, 0, 1]], dtype=np.int32)
     shared = contexts[:2, 1:].ravel()  # every row's negatives: those of the first two rows
@@ -225,3 +227,19 @@ def test_the_default_optimizer_is_adam_below_the_sparse_size_and_lazy_adam_from_
     monkeypatch.setattr(track2vec.config, "SPARSE_FROM_ITEMS", len(corpus.vocabulary))
     large = Trainer(corpus, TrainConfig(dim=8))
     assert large.optimizer == "lazy-adam" and isinstance(large.model.optimizer, LazyAdam)
+
+
+def test_the_trainer_builds_the_softmax_with_the_configs_shared_rows():
+    from track2vec.config import SHARED_NEGATIVE_ROWS, TrainConfig
+    from track2vec.corpus import build_corpus
+    from track2vec.data.loaders import load_playlists
+    from track2vec.errors import ConfigError
+    from track2vec.training import Trainer
+
+    corpus = build_corpus(load_playlists("builtin:tiny"), seed=0)
+    assert TrainConfig().shared_rows == SHARED_NEGATIVE_ROWS
+    for shared_rows in (3, SHARED_NEGATIVE_ROWS):
+        trainer = Trainer(corpus, TrainConfig(architecture="softmax", dim=8, batch_size=512, shared_rows=shared_rows))
+        assert trainer.model.get_layer("softmax_logits").shared_rows == shared_rows
+    with pytest.raises(ConfigError, match="shared_rows must be >= 1"):
+        TrainConfig(shared_rows=0)

@@ -20,7 +20,7 @@ from track2vec.data.builtin import SIZES
 REPO = Path(__file__).resolve().parents[1]
 
 TRAIN_OPTIONS = [
-    "--data", "--architecture", "--dim", "--window", "--negatives", "--alpha", "--subsample", "--batch-size",
+    "--data", "--architecture", "--dim", "--window", "--negatives", "--shared-rows", "--alpha", "--subsample", "--batch-size",
     "--lr", "--optimizer", "--min-count", "--epochs", "--seed", "--validation-pairs", "--test-pairs",
     "--threads", "--out", "--force", "--word2vec-binary", "--json",
 ]
@@ -143,6 +143,7 @@ BAD_INPUTS = {
     "directory": (lambda tmp: ["--data", str(tmp)], "is a directory"),
     "numeric-npy": (lambda tmp: ["--data", str(_save(tmp / "floats.npy", np.ones(5)))], "1-D object array"),
     "negative-window": (lambda tmp: ["--data", "builtin:tiny", "--window", "-1"], "window must be >= 1"),
+    "zero-shared-rows": (lambda tmp: ["--data", "builtin:tiny", "--shared-rows", "0"], "shared_rows must be >= 1"),
     "zero-epochs": (lambda tmp: ["--data", "builtin:tiny", "--epochs", "0"], "epochs must be >= 1"),
     "negative-validation": (lambda tmp: ["--data", "builtin:tiny", "--validation-pairs", "-1"], "validation pairs"),
     "unknown-builtin": (lambda tmp: ["--data", "builtin:huge"], "unknown built-in size"),

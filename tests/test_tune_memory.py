@@ -169,3 +169,17 @@ def test_a_budget_no_configuration_fits_is_refused_before_a_cluster_starts(tmp_p
     err = capsys.readouterr().err
     assert code == 2 and "no configuration of the search space fits the 100 MiB a trial can have" in err, err
     assert not (tmp_path / "studies" / "s").exists()
+
+
+def test_a_searched_shared_row_count_is_estimated_at_its_top_and_capped_like_the_other_step_sizes():
+    corpus = corpus_of(100_000)
+    assert (estimate_peak_mib(TrainConfig(architecture="softmax", batch_size=4096, shared_rows=256), 100_000)
+            > estimate_peak_mib(TrainConfig(architecture="softmax", batch_size=4096, shared_rows=32), 100_000))
+    sizes = {"dim": 16, "batch_size": 16384, "negatives": 20}
+    space = build_space({**sizes, "shared_rows": {"min": 16, "max": 256}})
+    top = estimate_peak_mib(TrainConfig(architecture="softmax", **sizes, shared_rows=256), len(corpus.vocabulary), corpus.nbytes)
+    limit = MemoryLimit(top - 200, "--max-trial-memory")
+    overrides, cap = cap_to_memory(space, corpus, limit)
+    assert list(overrides) == ["shared_rows"] and 16 <= overrides["shared_rows"]["max"] < 256
+    capped = TrainConfig(architecture="softmax", **sizes, shared_rows=overrides["shared_rows"]["max"])
+    assert estimate_peak_mib(capped, len(corpus.vocabulary), corpus.nbytes) <= limit.mib

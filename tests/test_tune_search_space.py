@@ -30,12 +30,23 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     assert space.distributions["dim"].high == 256
     # Scoring does not change training: chosen on validation in every trial, not searched.
     assert set(space.distributions["lr_schedule"].choices) == {"constant", "linear"}
-    assert space.fixed == {"architecture": "softmax", "optimizer": "auto", "scoring": "auto", "popularity_weight": None}
+    assert space.fixed == {"architecture": "softmax", "optimizer": "auto", "scoring": "auto", "popularity_weight": None,
+                           "shared_rows": TrainConfig().shared_rows}
     assert "optimizer: auto (adam, or lazy-adam (sparse updates) on large vocabularies)" in space.describe()
     assert "popularity_weight: auto (the best on validation after each epoch)" in space.describe()
     assert "lr_schedule in ['constant', 'linear']" in space.describe()
     fixed = build_space({"lr_schedule": "auto"})
     assert "lr_schedule: auto (linear decay for sgd, constant for the others)" in fixed.describe()
+
+
+def test_the_softmaxs_shared_rows_can_be_fixed_or_searched(tmp_path):
+    overrides, _ = load_overrides(write(tmp_path, "shared_rows = 64\n"))
+    assert build_space(overrides).fixed["shared_rows"] == 64
+    overrides, _ = load_overrides(write(tmp_path, "shared_rows = { min = 32, max = 128 }\n"))
+    searched = build_space(overrides).distributions["shared_rows"]
+    assert (searched.low, searched.high) == (32, 128)
+    with pytest.raises(ConfigError, match="shared_rows"):
+        build_space({"shared_rows": 0})
 
 
 def test_the_learning_rate_schedule_can_be_searched(tmp_path):

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--artist-vectors", action="store_true",
                        help="add each item's artist vector to its vectors (sgns, softmax; corpora that name artists)")
     train.add_argument("--negatives", type=int, default=DEFAULTS.negatives, help="negative samples per positive pair")
+    train.add_argument("--shared-rows", type=int, default=DEFAULTS.shared_rows,
+                       help="softmax: every row is scored against the negatives of the batch's first N rows "
+                            "(fewer: cheaper steps, a coarser softmax)")
     train.add_argument("--alpha", type=float, default=DEFAULTS.alpha,
                        help="negative-sampling exponent: negatives drawn from counts**alpha (0 = uniform)")
     train.add_argument("--subsample", type=float, default=DEFAULTS.subsample,
@@ -106,7 +109,7 @@ def run_train(args: argparse.Namespace) -> dict:
         alpha=args.alpha, subsample=args.subsample, batch_size=args.batch_size, learning_rate=args.lr,
         optimizer=args.optimizer, lr_schedule=args.lr_schedule, epochs=args.epochs, seed=args.seed, direction=args.direction,
         shrink_windows=args.shrink_windows, artist_vectors=args.artist_vectors, scoring=args.scoring,
-        popularity_weight=args.popularity_weight,
+        popularity_weight=args.popularity_weight, shared_rows=args.shared_rows,
     )
     if args.out is not None and args.out.exists() and not args.force:
         raise ConfigError(f"{args.out} already exists; pass --force to replace it")

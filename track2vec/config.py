@@ -19,7 +19,8 @@ SPARSE_FROM_ITEMS = 50_000
 # "auto" is word2vec's choice for sgd (linear) and constant for the adaptive optimizers.
 LR_SCHEDULES = ("linear", "constant")
 LR_SCHEDULE_CHOICES = (AUTO, *LR_SCHEDULES)
-# Rows of a batch whose negatives every row of the ``softmax`` architecture shares (track2vec.model).
+# Rows of a batch whose negatives every row of the ``softmax`` architecture shares (track2vec.model):
+# TrainConfig's default ``shared_rows``.
 SHARED_NEGATIVE_ROWS = 128
 
 
@@ -38,6 +39,9 @@ class TrainConfig:
     direction: str = "both"
     shrink_windows: bool = False  # word2vec's reduced window: each target draws its reach in 1..window
     negatives: int = 5
+    # softmax: every row of a batch is scored against the negatives of its first shared_rows rows; fewer make
+    # a step cheaper (its matrix products scale with them) and each row's softmax coarser.
+    shared_rows: int = SHARED_NEGATIVE_ROWS
     # Add each item's artist vector to its target and context vectors (sgns, softmax), where
     # the corpus names artists; items without one keep their own vector only.
     artist_vectors: bool = False
@@ -71,6 +75,7 @@ class TrainConfig:
             (self.dim >= 1, "dim must be >= 1"),
             (self.window >= 1, "window must be >= 1"),
             (self.negatives >= 1, "negatives must be >= 1"),
+            (self.shared_rows >= 1, "shared_rows must be >= 1"),
             (self.subsample >= 0, "subsample must be >= 0"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.learning_rate > 0, "learning_rate must be > 0"),

@@ -21,7 +21,7 @@ have; it errs on the high side rather than the low.
 
 from __future__ import annotations
 
-from track2vec.config import SHARED_NEGATIVE_ROWS, TrainConfig
+from track2vec.config import TrainConfig
 from track2vec.runtime import pools_host_memory, sparse_updates_available
 
 MIB = 2**20
@@ -62,7 +62,7 @@ def table_bytes(config: TrainConfig, vocabulary_size: int, n_groups: int = 0) ->
 def step_bytes(config: TrainConfig, vocabulary_size: int) -> int:
     """The largest tensors of one training step, times the copies a step keeps of them."""
     if config.architecture == "softmax":
-        sampled = min(config.batch_size, SHARED_NEGATIVE_ROWS) * config.negatives
+        sampled = min(config.batch_size, config.shared_rows) * config.negatives
         per_row = 1 + min(sampled, vocabulary_size)
     else:
         per_row = (1 + config.negatives) * config.dim

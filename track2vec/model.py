@@ -201,12 +201,13 @@ def build_model(
     log_q=None,
     groups=None,
     decay_steps: int | None = None,
+    shared_rows: int = SHARED_NEGATIVE_ROWS,
 ) -> keras.Model:
     """A compiled skip-gram model; its item embeddings are the layer named ``embedding``.
 
     ``batch_size`` (positive pairs per step) scales the ``sgd`` learning rate and bounds the
-    ``softmax`` architecture's shared rows; ``log_q`` (the log of the negative-sampling
-    distribution) is that architecture's correction. ``groups`` (each item's artist id, -1
+    ``softmax`` architecture's ``shared_rows`` (the rows whose negatives every row shares);
+    ``log_q`` (the log of the negative-sampling distribution) is that architecture's correction. ``groups`` (each item's artist id, -1
     where unknown) adds an artist vector to the target and context vectors of ``sgns`` and
     ``softmax``. ``decay_steps`` (the run's length in steps) makes the learning rate decay over it.
     """
@@ -238,7 +239,7 @@ def build_model(
         scores = keras.layers.Dot(axes=2, name="dot")([context_table(contexts), target_vectors])
         logits = keras.layers.Reshape((width,), name="logits")(scores)
     elif architecture == "softmax":
-        shared_rows = max(1, min(batch_size, SHARED_NEGATIVE_ROWS))
+        shared_rows = max(1, min(batch_size, shared_rows))
         # Never sample more negatives than there are items: then every item is a negative.
         sampled = vocabulary_size > shared_rows * negatives
         negative_ids = contexts[:shared_rows, 1:] if sampled else EveryItem(vocabulary_size, name="every_item")(contexts)

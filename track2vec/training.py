@@ -52,7 +52,7 @@ class Trainer:
             config.architecture, len(corpus.vocabulary), config.dim, config.negatives,
             config.learning_rate, self.optimizer, config.seed, batch_size=config.batch_size,
             log_q=np.log(negative_distribution(corpus.counts, config.alpha)),
-            groups=self._artist_groups(), decay_steps=self._decay_steps(),
+            groups=self._artist_groups(), decay_steps=self._decay_steps(), shared_rows=config.shared_rows,
         )
         self.next_epoch = 0
         self.pairs_in_epoch = 0

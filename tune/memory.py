@@ -27,7 +27,7 @@ from track2vec.vocabulary import artist_ids
 from tune.search_space import SearchSpace
 
 TABLE_PARAMS = ("dim",)
-STEP_PARAMS = ("batch_size", "negatives")
+STEP_PARAMS = ("batch_size", "negatives", "shared_rows")
 CHOICE_PARAMS = ("architecture", "optimizer", "artist_vectors")  # the corner takes the costliest choice
 
 

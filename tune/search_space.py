@@ -38,6 +38,7 @@ from typing import Any
 
 import optuna.distributions as od
 
+from track2vec.config import SHARED_NEGATIVE_ROWS
 from track2vec.errors import ConfigError
 
 # Default choices. The names a user may give are checked against the library's lists (library_names).
@@ -71,6 +72,9 @@ PARAMS: dict[str, Param] = {
     # Searched only where it can act: a corpus that names artists, architectures with context vectors.
     "artist_vectors": Param(bool, (False, True)),
     "negatives": Param(int, (1, 20), lowest=1),
+    # softmax's shared negative rows: fixed by default (issue 12's studies were measured with it); fewer make a
+    # step cheaper (BENCHMARKS.md row 3), so a --config may fix or search it.
+    "shared_rows": Param(int, SHARED_NEGATIVE_ROWS, lowest=1, search_range=(16, 256)),
     "batch_size": Param(int, (256, 16384), log=True, lowest=1),
     "alpha": Param(float, (-1.4, 1.4)),
     "subsample": Param(float, (1e-5, 1e-1), log=True, lowest=0.0),
