@@ -7,7 +7,7 @@ import scipy.sparse as sp
 import pytest
 
 from track2vec.baselines import RuleSettings, WEIGHTINGS, rules, transition_counts, weighted_counts
-from track2vec.blend import blended_ranks, fit_blend, rule_log_scores
+from track2vec.blend import blended_ranks, blended_ranks_per_term, count_term, fit_blend, rule_log_scores
 from track2vec.evaluation import metrics_from_ranks, rank_targets
 from track2vec.scoring import score_table
 
@@ -154,3 +154,17 @@ def test_ar_changes_the_blend_where_validation_asks_for_it():
     assert both.as_dict() == {"rules": SETTINGS.as_dict(), "weight": both.weight,
                               "ar_rules": AR_SETTINGS.as_dict(), "ar_weight": both.ar_weight,
                               "counts_ar_weight": both.counts_ar_weight}
+
+
+def test_ranks_per_count_term_are_each_terms_own_ranks(monkeypatch):
+    import track2vec.blend as blend
+
+    monkeypatch.setattr(blend, "RANK_TILE", (16, 8))
+    log_sr = rule_log_scores(TOKENS, OFFSETS, V, SETTINGS)
+    log_ar = rule_log_scores(TOKENS, OFFSETS, V, AR_SETTINGS)
+    terms = [count_term(log_sr, log_ar, w) for w in (0.0, 1.0, 3.0)]
+    ranks = blended_ranks_per_term(TABLE, 0.5, terms, PAIRS, (0.3, 3.0))
+    assert ranks.shape == (len(PAIRS), 3, 2)
+    for index, term in enumerate(terms):
+        np.testing.assert_array_equal(ranks[:, index], blended_ranks(TABLE, 0.5, term, PAIRS, (0.3, 3.0)))
+    assert (ranks[:, 0] != ranks[:, 2]).any()  # the AR term changes the ranks

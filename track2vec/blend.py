@@ -80,6 +80,14 @@ def rule_log_scores(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: in
 def blended_ranks(table: ScoreTable, popularity_weight: float, log_rules: sp.csr_matrix, pairs: np.ndarray,
                   blend_weights: Sequence[float]) -> np.ndarray:
     """0-based ranks of ``pairs[:, 1]`` under every blend weight: int64 [len(pairs), len(blend_weights)]."""
+    return blended_ranks_per_term(table, popularity_weight, (log_rules,), pairs, blend_weights)[:, 0]
+
+
+def blended_ranks_per_term(table: ScoreTable, popularity_weight: float, count_terms: Sequence[sp.csr_matrix],
+                           pairs: np.ndarray, blend_weights: Sequence[float]) -> np.ndarray:
+    """0-based ranks of ``pairs[:, 1]`` under every count term and blend weight: int64
+    [len(pairs), len(count_terms), len(blend_weights)]. The embeddings' scores, the costly part, are
+    computed once per tile for all the terms."""
     from track2vec.ranking_kernels import count_ahead
 
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
@@ -88,18 +96,20 @@ def blended_ranks(table: ScoreTable, popularity_weight: float, log_rules: sp.csr
     if bias is None:
         bias = np.zeros(len(table.items), dtype=np.float32)
     tile_queries, tile_items = RANK_TILE
-    ranks = np.zeros((len(pairs), len(weights)), dtype=np.int64)
+    ranks = np.zeros((len(pairs), len(count_terms), len(weights)), dtype=np.int64)
     for start in range(0, len(pairs), tile_queries):
         queries, answers = pairs[start:start + tile_queries, 0], pairs[start:start + tile_queries, 1]
         query_vectors = table.queries[queries]
         true_scores = (np.einsum("ij,ij->i", query_vectors, table.items[answers]) + bias[answers]).astype(np.float32)
-        query_rules = log_rules[queries]
-        true_extra = np.asarray(query_rules[np.arange(len(queries)), answers], dtype=np.float32).ravel()
+        query_terms = [term[queries] for term in count_terms]
+        true_extras = [np.asarray(rows[np.arange(len(queries)), answers], dtype=np.float32).ravel()
+                       for rows in query_terms]
         counts = ranks[start:start + tile_queries]
         for first in range(0, len(table.items), tile_items):
             scores = query_vectors @ table.items[first:first + tile_items].T + bias[first:first + tile_items]
-            extra = query_rules[:, first:first + tile_items].toarray()
-            count_ahead(scores, extra, first, queries, answers, true_scores, true_extra, weights, counts)
+            for index, (rows, true_extra) in enumerate(zip(query_terms, true_extras)):
+                extra = rows[:, first:first + tile_items].toarray()
+                count_ahead(scores, extra, first, queries, answers, true_scores, true_extra, weights, counts[:, index])
         counts[~np.isfinite(true_scores)] = len(table.items)
     return ranks
 
@@ -114,12 +124,13 @@ def fit_blend(table: ScoreTable, popularity_weight: float, log_rules: sp.csr_mat
     ``log_rules``: :func:`rule_log_scores` of ``settings`` (SR); ``log_ar``: that of ``ar_settings`` (AR),
     or None for a blend of SR alone. A tie keeps the earlier weights (SR alone first)."""
     has_test = test_pairs is not None and len(test_pairs) > 0
+    offered = tuple(ar_weights) if log_ar is not None else (0.0,)
+    ranks = blended_ranks_per_term(table, popularity_weight, [count_term(log_rules, log_ar, w) for w in offered],
+                                   validation_pairs, blend_weights)
     best = None  # (validation metrics, ar weight, blend weight)
-    for ar_weight in ar_weights if log_ar is not None else (0.0,):
-        ranks = blended_ranks(table, popularity_weight, count_term(log_rules, log_ar, ar_weight), validation_pairs,
-                              blend_weights)
+    for term, ar_weight in enumerate(offered):
         for column, blend_weight in enumerate(blend_weights):
-            metrics = metrics_from_ranks(ranks[:, column], k)
+            metrics = metrics_from_ranks(ranks[:, term, column], k)
             if best is None or metrics.ndcg > best[0].ndcg:
                 best = (metrics, float(ar_weight), float(blend_weight))
     validation, ar_weight, weight = best

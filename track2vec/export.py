@@ -87,7 +87,8 @@ def write_export(out_dir: Path, embeddings: np.ndarray, vocabulary: Vocabulary, 
     metrics and the ``scoring`` they were measured with.
 
     ``extra_files`` (name -> text, e.g. an evaluation table) are part of the same atomic replacement;
-    ``blend_rules`` are the blended mode's count term, ``log(1 + SR)`` [+ ``ar_weight * log(1 + AR)``] (``info["blend"]`` gives its weight).
+    ``blend_rules`` are the blended mode's count term, ``log(1 + SR)`` [+ ``ar_weight * log(1 + AR)``]
+    (``info["blend"]`` gives its weight).
     The word2vec text and Projector files are always written; ``word2vec_binary`` adds the binary word2vec file.
     ``ann_index``: build the approximate index (True), never (False), or when ``ann.wanted`` says so and
     the ``ann`` extra is installed (None; a warning says when it is missing).

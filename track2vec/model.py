@@ -207,9 +207,9 @@ def build_model(
 
     ``batch_size`` (positive pairs per step) scales the ``sgd`` learning rate and bounds the
     ``softmax`` architecture's ``shared_rows`` (the rows whose negatives every row shares);
-    ``log_q`` (the log of the negative-sampling distribution) is that architecture's correction. ``groups`` (each item's artist id, -1
-    where unknown) adds an artist vector to the target and context vectors of ``sgns`` and
-    ``softmax``. ``decay_steps`` (the run's length in steps) makes the learning rate decay over it.
+    ``log_q`` (the log of the negative-sampling distribution) is that architecture's correction.
+    ``groups`` (each item's artist id, -1 where unknown) adds an artist vector to the target and
+    context vectors of ``sgns`` and ``softmax``. ``decay_steps`` (the run's length in steps) makes the learning rate decay over it.
     """
     if architecture not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {architecture!r} (choose from {', '.join(ARCHITECTURES)})")

@@ -216,7 +216,8 @@ class Recommender:
         Items of a playlist are never suggested for it; unknown items are ignored
         (see :meth:`unknown`); a playlist with no known item raises DataError.
         Fewer than ``k`` suggestions come back only when the vocabulary runs out.
-        ``mode="blend"`` adds the export's count term (SR's, and AR's where chosen) for the last known item (:mod:`track2vec.blend`).
+        ``mode="blend"`` adds the export's count term (SR's, and AR's where chosen) for the last known
+        item (:mod:`track2vec.blend`).
         """
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")

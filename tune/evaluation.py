@@ -34,8 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-import scipy.sparse as sp
-
 from track2vec.baselines import Baseline, RuleSettings, corpus_baselines
 from track2vec.blend import Blend, fit_blend, rule_log_scores
 from track2vec.corpus import Corpus, validation_sample
@@ -70,7 +68,6 @@ class Evaluation:
     ensemble: list[TrialRow] = field(default_factory=list)
     baselines: dict[str, Baseline] = field(default_factory=dict)
     blend: Blend | None = None
-    blend_rules: sp.csr_matrix | None = field(default=None, repr=False)  # log(1 + SR) of the blend
     comparison: Comparison = field(default_factory=Comparison)
     repeats: Repeats | None = None
     winner_run: TrialRow | None = None  # whose vectors the winner's are: the winner's row, or its best repeat
@@ -198,7 +195,7 @@ def _add_blend(evaluation: Evaluation, table, corpus: Corpus) -> None:
         log_ar = rule_log_scores(corpus.tokens, corpus.offsets, vocabulary_size, ar_settings)
     blend = fit_blend(table, evaluation.winner_scoring.popularity_weight, log_sr, sr_settings,
                       corpus.validation_pairs, test_pairs, K, log_ar=log_ar, ar_settings=ar_settings)
-    evaluation.blend, evaluation.blend_rules = blend, blend.count_term
+    evaluation.blend = blend
     evaluation.comparison.add(BLEND, VALIDATION, _score(blend.validation))
     if blend.test is not None:
         evaluation.comparison.add(BLEND, TEST, _score(blend.test))

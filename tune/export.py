@@ -83,7 +83,7 @@ def export_study(evaluation: Evaluation, corpus: Corpus, force: bool = False) ->
     tables = {TRIALS_CSV: to_csv(evaluation), TRIALS_MD: trials_markdown(evaluation)}
     vectors = {"context_embeddings": evaluation.winner_vectors.context_embeddings,
                "context_bias": evaluation.winner_vectors.context_bias,
-               "blend_rules": evaluation.blend_rules if evaluation.blend is not None else None}
+               "blend_rules": evaluation.blend.count_term if evaluation.blend is not None else None}
     if study.is_local:  # the tables go into the same atomic replacement as the winner
         target = write_export(Path(study.export_path), evaluation.winner_embeddings, corpus.vocabulary, info,
                               force=force, extra_files=tables, **vectors)
