@@ -30,7 +30,7 @@ def step_ms(architecture: str, optimizer: str, vocabulary_size: int, batch_size:
     from track2vec.training import batch_labels
 
     keras.backend.clear_session()
-    defaults = TrainConfig()
+    defaults = TrainConfig(architecture=architecture).resolved(vocabulary_size)
     rng = np.random.default_rng(seed)
     probabilities = 1.0 / np.arange(1, vocabulary_size + 1) ** 0.8
     probabilities /= probabilities.sum()

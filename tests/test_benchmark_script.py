@@ -218,8 +218,9 @@ def test_child_environment_sets_and_removes_variables(monkeypatch):
 def test_resource_helpers(tiny_corpus):
     from tune.search_space import build_space
 
-    space = build_space(tomllib.loads(row_resources.fixed_study_config()))
+    space = build_space(tomllib.loads(row_resources.fixed_study_config("builtin:tiny")))
     assert list(space.distributions) == ["alpha"]
+    assert space.fixed["architecture"] == "tied-cosine" and space.fixed["batch_size"] == 4096  # the small recipe
     part = common.truncated(tiny_corpus, 10)
     assert part.n_playlists == 10 and len(part.tokens) == part.offsets[-1] and len(part.counts) == len(tiny_corpus.counts)
     assert tiny_corpus.nbytes >= tiny_corpus.tokens.nbytes + tiny_corpus.vocabulary.counts.nbytes

@@ -237,9 +237,48 @@ def test_the_trainer_builds_the_softmax_with_the_configs_shared_rows():
     from track2vec.training import Trainer
 
     corpus = build_corpus(load_playlists("builtin:tiny"), seed=0)
-    assert TrainConfig().shared_rows == SHARED_NEGATIVE_ROWS
+    assert TrainConfig().resolved(len(corpus.vocabulary)).shared_rows == SHARED_NEGATIVE_ROWS
     for shared_rows in (3, SHARED_NEGATIVE_ROWS):
         trainer = Trainer(corpus, TrainConfig(architecture="softmax", dim=8, batch_size=512, shared_rows=shared_rows))
         assert trainer.model.get_layer("softmax_logits").shared_rows == shared_rows
     with pytest.raises(ConfigError, match="shared_rows must be >= 1"):
         TrainConfig(shared_rows=0)
+
+
+def test_the_default_configuration_follows_the_vocabulary_size(monkeypatch):
+    """"auto" and unset step settings: tied-cosine below SPARSE_FROM_ITEMS items, the large softmax from there;
+    whatever is named stays, and the trainer trains (and records) the resolved configuration."""
+    import track2vec.config
+    from track2vec.config import SHARED_NEGATIVE_ROWS, SPARSE_FROM_ITEMS, TrainConfig, default_recipe
+    from track2vec.corpus import build_corpus
+    from track2vec.data.loaders import load_playlists
+    from track2vec.errors import ConfigError
+    from track2vec.training import Trainer
+
+    def steps(config):
+        return config.architecture, config.batch_size, config.learning_rate, config.shared_rows
+
+    small = steps(TrainConfig().resolved(SPARSE_FROM_ITEMS - 1))
+    large = steps(TrainConfig().resolved(SPARSE_FROM_ITEMS))
+    assert small == ("tied-cosine", 4096, 0.02, SHARED_NEGATIVE_ROWS)
+    assert large[0] == "softmax" and large[1] < small[1] and large[2] < small[2] and large[3] < SHARED_NEGATIVE_ROWS
+    assert large == steps(default_recipe(SPARSE_FROM_ITEMS))
+    # a named architecture keeps its name; only the large softmax takes the large step settings
+    assert steps(TrainConfig(architecture="softmax").resolved(10)) == ("softmax", *small[1:])
+    assert steps(TrainConfig(architecture="tied-cosine").resolved(10 * SPARSE_FROM_ITEMS)) == small
+    named = TrainConfig(batch_size=100, learning_rate=0.1, shared_rows=7).resolved(10 * SPARSE_FROM_ITEMS)
+    assert steps(named) == ("softmax", 100, 0.1, 7)
+    resolved = TrainConfig().resolved(10)
+    assert resolved.resolved(10 * SPARSE_FROM_ITEMS) == resolved  # resolving twice changes nothing
+    # what "auto" cannot be: said in one line naming the choice it made
+    with pytest.raises(ConfigError, match="architecture auto is tied-cosine on 10 items"):
+        TrainConfig(artist_vectors=True).resolved(10)
+
+    corpus = build_corpus(load_playlists("builtin:tiny"), seed=0)
+    trainer = Trainer(corpus, TrainConfig(dim=8))
+    assert steps(trainer.config) == small
+    assert "softmax_logits" not in {layer.name for layer in trainer.model.layers}
+    monkeypatch.setattr(track2vec.config, "SPARSE_FROM_ITEMS", len(corpus.vocabulary))
+    trainer = Trainer(corpus, TrainConfig(dim=8))
+    assert steps(trainer.config) == large
+    assert trainer.model.get_layer("softmax_logits").shared_rows == large[3]

@@ -84,6 +84,11 @@ def test_train_writes_a_consistent_export(trained):
     assert list(export.vocabulary.counts) == sorted(export.vocabulary.counts, reverse=True)
     assert info["hyperparameters"]["epochs"] == 2 and info["hyperparameters"]["dim"] == 50
     assert {"window", "negatives", "alpha", "subsample", "learning_rate", "batch_size", "architecture"} <= set(info["hyperparameters"])
+    # the "auto" settings as trained on this vocabulary, so that the export says what produced it
+    hyperparameters = info["hyperparameters"]
+    assert (hyperparameters["architecture"], hyperparameters["batch_size"], hyperparameters["learning_rate"]) == \
+        ("tied-cosine", 4096, 0.02)
+    assert "training: tied-cosine, adam, batch 4,096, lr 0.02 (auto settings chosen by vocabulary size)" in trained["stdout"]
     assert info["seed"] == 0 and info["min_count"] == 2
     assert info["data"]["fingerprint"] == "builtin:tiny:seed=0"
     assert info["metrics"] == json.loads(trained["stdout"].strip().splitlines()[-1])

@@ -27,7 +27,7 @@ def corpus_of(vocabulary_size: int) -> Corpus:
 def corner_mib(space, corpus: Corpus) -> float:
     """The estimate of the space's largest configuration (softmax and adam fixed by default)."""
     size = {name: (space.fixed[name] if name in space.fixed else space.distributions[name].high)
-            for name in ("dim", "batch_size", "negatives")}
+            for name in ("dim", "batch_size", "negatives", "shared_rows")}
     config = TrainConfig(architecture=space.fixed["architecture"], optimizer=space.fixed["optimizer"], **size)
     return estimate_peak_mib(config, len(corpus.vocabulary), corpus.nbytes)
 

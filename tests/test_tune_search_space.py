@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna.distributions as od
 import pytest
 
-from track2vec.config import TrainConfig
+from track2vec.config import SHARED_NEGATIVE_ROWS, TrainConfig
 from track2vec.errors import ConfigError
 from tune.search_space import PARAMS, build_space, library_names, load_overrides
 
@@ -31,7 +31,7 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     # Scoring does not change training: chosen on validation in every trial, not searched.
     assert set(space.distributions["lr_schedule"].choices) == {"constant", "linear"}
     assert space.fixed == {"architecture": "softmax", "optimizer": "auto", "scoring": "auto", "popularity_weight": None,
-                           "shared_rows": TrainConfig().shared_rows}
+                           "shared_rows": SHARED_NEGATIVE_ROWS}
     assert "optimizer: auto (adam, or lazy-adam (sparse updates) on large vocabularies)" in space.describe()
     assert "popularity_weight: auto (the best on validation after each epoch)" in space.describe()
     assert "lr_schedule in ['constant', 'linear']" in space.describe()

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from track2vec.cli_support import OneLineParser, add_version, run_main
-from track2vec.config import ARCHITECTURES, DIRECTIONS, LR_SCHEDULE_CHOICES, OPTIMIZER_CHOICES, SPARSE_FROM_ITEMS, TrainConfig
+from track2vec.config import ARCHITECTURE_CHOICES, DIRECTIONS, LR_SCHEDULE_CHOICES, OPTIMIZER_CHOICES, SPARSE_FROM_ITEMS, TrainConfig
 from track2vec.corpus import DATA_HELP, DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.scoring import AUTO, SCORINGS
 
@@ -17,13 +17,20 @@ PROG = "track2vec"
 DEFAULTS = TrainConfig()
 
 
-def _weight(text: str) -> float | None:
-    if text == AUTO:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from None
+def _auto_or(kind: type):
+    """An argparse type: ``kind``, or "auto" (None: TrainConfig's choice)."""
+    def parse(text: str):
+        if text == AUTO:
+            return None
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'} or auto, "
+                                             f"got {text!r}") from None
+    return parse
+
+
+BY_SIZE = f"auto: by vocabulary size, the softmax's own from {SPARSE_FROM_ITEMS:,} items (track2vec.config.default_recipe)"
 
 
 def _corpus_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,9 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train one configuration and export its embeddings",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _corpus_arguments(train)
-    train.add_argument("--architecture", choices=ARCHITECTURES, default=DEFAULTS.architecture,
+    train.add_argument("--architecture", choices=ARCHITECTURE_CHOICES, default=DEFAULTS.architecture,
                        help="sgns: separate target/context vectors (word2vec's negative sampling); tied-cosine: the notebook's "
-                            "model; softmax: sgns' vectors plus a bias per item, trained with a sampled softmax")
+                            "model; softmax: sgns' vectors plus a bias per item, trained with a sampled softmax; "
+                            f"auto: tied-cosine below {SPARSE_FROM_ITEMS:,} items, softmax from there")
     train.add_argument("--dim", type=int, default=DEFAULTS.dim, help="embedding dimension")
     train.add_argument("--window", type=int, default=DEFAULTS.window, help="context window on each side")
     train.add_argument("--direction", choices=DIRECTIONS, default=DEFAULTS.direction,
@@ -55,15 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--artist-vectors", action="store_true",
                        help="add each item's artist vector to its vectors (sgns, softmax; corpora that name artists)")
     train.add_argument("--negatives", type=int, default=DEFAULTS.negatives, help="negative samples per positive pair")
-    train.add_argument("--shared-rows", type=int, default=DEFAULTS.shared_rows,
+    train.add_argument("--shared-rows", type=_auto_or(int), default=AUTO,
                        help="softmax: every row is scored against the negatives of the batch's first N rows "
-                            "(fewer: cheaper steps, a coarser softmax)")
+                            f"(fewer: cheaper steps, a coarser softmax); {BY_SIZE}")
     train.add_argument("--alpha", type=float, default=DEFAULTS.alpha,
                        help="negative-sampling exponent: negatives drawn from counts**alpha (0 = uniform)")
     train.add_argument("--subsample", type=float, default=DEFAULTS.subsample,
                        help="subsampling threshold t for frequent items (0 disables)")
-    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="positive pairs per training step")
-    train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate, help="learning rate")
+    train.add_argument("--batch-size", type=_auto_or(int), default=AUTO,
+                       help=f"positive pairs per training step; {BY_SIZE}")
+    train.add_argument("--lr", type=_auto_or(float), default=AUTO, help=f"learning rate; {BY_SIZE}")
     train.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, default=DEFAULTS.optimizer,
                        help=f"Keras optimizer; auto: adam below {SPARSE_FROM_ITEMS:,} items, lazy-adam (sparse) from there")
     train.add_argument("--lr-schedule", choices=LR_SCHEDULE_CHOICES, default=DEFAULTS.lr_schedule,
@@ -72,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--scoring", choices=(AUTO, *SCORINGS), default=DEFAULTS.scoring,
                        help="how candidates are ranked: cosine of item vectors, target-context dot product (sgns), "
                             "or auto: the better on validation after each epoch")
-    train.add_argument("--popularity-weight", type=_weight, default=DEFAULTS.popularity_weight,
+    train.add_argument("--popularity-weight", type=_auto_or(float), default=AUTO,
                        help="weight of log(count) added to a candidate's score; auto: chosen on validation after "
                             "each epoch")
     train.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="passes over the training playlists")
@@ -126,6 +135,10 @@ def run_train(args: argparse.Namespace) -> dict:
 
     started = time.perf_counter()
     trainer = Trainer(corpus, config)
+    resolved = trainer.config
+    print(f"training: {resolved.architecture}, {trainer.optimizer}, batch {resolved.batch_size:,}, "
+          f"lr {resolved.learning_rate:g}" + (f", {resolved.shared_rows} shared rows" if resolved.architecture == "softmax" else "")
+          + (" (auto settings chosen by vocabulary size)" if resolved != config else ""))
     history = trainer.fit(callbacks=[EpochPrinter(trainer)])
     seconds = time.perf_counter() - started
     logs = {key: values[-1] for key, values in history.history.items()}
@@ -153,7 +166,7 @@ def run_train(args: argparse.Namespace) -> dict:
         print(f"  {'generator oracle (best possible)':<40} NDCG@10 {corpus.oracle['ndcg_at_10']:.4f}")
     if args.out is not None:
         info = {
-            "hyperparameters": config.as_dict(), "seed": config.seed, "min_count": args.min_count,
+            "hyperparameters": trainer.config.as_dict(), "seed": config.seed, "min_count": args.min_count,
             "keras_backend": keras_backend(), "scoring": trainer.scoring.as_dict(),
             "baselines": {name: baseline.settings for name, baseline in baselines.items()},
             "data": {"source": args.data, "fingerprint": corpus.fingerprint, "stats": corpus.stats},

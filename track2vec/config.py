@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from track2vec.errors import ConfigError
 from track2vec.scoring import AUTO, POPULARITY_WEIGHTS, SCORINGS
 
 ARCHITECTURES = ("sgns", "tied-cosine", "softmax")
+ARCHITECTURE_CHOICES = (AUTO, *ARCHITECTURES)  # auto: by vocabulary size (default_recipe)
 DIRECTIONS = ("both", "forward")  # contexts on both sides of a target, or only after it
 SCORING_CHOICES = (AUTO, *SCORINGS)
 OPTIMIZERS = ("adam", "lazy-adam", "sgd", "adagrad")
 # "auto": Adam's updates, dense below SPARSE_FROM_ITEMS items and sparse (lazy-adam) from there, where a
-# dense update of every row costs more than the sparse one's gathers and scatters (BENCHMARKS.md).
+# dense update of every row costs more than the sparse one's gathers and scatters (BENCHMARKS.md). The
+# same size switches the "auto" architecture and step settings (default_recipe).
 OPTIMIZER_CHOICES = (AUTO, *OPTIMIZERS)
 SPARSE_FROM_ITEMS = 50_000
 # The learning rate over a run: decaying linearly towards zero over its epochs, or constant;
@@ -20,20 +22,48 @@ SPARSE_FROM_ITEMS = 50_000
 LR_SCHEDULES = ("linear", "constant")
 LR_SCHEDULE_CHOICES = (AUTO, *LR_SCHEDULES)
 # Rows of a batch whose negatives every row of the ``softmax`` architecture shares (track2vec.model):
-# TrainConfig's default ``shared_rows``.
+# the default ``shared_rows`` below SPARSE_FROM_ITEMS items.
 SHARED_NEGATIVE_ROWS = 128
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The settings that TrainConfig leaves to the vocabulary's size ("auto" and None) and what they become."""
+
+    architecture: str
+    batch_size: int
+    learning_rate: float
+    shared_rows: int
+
+
+def default_recipe(vocabulary_size: int, architecture: str = AUTO) -> Recipe:
+    """What TrainConfig's unset settings become on ``vocabulary_size`` items.
+
+    Below SPARSE_FROM_ITEMS: the notebook's tied-cosine, measured best on the small corpora (README,
+    "Quality"). From there: the softmax, whose sparse steps over smaller
+    batches sharing fewer negative rows reach gensim's quality in less than gensim's time where dense
+    updates of every row cannot (BENCHMARKS.md row 3). A named architecture keeps its name; only the large
+    softmax has the large recipe's step settings.
+    """
+    large = vocabulary_size >= SPARSE_FROM_ITEMS
+    if architecture == AUTO:
+        architecture = "softmax" if large else "tied-cosine"
+    if large and architecture == "softmax":
+        return Recipe(architecture, batch_size=1536, learning_rate=0.005, shared_rows=64)
+    return Recipe(architecture, batch_size=4096, learning_rate=0.02, shared_rows=SHARED_NEGATIVE_ROWS)
 
 
 @dataclass
 class TrainConfig:
     """One word2vec configuration.
 
-    Defaults: ``tied-cosine`` measured best (validation NDCG@10 after 1-5 epochs on
-    the e-commerce and built-in corpora, see the README); the rest follow gensim's
+    ``architecture`` "auto" and the step settings left None (``batch_size``, ``learning_rate``,
+    ``shared_rows``) depend on the vocabulary's size: ``resolved`` fills them from ``default_recipe``
+    (tied-cosine below SPARSE_FROM_ITEMS items, the softmax from there). The rest follow gensim's
     skip-gram where the paper is silent.
     """
 
-    architecture: str = "tied-cosine"
+    architecture: str = AUTO
     dim: int = 50
     window: int = 3
     direction: str = "both"
@@ -41,14 +71,14 @@ class TrainConfig:
     negatives: int = 5
     # softmax: every row of a batch is scored against the negatives of its first shared_rows rows; fewer make
     # a step cheaper (its matrix products scale with them) and each row's softmax coarser.
-    shared_rows: int = SHARED_NEGATIVE_ROWS
+    shared_rows: int | None = None
     # Add each item's artist vector to its target and context vectors (sgns, softmax), where
     # the corpus names artists; items without one keep their own vector only.
     artist_vectors: bool = False
     alpha: float = 0.75  # exponent of the negative-sampling distribution counts**alpha
     subsample: float = 1e-3  # frequent-item subsampling threshold t (0 disables)
-    batch_size: int = 4096  # positive pairs per step (each with its negatives)
-    learning_rate: float = 0.02
+    batch_size: int | None = None  # positive pairs per step (each with its negatives)
+    learning_rate: float | None = None
     optimizer: str = AUTO
     lr_schedule: str = AUTO
     # How candidates are ranked (track2vec.scoring); "auto" and None: the best on the
@@ -61,7 +91,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.architecture in ARCHITECTURES, f"architecture must be one of {', '.join(ARCHITECTURES)}"),
+            (self.architecture in ARCHITECTURE_CHOICES,
+             f"architecture must be one of {', '.join(ARCHITECTURE_CHOICES)}"),
             (self.optimizer in OPTIMIZER_CHOICES, f"optimizer must be one of {', '.join(OPTIMIZER_CHOICES)}"),
             (self.lr_schedule in LR_SCHEDULE_CHOICES, f"lr_schedule must be one of {', '.join(LR_SCHEDULE_CHOICES)}"),
             (self.direction in DIRECTIONS, f"direction must be one of {', '.join(DIRECTIONS)}"),
@@ -75,16 +106,31 @@ class TrainConfig:
             (self.dim >= 1, "dim must be >= 1"),
             (self.window >= 1, "window must be >= 1"),
             (self.negatives >= 1, "negatives must be >= 1"),
-            (self.shared_rows >= 1, "shared_rows must be >= 1"),
+            (self.shared_rows is None or self.shared_rows >= 1, "shared_rows must be >= 1"),
             (self.subsample >= 0, "subsample must be >= 0"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.learning_rate > 0, "learning_rate must be > 0"),
+            (self.batch_size is None or self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.learning_rate is None or self.learning_rate > 0, "learning_rate must be > 0"),
             (self.epochs >= 1, "epochs must be >= 1"),
             (self.k >= 1, "k must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+
+    def resolved(self, vocabulary_size: int) -> "TrainConfig":
+        """This configuration on ``vocabulary_size`` items: "auto" architecture and unset step settings
+        filled from ``default_recipe``; what is set stays as it is."""
+        recipe = default_recipe(vocabulary_size, self.architecture)
+        try:
+            return replace(self, architecture=recipe.architecture,
+                           batch_size=_unless_set(self.batch_size, recipe.batch_size),
+                           learning_rate=_unless_set(self.learning_rate, recipe.learning_rate),
+                           shared_rows=_unless_set(self.shared_rows, recipe.shared_rows))
+        except ConfigError as error:
+            if self.architecture != AUTO:
+                raise
+            raise ConfigError(f"{error} (architecture auto is {recipe.architecture} on {vocabulary_size:,} items; "
+                              "name another)") from None
 
     def optimizer_for(self, vocabulary_size: int, sparse_available: bool = True) -> str:
         """The optimizer that trains on ``vocabulary_size`` items: the one named, or what "auto" picks
@@ -115,3 +161,7 @@ class TrainConfig:
         """Build from a dict, ignoring keys that are not hyperparameters of one run."""
         names = {field.name for field in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in names})
+
+
+def _unless_set(value, default):
+    return default if value is None else value

@@ -7,15 +7,15 @@ A trial's peak resident memory is, to a good approximation, four parts:
 * the embedding tables, each held ``TABLE_COPIES[optimizer]`` times: the weights, their gradient
   (dense under XLA), the optimizer's slots and the update's temporaries;
 * the largest tensors of one step, held ``STEP_COPIES[architecture]`` times (forward, softmax,
-  gradient): the ``softmax`` architecture's logits [batch, 1 + 128 x negatives], or the gathered
+  gradient): the ``softmax`` architecture's logits [batch, 1 + shared_rows x negatives], or the gathered
   context vectors [batch, 1 + negatives, dim] of ``sgns`` and ``tied-cosine``, whose forward and
   backward buffers of several sizes TensorFlow's pooling allocator keeps side by side.
 
 The constants are fitted to measured peaks on the built-in Deezer-size corpus, lazy-adam's at the
 Million Playlist size (``scripts/measure_trial_memory.py`` prints measured against estimated,
 BENCHMARKS.md holds the runs).
-The default optimizer is resolved as the trainer resolves it, on the backend that ``KERAS_BACKEND``
-selects. The estimate is what the tuning service uses to keep a search space within the memory a trial can
+The "auto" settings are resolved as the trainer resolves them (``TrainConfig.resolved``; the optimizer on
+the backend that ``KERAS_BACKEND`` selects). The estimate is what the tuning service uses to keep a search space within the memory a trial can
 have; it errs on the high side rather than the low.
 """
 
@@ -42,12 +42,14 @@ def estimate_peak_mib(config: TrainConfig, vocabulary_size: int, corpus_bytes: i
 
     ``n_groups``: the number of artists, where ``config.artist_vectors`` adds a table of them.
     """
+    config = config.resolved(vocabulary_size)
     return PROCESS_MIB + (corpus_bytes + table_bytes(config, vocabulary_size, n_groups)
                           + step_bytes(config, vocabulary_size)) / MIB
 
 
 def table_bytes(config: TrainConfig, vocabulary_size: int, n_groups: int = 0) -> int:
     """The embedding tables (and the softmax bias) with their gradients and optimizer slots."""
+    config = config.resolved(vocabulary_size)
     rows = vocabulary_size + (n_groups + 1 if config.artist_vectors else 0)
     tables = 1 if config.architecture == "tied-cosine" else 2
     values = rows * config.dim * tables + (vocabulary_size if config.architecture == "softmax" else 0)
@@ -61,6 +63,7 @@ def table_bytes(config: TrainConfig, vocabulary_size: int, n_groups: int = 0) ->
 
 def step_bytes(config: TrainConfig, vocabulary_size: int) -> int:
     """The largest tensors of one training step, times the copies a step keeps of them."""
+    config = config.resolved(vocabulary_size)
     if config.architecture == "softmax":
         sampled = min(config.batch_size, config.shared_rows) * config.negatives
         per_row = 1 + min(sampled, vocabulary_size)

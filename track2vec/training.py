@@ -37,7 +37,7 @@ class Trainer:
     def __init__(self, corpus: Corpus, config: TrainConfig, model: keras.Model | None = None,
                  validation_pairs: np.ndarray | None = None) -> None:
         self.corpus = corpus
-        self.config = config
+        self.config = config = config.resolved(len(corpus.vocabulary))  # "auto" settings for this vocabulary
         # What each epoch is scored on: all validation pairs, or a sample of them (tuning's cheaper estimate).
         self.validation_pairs = corpus.validation_pairs if validation_pairs is None else validation_pairs
         self.sampler = SkipGramSampler(

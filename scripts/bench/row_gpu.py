@@ -117,7 +117,7 @@ def fractional_trials(report: RowReport, shares: int = 4) -> None:
     rates, peaks = {}, {}
     with tempfile.TemporaryDirectory(prefix="track2vec-bench-gpu-") as storage:
         config = Path(storage) / "fixed.toml"
-        config.write_text(fixed_study_config())
+        config.write_text(fixed_study_config(FRACTIONAL_DATA))
         options = ["--data", FRACTIONAL_DATA, "--config", str(config), "--trials", str(trials), "--max-epochs",
                    str(epochs), "--grace-period", str(epochs), "--seed", "0", "--no-dashboard", "--cpus-per-trial", "2"]
         for share in (1.0, 1 / shares):
@@ -130,7 +130,7 @@ def fractional_trials(report: RowReport, shares: int = 4) -> None:
                f"{rates[fraction]:.0f} ({shares} at once, {fraction:g} GPU each)",
                f"{rates[1.0]:.0f} (1 GPU per trial)", times(rates[fraction] / rates[1.0]), "", None,
                f"at most {peaks[fraction]} vs {peaks[1.0]} trials training at once (from Ray's results)")
-    report.detail("(b) study config: " + fixed_study_config().replace("\n", "; ").strip("; ")
+    report.detail("(b) study config: " + fixed_study_config(FRACTIONAL_DATA).replace("\n", "; ").strip("; ")
                   + "; 2 CPUs per trial; Tuner.fit time")
 
 

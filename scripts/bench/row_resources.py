@@ -40,11 +40,12 @@ def largest_config() -> dict:
 # (a) trials per hour
 
 
-def fixed_study_config() -> str:
-    """TOML that fixes every hyperparameter at TrainConfig's default; alpha keeps a tiny range (Optuna needs one)."""
+def fixed_study_config(data: str) -> str:
+    """TOML that fixes every hyperparameter at TrainConfig's default on ``data``'s vocabulary; alpha keeps a
+    tiny range (Optuna needs one)."""
     from track2vec.config import TrainConfig
 
-    defaults = TrainConfig()
+    defaults = TrainConfig().resolved(len(load_corpus(data).vocabulary))
     lines = [f'architecture = "{defaults.architecture}"', f'optimizer = "{defaults.optimizer}"',
              f'lr_schedule = "{defaults.lr_schedule}"',
              f"dim = {defaults.dim}", f"window = {defaults.window}", f"negatives = {defaults.negatives}",
@@ -59,7 +60,7 @@ def trials_per_hour(settings: Settings, report: RowReport) -> None:
     trials, epochs = settings.parallel_trials, settings.parallel_epochs
     with tempfile.TemporaryDirectory(prefix="track2vec-bench-parallel-") as storage:
         config = Path(storage) / "fixed.toml"
-        config.write_text(fixed_study_config())
+        config.write_text(fixed_study_config(PARALLEL_DATA))
         options = ["--data", PARALLEL_DATA, "--config", str(config), "--trials", str(trials),
                    "--max-epochs", str(epochs), "--grace-period", str(epochs), "--seed", "0"]
         rates: dict[int, list[float]] = {1: [], 2: []}
@@ -73,7 +74,7 @@ def trials_per_hour(settings: Settings, report: RowReport) -> None:
                f"{median(rates[2]):.0f} (2 concurrent, 1 CPU each)", f"{median(rates[1]):.0f} (1 trial, 2 CPUs)",
                times(ratio), "", None, "Tuner.fit time; includes each trial's TensorFlow start and checkpoints")
     report.detail(f"(a) trials/hour, 2 concurrent: {spread(rates[2], '{:.0f}')}; 1 at a time: {spread(rates[1], '{:.0f}')}")
-    report.detail("    study config: " + fixed_study_config().replace("\n", "; ").strip("; "))
+    report.detail("    study config: " + fixed_study_config(PARALLEL_DATA).replace("\n", "; ").strip("; "))
 
 
 # ---------------------------------------------------------------------------------------

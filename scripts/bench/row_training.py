@@ -43,7 +43,7 @@ def train_config(variant: Variant, epochs: int):
     config = TrainConfig(**PAPER, epochs=epochs, seed=0, k=K)
     if variant == DEFAULT:
         return config
-    architecture = "sgns" if variant.optimizer == "sgd" else config.architecture
+    architecture = "sgns" if variant.optimizer == "sgd" else config.architecture  # "auto": by vocabulary size
     return TrainConfig(**PAPER, architecture=architecture, optimizer=variant.optimizer, batch_size=variant.batch,
                        learning_rate=variant.learning_rate or LEARNING_RATES[variant.optimizer], epochs=epochs,
                        seed=0, k=K)
@@ -54,11 +54,11 @@ def config_name(config, default: bool = False) -> str:
             + (" (default)" if default else ""))
 
 
-def distinct_variants(variants: tuple[Variant, ...]) -> list[Variant]:
-    """``variants`` without those that resolve to the same configuration as an earlier one."""
+def distinct_variants(variants: tuple[Variant, ...], vocabulary_size: int) -> list[Variant]:
+    """``variants`` without those that resolve to the same configuration on the corpus as an earlier one."""
     seen, kept = set(), []
     for variant in variants:
-        key = config_name(train_config(variant, 1))
+        key = config_name(train_config(variant, 1).resolved(vocabulary_size))
         if key not in seen:
             seen.add(key)
             kept.append(variant)
@@ -173,7 +173,7 @@ def train_ours(corpus, variant: Variant, epochs: int, target: float | None = Non
     config = train_config(variant, epochs)
     with Stopwatch() as setup:
         trainer = Trainer(corpus, config)
-    run = OursRun(variant, config_name(config, variant == DEFAULT), setup.seconds)
+    run = OursRun(variant, config_name(trainer.config, variant == DEFAULT), setup.seconds)
     callbacks = [epoch_recorder(trainer, run)]
     if best_seconds is not None:
         callbacks.append(stop_when_beaten(run, target, best_seconds))
@@ -475,7 +475,7 @@ def comparison_lines(comparison: Comparison, kept_tokens: float) -> list[str]:
 def report_set(report: RowReport, training_set: TrainingSet, settings: Settings) -> None:
     corpus = load_corpus(training_set.spec, training_set.playlists)
     report.detail(f"{training_set.name}: {describe_corpus(corpus)}")
-    gensim_runs, ours_runs = compare(corpus, distinct_variants(training_set.variants), settings)
+    gensim_runs, ours_runs = compare(corpus, distinct_variants(training_set.variants, len(corpus.vocabulary)), settings)
     comparison = Comparison(training_set.name, settings.gensim_epochs, gensim_runs, ours_runs)
     add_measures(report, comparison)
     report.details += ["  " + line for line in comparison_lines(comparison, expected_kept_tokens(corpus))]

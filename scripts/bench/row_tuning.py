@@ -147,7 +147,7 @@ def run(settings: Settings) -> RowReport:
                f"{share:.2f}" if share != float("inf") else "n/a", f"<= {TARGET_SHARE:.0%}", share <= TARGET_SHARE)
     report.add(f"best validation NDCG@10 at the end, ours - grid's, {seeds}", f"{margin:+.4f}", "", "",
                "above the grid's", margin > 0)
-    defaults = TrainConfig()
+    defaults = TrainConfig().resolved(len(load_corpus(DATA).vocabulary))  # what the grid's trainers resolve
     report.detail(f"corpus {Path(DATA).name}; grid: alpha in {list(GRID_ALPHAS)}, every other setting at TrainConfig's default "
                   f"({defaults.architecture}, dim {defaults.dim}, window {defaults.window}, {defaults.negatives} negatives, "
                   f"subsample {defaults.subsample:g}, {defaults.optimizer} lr {defaults.learning_rate:g}, "
