@@ -152,6 +152,20 @@ def test_training_helpers(tiny_corpus):
     assert row_training.gensim_embeddings(FakeModel, 3).tolist() == [[3, 4], [0, 0], [1, 2]]
 
 
+def test_row_3_profiles_the_large_vocabularys_default_the_softmax(tiny_corpus, monkeypatch):
+    """Row 3 profiles its default configuration's stages; from SPARSE_FROM_ITEMS items that is the softmax, whose
+    loss and metric the what-if model (one step per call) keeps."""
+    import track2vec.config
+
+    monkeypatch.setattr(track2vec.config, "SPARSE_FROM_ITEMS", 1)  # the tiny corpus trains the large recipe
+    assert row_training.train_config(common.DEFAULT, 1).resolved(len(tiny_corpus.vocabulary)).architecture == "softmax"
+    what_if = row_training.with_steps_per_execution(tiny_corpus, common.DEFAULT, 1)
+    assert what_if.steps_per_execution == 1 and what_if.get_layer("softmax_logits") is not None
+    result = row_training.profile(tiny_corpus, common.DEFAULT, rounds=1)
+    assert set(result["seconds"]) == set(row_training.PROFILE_STAGES)
+    assert all(seconds > 0 for seconds in result["seconds"].values()) and result["pairs"] > 0
+
+
 def test_gensim_is_scored_as_ours_are_with_its_output_vectors(tiny_corpus):
     """Row 3 compares like for like: gensim's input-input cosine is one of the scorings tried, its
     output vectors (syn1neg) give the target-context one, and the best on validation is kept."""

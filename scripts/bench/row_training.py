@@ -312,14 +312,16 @@ def in_memory_dataset(trainer):
     return dataset.map(lambda t, c: ((t, c), labels)).prefetch(tf.data.AUTOTUNE), len(targets)
 
 
-def with_steps_per_execution(trainer, steps: int):
-    """What-if: the trainer's model recompiled to run ``steps`` steps per call (the rest as model.py compiles it)."""
-    import keras
+def with_steps_per_execution(corpus, variant: Variant, steps: int):
+    """What-if: ``variant``'s model as model.py builds and compiles it (its own loss and metric, whatever the
+    architecture), except that one call of the compiled function runs ``steps`` steps."""
+    from unittest import mock
 
-    model = trainer.model
-    model.compile(optimizer=model.optimizer, loss=model.loss, jit_compile=True, steps_per_execution=steps,
-                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)])
-    return model
+    import track2vec.model
+    from track2vec.training import Trainer
+
+    with mock.patch.object(track2vec.model, "STEPS_PER_EXECUTION", steps):
+        return Trainer(corpus, train_config(variant, epochs=1)).model
 
 
 PROFILE_STAGES = {
@@ -340,7 +342,7 @@ def profile(corpus, variant: Variant, rounds: int) -> dict:
     trainer.fit(epochs=1)  # compile; the measured rounds start warm
     dataset, steps = in_memory_dataset(trainer)
     trainer.model.fit(dataset.take(2), epochs=1, verbose=0, shuffle=False)  # trace for this input too
-    what_if = with_steps_per_execution(Trainer(corpus, train_config(variant, epochs=1)), WHAT_IF_STEPS_PER_EXECUTION)
+    what_if = with_steps_per_execution(corpus, variant, WHAT_IF_STEPS_PER_EXECUTION)
     what_if.fit(dataset.take(2), epochs=1, verbose=0, shuffle=False)
     pairs = []
 
