@@ -35,18 +35,29 @@ from bench.common import load_corpus, run_child, truncated  # noqa: E402
 
 # TF_CPU_ALLOCATOR_USE_BFC for each mode: configure_backend's pool, or TensorFlow's default (malloc).
 ALLOCATORS = {"pooled": "true", "malloc": "false"}
+
+
+def in_a_study(**config) -> dict:
+    """A configuration as a study trains it: the study fixes the softmax's shared rows (tune.search_space)."""
+    from track2vec.config import SHARED_NEGATIVE_ROWS
+
+    return {"shared_rows": SHARED_NEGATIVE_ROWS, **config}
+
+
 # (what it varies, configuration): the corners that set each term of the estimate, and the defaults.
 CONFIGURATIONS = (
-    ("small everything", {"architecture": "softmax", "dim": 16, "batch_size": 256, "negatives": 1}),
-    ("large tables", {"architecture": "softmax", "dim": 256, "batch_size": 256, "negatives": 1}),
-    ("large softmax step", {"architecture": "softmax", "dim": 16, "batch_size": 16384, "negatives": 20}),
-    ("the space's largest corner", {"architecture": "softmax", "dim": 256, "batch_size": 16384, "negatives": 20,
-                                    "window": 10}),
-    ("sgns, large step", {"architecture": "sgns", "dim": 256, "batch_size": 16384, "negatives": 20}),
-    ("middle of the space", {"architecture": "softmax", "dim": 64, "batch_size": 2048, "negatives": 10}),
+    ("small everything", in_a_study(architecture="softmax", dim=16, batch_size=256, negatives=1)),
+    ("large tables", in_a_study(architecture="softmax", dim=256, batch_size=256, negatives=1)),
+    ("large softmax step", in_a_study(architecture="softmax", dim=16, batch_size=16384, negatives=20)),
+    ("the space's largest corner", in_a_study(architecture="softmax", dim=256, batch_size=16384, negatives=20,
+                                              window=10)),
+    ("sgns, large step", in_a_study(architecture="sgns", dim=256, batch_size=16384, negatives=20)),
+    ("middle of the space", in_a_study(architecture="softmax", dim=64, batch_size=2048, negatives=10)),
     # The same with sparse updates: at a large vocabulary dense Adam's copies of the tables dominate.
-    ("middle of the space, lazy-adam", {"architecture": "softmax", "dim": 64, "batch_size": 2048, "negatives": 10,
-                                        "optimizer": "lazy-adam"}),
+    ("middle of the space, lazy-adam", in_a_study(architecture="softmax", dim=64, batch_size=2048, negatives=10,
+                                                  optimizer="lazy-adam")),
+    # What `track2vec train` trains when nothing is named: its "auto" settings for the vocabulary.
+    ("TrainConfig's default", {}),
 )
 
 
