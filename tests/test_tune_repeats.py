@@ -18,12 +18,13 @@ import pytest
 from scipy import stats
 
 from track2vec.errors import ConfigError
+from track2vec.scoring import unit_rows
 from tune.cli import main
 from tune.comparison import Comparison
 from tune.evaluation import Evaluation
 from tune.reader import TrialRow
 from tune.repeats import (
-    Configuration, RepeatPlan, candidates, make_plan, repeat_seeds, seed_interval, summarise,
+    Configuration, RepeatPlan, candidates, ensemble_candidates, make_plan, repeat_seeds, seed_interval, summarise,
 )
 from tune.search_space import PARAMS
 from tune.spec import StudySpec
@@ -96,6 +97,17 @@ def test_the_winner_is_the_best_mean_and_its_vectors_the_best_seeds():
     assert [c.trial_id for c in only_a.configurations] == ["a"]
 
 
+def test_the_ensemble_is_offered_every_seed_of_the_repeated_configurations_after_the_winner():
+    """Each seed is a member of its own: the winner's vectors first, then the repeated configurations' other
+    seeds (best mean first), then the other candidates, each run once; without repeats, the candidates."""
+    repeats = summarise(PLAN, REPEATS)
+    offered = ensemble_candidates(SEARCH, repeats)
+    assert [(config.trial_id, run.trial_id) for config, run in offered] == [
+        ("b", "r4"), ("b", "r3"), ("a", "r1"), ("a", "r2"), ("c", "c"), ("d", "d"), ("e", "e")]
+    assert offered[0] == candidates(SEARCH, repeats)[0]
+    assert ensemble_candidates(SEARCH, None) == candidates(SEARCH, None)
+
+
 def evaluation(repeats) -> Evaluation:
     winner = SEARCH[1]
     return Evaluation(Study("/studies", "s"), StudySpec(name="s", trials=5, max_epochs=3), list(SEARCH), winner,
@@ -163,7 +175,13 @@ def test_repeats_retrain_the_top_configuration_with_new_seeds(readme_example, tm
     assert model["vectors"] == {"trial_id": best_run["trial_id"], "seed": best_run["seed"], "from": "repeats"}
     assert model["seed"] == model["hyperparameters"]["seed"] == best_run["seed"]
     exported = np.load(storage / name / "export" / "embeddings.npy")
-    np.testing.assert_array_equal(exported, best_vectors(repeats_dir / f"trial_{best_run['trial_id']}"))
+    # ... first; the other seed joins it as an ensemble member of its own where validation chooses so
+    members = (model["ensemble"] or {}).get("trial_ids", [best_run["trial_id"]])
+    assert members[0] == best_run["trial_id"] and set(members) <= {reported[-1]["trial_id"] for reported in runs.values()}
+    blocks = [best_vectors(repeats_dir / f"trial_{member}") for member in members]
+    if len(blocks) > 1 and model["scoring"]["method"] == "cosine":  # an ensemble under cosine: unit rows
+        blocks = [unit_rows(block) for block in blocks]
+    np.testing.assert_array_equal(exported, np.hstack(blocks))
     (configuration,) = model["repeats"]["configurations"]
     values = [reported[-1]["best_val_ndcg_at_10"] for reported in runs.values()]
     half = stats.t.ppf(0.975, 1) * np.std(values, ddof=1) / math.sqrt(2)

@@ -20,7 +20,9 @@ own series (``BEST_TRIAL``); it is still embeddings only. Members are compared o
 the trials were scored on (all of them, or the seeded sample that large vocabularies get).
 
 With repeats (``tune/repeats.py``) the winner is the repeated configuration with the best mean
-validation NDCG@10 over its new seeds, and its vectors are those of its best seed. Every test
+validation NDCG@10 over its new seeds, and its vectors are those of its best seed; the ensemble is offered
+every other seed of the repeated configurations, each a member of its own, before the other trials
+(``tune.repeats.ensemble_candidates``). Every test
 score keeps its per-pair ranks, from which ``tune/intervals.py`` computes the intervals; the
 runner-up (the next configuration in the same order) is scored on test for them alone.
 """
@@ -45,7 +47,7 @@ from tune.comparison import BEST_TRIAL, BLEND, COUNTS, K, ONE_NUMBER, ORACLE, RU
 from tune.intervals import StudyIntervals, study_intervals
 from tune.large_corpus import is_large
 from tune.reader import ERRORED, TrialRow, read_rows, status_counts
-from tune.repeats import Repeats, candidates, read_repeats
+from tune.repeats import Repeats, candidates, ensemble_candidates, read_repeats
 from tune.spec import StudySpec
 from tune.study import Study
 from tune.trainable import load_best_vectors, load_progress
@@ -105,11 +107,15 @@ def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Eval
     evaluation = Evaluation(study, spec, read_rows(study, spec), repeats=read_repeats(study))
     if corpus is None:
         return evaluation
-    loadable = _loadable(evaluation)
-    loaded = list(islice(loadable, 2))  # the winner and the runner-up
+    ordered = candidates(evaluation.rows, evaluation.repeats)
+    loaded = list(islice(_loadable(ordered), 2))  # the winner and the runner-up
     if loaded:
         evaluation.winner, evaluation.winner_run, evaluation.winner_vectors, evaluation.winner_scoring = loaded[0]
-        _choose_ensemble(evaluation, chain(loaded, islice(loadable, ENSEMBLE_CANDIDATES - len(loaded))), corpus)
+        offered = ensemble_candidates(evaluation.rows, evaluation.repeats)
+        others = [(row, run) for row, run in offered if run is not evaluation.winner_run]
+        # the next best trials, and with repeats every other seed of the repeated configurations besides
+        limit = ENSEMBLE_CANDIDATES - 1 + len(offered) - len(ordered)
+        _choose_ensemble(evaluation, chain(loaded[:1], islice(_loadable(others), limit)), corpus)
     splits = _splits(corpus)
     table = None
     if evaluation.winner_vectors is not None:
@@ -137,11 +143,11 @@ def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Eval
     return evaluation
 
 
-def _loadable(evaluation: Evaluation) -> Iterator[tuple[TrialRow, TrialRow, Vectors, Scoring]]:
-    """The candidates (configuration's row, run, its best vectors, their scoring) that meet the budget and
-    whose vectors load, in order of preference (``tune.repeats.candidates``: best validation NDCG@10 first),
-    each loaded only when asked for."""
-    for row, run in candidates(evaluation.rows, evaluation.repeats):
+def _loadable(offered: Iterable[tuple[TrialRow, TrialRow]]) -> Iterator[tuple[TrialRow, TrialRow, Vectors, Scoring]]:
+    """Of ``offered`` (configuration's row, run; in order of preference, e.g. ``tune.repeats.candidates``: best
+    validation NDCG@10 first), those that meet the budget and whose vectors load, with the run's best vectors and
+    their scoring, each loaded only when asked for."""
+    for row, run in offered:
         if run.status == ERRORED or run.best_val_ndcg is None or run.checkpoint is None or not row.meets_budget:
             continue
         vectors = _best_vectors(run)

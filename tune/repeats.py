@@ -189,6 +189,21 @@ def candidates(rows: list[TrialRow], repeats: Repeats | None) -> list[tuple[Tria
     return repeated + [(row, row) for row in rows if row.trial_id not in done]
 
 
+def ensemble_candidates(rows: list[TrialRow], repeats: Repeats | None) -> list[tuple[TrialRow, TrialRow]]:
+    """What the winner's ensemble is offered, in order: the winner's vectors (``candidates``' first), then every
+    other seed of the repeated configurations (best mean first, each one's best seed first), then the other
+    candidates. A new seed of a configuration errs differently from its other seeds, so each seed is a member of
+    its own (BENCHMARKS.md, "Ensembles of a study's trials"). Without repeats: ``candidates``."""
+    ordered = candidates(rows, repeats)
+    if repeats is None or not repeats.configurations:
+        return ordered
+    by_id = {row.trial_id: row for row in rows}
+    seeds = [(by_id[c.trial_id], run) for c in repeats.configurations if c.trial_id in by_id for run in c.runs]
+    offered = ordered[:1] + seeds + ordered[1:]
+    seen: set[str] = set()
+    return [(row, run) for row, run in offered if not (run.trial_id in seen or seen.add(run.trial_id))]
+
+
 def load_plan(study) -> RepeatPlan | None:
     """The plan of the study's repeats (``<study>/repeats/plan.json``), or None without repeats."""
     location = study.repeats()
