@@ -49,8 +49,12 @@ def test_the_readme_python_example_runs_as_written(readme_example):
     assert winner.hyperparameters == model["hyperparameters"] and winner.scoring.as_dict() == model["scoring"]
     assert winner.test.ndcg == model["metrics"]["winner_test_ndcg_at_10"]
     assert winner.intervals.as_dict() == model["intervals"]
-    # the table: every trial, the winner's test score and its configuration's mean over the seeds
+    # the other seed joins the best one as an ensemble member where validation chooses so
+    assert winner.ensemble in ([], [winner.vectors_trial, *winner.ensemble[1:]]) and len(winner.ensemble) in (0, 2)
+    # the table: every trial, its configuration's test score (the best seed alone's where the winner is an
+    # ensemble) and its mean over the seeds
     records = table.to_dict("records") if hasattr(table, "to_dict") else table
     assert len(records) == 2 and records[0]["trial_id"] == winner.trial_id
-    assert records[0]["test_ndcg_at_10"] == winner.test.ndcg and records[0]["repeats_seeds"] == 2
+    alone = model["metrics"]["best_trial_test_ndcg_at_10"] if winner.ensemble else winner.test.ndcg
+    assert records[0]["test_ndcg_at_10"] == alone and records[0]["repeats_seeds"] == 2
     assert again.status()["repeats"]["configurations"][0]["trial_id"] == winner.trial_id
