@@ -42,7 +42,6 @@ def estimate_peak_mib(config: TrainConfig, vocabulary_size: int, corpus_bytes: i
 
     ``n_groups``: the number of artists, where ``config.artist_vectors`` adds a table of them.
     """
-    config = config.resolved(vocabulary_size)
     return PROCESS_MIB + (corpus_bytes + table_bytes(config, vocabulary_size, n_groups)
                           + step_bytes(config, vocabulary_size)) / MIB
 

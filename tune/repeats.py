@@ -197,11 +197,12 @@ def ensemble_candidates(rows: list[TrialRow], repeats: Repeats | None) -> list[t
     ordered = candidates(rows, repeats)
     if repeats is None or not repeats.configurations:
         return ordered
+    first = ordered[0]
     by_id = {row.trial_id: row for row in rows}
-    seeds = [(by_id[c.trial_id], run) for c in repeats.configurations if c.trial_id in by_id for run in c.runs]
-    offered = ordered[:1] + seeds + ordered[1:]
-    seen: set[str] = set()
-    return [(row, run) for row, run in offered if not (run.trial_id in seen or seen.add(run.trial_id))]
+    seeds = [(by_id[c.trial_id], run) for c in repeats.configurations if c.trial_id in by_id
+             for run in c.runs if run is not first[1]]
+    repeated = {c.trial_id for c in repeats.configurations}
+    return [first, *seeds, *[(row, run) for row, run in ordered[1:] if row.trial_id not in repeated]]
 
 
 def load_plan(study) -> RepeatPlan | None:
