@@ -26,11 +26,13 @@ Needs the ``bench`` extra (gensim, psutil): ``.venv/bin/pip install -e ".[bench]
     .venv/bin/python scripts/benchmark.py                  # full run (an hour or more), writes BENCHMARKS.md
     .venv/bin/python scripts/benchmark.py --quick --rows 1,2   # some rows only (prints; no report file
                                                                # unless --output is given)
+    .venv/bin/python scripts/benchmark.py --rows 8 --quality-corpora builtin-small,kosarak  # row 8, two corpora
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
@@ -81,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, default=None,
                         help="Markdown report to write (default when all rows run: BENCHMARKS.md at the repository "
                              "root, BENCHMARKS-quick.md with --quick; '-' writes none)")
+    parser.add_argument("--quality-corpora", metavar="NAMES",
+                        help="row 8 on these corpora only, comma-separated (e-commerce, kosarak, builtin-small, "
+                             "nowplaying; a full row 8 runs a default 24-trial study on each, hours on 2 cores)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--child-args", default="{}", help=argparse.SUPPRESS)
     return parser
@@ -101,7 +106,7 @@ def run_row(number: int, settings: common.Settings) -> common.RowReport:
 def output_path(args: argparse.Namespace) -> Path | None:
     if args.output is not None:
         return None if str(args.output) == "-" else args.output
-    if args.rows != sorted(ROWS):
+    if args.rows != sorted(ROWS) or args.quality_corpora:
         return None
     # A quick run must not replace the latest full run, which BENCHMARKS.md holds.
     return common.REPO / ("BENCHMARKS-quick.md" if args.quick else "BENCHMARKS.md")
@@ -118,6 +123,14 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_backend(use_gpu=False)  # CPU rows; the GPU row looks for a GPU in a subprocess
     settings = common.quick_settings() if args.quick else common.full_settings()
+    if args.quality_corpora:
+        from bench.row_quality import pick
+
+        try:
+            settings = dataclasses.replace(settings, quality_corpora=pick(settings.quality_corpora, args.quality_corpora))
+        except ValueError as error:
+            print(f"benchmark.py: error: {error}", file=sys.stderr)
+            return 2
     command = "python scripts/benchmark.py" + " ".join(["", *(argv if argv is not None else sys.argv[1:])])
     started_at = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     machine, versions = common.machine_info(), common.versions()

@@ -106,6 +106,22 @@ def test_parse_rows_and_output_default(benchmark_module):
     assert benchmark_module.output_path(args).name == "BENCHMARKS.md"
     args = benchmark_module.build_parser().parse_args(["--output", "-"])
     assert benchmark_module.output_path(args) is None
+    args = benchmark_module.build_parser().parse_args(["--quality-corpora", "kosarak"])
+    assert benchmark_module.output_path(args) is None  # part of row 8 never replaces the full run's file
+
+
+def test_row_8_runs_on_the_corpora_named(benchmark_module, capsys):
+    from bench.row_quality import pick
+
+    corpora = common.full_settings().quality_corpora
+    assert [corpus.key for corpus in corpora] == ["e-commerce", "kosarak", "builtin-small", "nowplaying"]
+    picked = pick(corpora, "Nowplaying, builtin-small")
+    assert [corpus.name for corpus in picked] == ["builtin small", "#nowplaying"] and picked[1].music
+    with pytest.raises(ValueError, match="row 8's corpora are e-commerce, kosarak"):
+        pick(corpora, "kosarak,movielens")
+    assert benchmark_module.main(["--rows", "8", "--quality-corpora", "movielens", "--output", "-"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "movielens" in error[0]
 
 
 def test_machine_and_versions_name_what_the_report_needs():

@@ -33,6 +33,21 @@ class QualityCorpus:
     spec: str
     music: bool = False  # the music target: >= AR, >= 0.9 SR, blend >= 1.05 SR
 
+    @property
+    def key(self) -> str:
+        """How ``--quality-corpora`` names it: ``builtin small`` -> ``builtin-small``, ``#nowplaying`` -> ``nowplaying``."""
+        return self.name.lower().replace("#", "").replace(" ", "-")
+
+
+def pick(corpora: tuple[QualityCorpus, ...], keys: str) -> tuple[QualityCorpus, ...]:
+    """The corpora named by comma-separated ``keys`` (``QualityCorpus.key``), in the row's order."""
+    wanted = {key.strip().lower() for key in keys.split(",") if key.strip()}
+    known = [corpus.key for corpus in corpora]
+    unknown = sorted(wanted - set(known))
+    if unknown or not wanted:
+        raise ValueError(f"row 8's corpora are {', '.join(known)}; got {keys!r}")
+    return tuple(corpus for corpus in corpora if corpus.key in wanted)
+
 
 @dataclass(frozen=True)
 class Outcome:
