@@ -300,6 +300,22 @@ def test_quality_row_judges_each_corpus_by_its_target(tmp_path):
     music = read_outcome(QualityCorpus("music", "m.txt", music=True), tmp_path, 60.0)
     assert [(what, met) for what, _, _, met in judge(music)] == [
         ("winner / AR", True), ("winner / (0.9 x SR)", True), ("blend / (1.05 x SR)", True)]
+    assert plain.interval_lines() == []  # an export without intervals (older) prints none
+
+
+def test_quality_row_prints_the_exports_interval_of_winner_minus_best_baseline(tmp_path):
+    from bench.row_quality import QualityCorpus, read_outcome
+    from track2vec.intervals import paired_bootstrap
+    from tune.intervals import StudyIntervals
+
+    ranks = {"winner": np.array([0, 1, 12, 3] * 50), "sr": np.array([2, 0, 30, 20] * 50)}
+    bootstrap = paired_bootstrap(ranks, differences=[("winner", "sr")], resamples=200)
+    (tmp_path / "model.json").write_text(json.dumps({
+        "hyperparameters": {"architecture": "softmax"}, "metrics": {},
+        "intervals": StudyIntervals(bootstrap, None, "sr").as_dict()}))
+    lines = read_outcome(QualityCorpus("kosarak", "k.txt"), tmp_path, 60.0).interval_lines()
+    difference = [line for line in lines if line.startswith("Winner − best baseline on validation")]
+    assert len(difference) == 1 and "NDCG@10 +" in difference[0]
 
 
 def test_the_optuna_storage_row_drives_trials_as_the_driver_does():

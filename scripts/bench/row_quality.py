@@ -56,6 +56,13 @@ class Outcome:
     winner: str  # the winner's hyperparameters and scoring, in words
     baselines: dict
     seconds: float
+    intervals: object = None  # tune.intervals.StudyIntervals: the export's paired bootstrap on the test pairs
+
+    def interval_lines(self) -> list[str]:
+        """The study's own lines for the intervals (its table prints the same), or none for an older export."""
+        from tune.table import interval_lines  # imports Ray: only once a study has run
+
+        return interval_lines(self.intervals) if self.intervals is not None else []
 
     def test(self, series: str) -> float | None:
         return self.metrics.get(f"{series}_test_ndcg_at_10")
@@ -65,6 +72,8 @@ class Outcome:
 
 
 def read_outcome(corpus: QualityCorpus, export: Path, seconds: float) -> Outcome:
+    from tune.intervals import StudyIntervals
+
     info = json.loads((export / "model.json").read_text())
     params = info["hyperparameters"]
     scoring = info.get("scoring", {})
@@ -72,7 +81,8 @@ def read_outcome(corpus: QualityCorpus, export: Path, seconds: float) -> Outcome
               + f"; scoring {scoring.get('method')} + {scoring.get('popularity_weight')} log(count)")
     if info.get("ensemble"):
         winner += f"; an ensemble with trial(s) {', '.join(info['ensemble']['trial_ids'][1:])}"
-    return Outcome(corpus, info["metrics"], winner, info.get("baselines", {}), seconds)
+    return Outcome(corpus, info["metrics"], winner, info.get("baselines", {}), seconds,
+                   StudyIntervals.from_export(info.get("intervals")))
 
 
 def judge(outcome: Outcome) -> list[tuple[str, float | None, float | None, bool | None]]:
@@ -111,4 +121,6 @@ def run(settings: Settings) -> RowReport:
                                   f"test NDCG@10 {outcome.test(series):.4f}  "
                                   f"test HR@10 {outcome.metrics.get(f'{series}_test_hr_at_10', float('nan')):.4f}")
             report.detail(f"  baselines' settings (chosen on validation): {outcome.baselines}")
+            for line in outcome.interval_lines():
+                report.detail(f"  {line}")
     return report
