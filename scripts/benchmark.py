@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "root, BENCHMARKS-quick.md with --quick; '-' writes none)")
     parser.add_argument("--quality-corpora", metavar="NAMES",
                         help="row 8 on these corpora only, comma-separated (e-commerce, kosarak, builtin-small, "
-                             "nowplaying; a full row 8 runs a default 24-trial study on each, hours on 2 cores)")
+                             "nowplaying; a full row 8 runs a default 24-trial study on every one of them)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--child-args", default="{}", help=argparse.SUPPRESS)
     return parser

@@ -20,9 +20,13 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.common import RowReport, Settings
 from bench.studies import run_study
+
+if TYPE_CHECKING:  # imported where used: tune imports Ray, which the other rows' settings need not load
+    from tune.intervals import StudyIntervals
 
 
 @dataclass(frozen=True)
@@ -56,11 +60,11 @@ class Outcome:
     winner: str  # the winner's hyperparameters and scoring, in words
     baselines: dict
     seconds: float
-    intervals: object = None  # tune.intervals.StudyIntervals: the export's paired bootstrap on the test pairs
+    intervals: StudyIntervals | None = None  # the export's paired bootstrap on the test pairs
 
     def interval_lines(self) -> list[str]:
         """The study's own lines for the intervals (its table prints the same), or none for an older export."""
-        from tune.table import interval_lines  # imports Ray: only once a study has run
+        from tune.table import interval_lines
 
         return interval_lines(self.intervals) if self.intervals is not None else []
 
