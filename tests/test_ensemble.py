@@ -22,14 +22,15 @@ def _scores(vectors: Vectors, method: str, counts, popularity_weight=0.0) -> np.
     return table.queries @ table.items.T + (0 if bias is None else bias)
 
 
-def test_the_concatenated_model_scores_the_sum_of_its_members_scores():
+@pytest.mark.parametrize("method", ["target-context", "symmetric"])
+def test_the_concatenated_model_scores_the_sum_of_its_members_scores(method):
     rng = np.random.default_rng(0)
     counts = rng.integers(1, 50, size=40)
     first, second = _model(rng), _model(rng, dim=3, bias=False)  # a softmax and an sgns model
-    joined = concatenate([first, second], "target-context")
+    joined = concatenate([first, second], method)
     assert joined.dim == 9
-    np.testing.assert_allclose(_scores(joined, "target-context", counts, 0.5),
-                               _scores(first, "target-context", counts, 0.5) + _scores(second, "target-context", counts),
+    np.testing.assert_allclose(_scores(joined, method, counts, 0.5),
+                               _scores(first, method, counts, 0.5) + _scores(second, method, counts),
                                rtol=1e-5, atol=1e-5)
     # cosine: the mean of the members' cosines
     np.testing.assert_allclose(_scores(concatenate([first, second], "cosine"), "cosine", counts),
@@ -40,8 +41,9 @@ def test_models_of_different_vocabularies_or_without_context_vectors_are_refused
     rng = np.random.default_rng(1)
     with pytest.raises(ConfigError, match="one vocabulary"):
         concatenate([_model(rng, items=40), _model(rng, items=41)], "target-context")
-    with pytest.raises(ConfigError, match="context vectors"):
-        concatenate([_model(rng), Vectors(_model(rng).embeddings)], "target-context")
+    for method in ("target-context", "symmetric"):
+        with pytest.raises(ConfigError, match="context vectors"):
+            concatenate([_model(rng), Vectors(_model(rng).embeddings)], method)
 
 
 def _experts(items=60, queries=30, dim=8):

@@ -25,8 +25,11 @@ def brute_force_scores(method: str, weight: float) -> np.ndarray:
     if method == "cosine":
         unit = TARGETS / np.linalg.norm(TARGETS, axis=1, keepdims=True)
         similarity = unit.astype(np.float64) @ unit.astype(np.float64).T
-    else:
+    elif method == "target-context":
         similarity = TARGETS.astype(np.float64) @ CONTEXTS.astype(np.float64).T
+    else:  # symmetric: the target-context logit both ways
+        forward = TARGETS.astype(np.float64) @ CONTEXTS.astype(np.float64).T
+        similarity = forward + forward.T
     return similarity + weight * np.log(COUNTS.astype(np.float64))[None, :]
 
 
@@ -37,7 +40,7 @@ def brute_force_rank(scores: np.ndarray, query: int, answer: int) -> int:
     return int(ahead.sum())
 
 
-@pytest.mark.parametrize("method", ["cosine", "target-context"])
+@pytest.mark.parametrize("method", ["cosine", "target-context", "symmetric"])
 def test_ranks_under_every_popularity_weight_equal_brute_force(method, monkeypatch):
     import track2vec.evaluation as evaluation
 
@@ -68,7 +71,7 @@ def test_a_diverged_model_finds_nothing():
 
 def test_the_best_scoring_on_validation_is_the_argmax_and_target_context_needs_context_vectors():
     results = evaluate_scorings(TARGETS, COUNTS, PAIRS, CONTEXTS)
-    assert len(results) == 2 * len(POPULARITY_WEIGHTS)
+    assert len(results) == 3 * len(POPULARITY_WEIGHTS)
     best = best_scoring(results)
     assert best.metrics.ndcg == max(result.metrics.ndcg for result in results)
     table = score_table(best.scoring.method, TARGETS, COUNTS, CONTEXTS)
@@ -98,7 +101,9 @@ def test_target_context_needs_the_sgns_architecture():
     with pytest.raises(ConfigError, match="sgns"):
         TrainConfig(architecture="tied-cosine", scoring="target-context")
     assert TrainConfig(architecture="tied-cosine").scoring_methods() == ("cosine",)
-    assert TrainConfig(architecture="sgns").scoring_methods() == ("cosine", "target-context")
+    with pytest.raises(ConfigError, match="context vectors"):
+        TrainConfig(architecture="tied-cosine", scoring="symmetric")
+    assert TrainConfig(architecture="sgns").scoring_methods() == ("cosine", "target-context", "symmetric")
     assert TrainConfig(popularity_weight=0.5).popularity_weights() == (0.5,)
 
 
@@ -109,7 +114,8 @@ def _export(tmp_path, scoring: Scoring, contexts: np.ndarray | None = CONTEXTS):
                         context_embeddings=contexts)
 
 
-@pytest.mark.parametrize("scoring", [Scoring("target-context", 1.25), Scoring("cosine", 0.5), Scoring("cosine", 0.0)])
+@pytest.mark.parametrize("scoring", [Scoring("target-context", 1.25), Scoring("symmetric", 0.75), Scoring("cosine", 0.5),
+                                     Scoring("cosine", 0.0)])
 def test_recommend_ranks_candidates_exactly_as_the_evaluation_does(tmp_path, scoring):
     path = _export(tmp_path, scoring)
     export = read_export(path)
@@ -128,8 +134,9 @@ def test_recommend_ranks_candidates_exactly_as_the_evaluation_does(tmp_path, sco
         assert set(everything[ranks < 10, 1].tolist()) == set(ids)
 
 
-def test_an_export_asking_for_target_context_without_context_vectors_is_refused(tmp_path):
-    path = _export(tmp_path, Scoring("target-context", 1.0), contexts=None)
+@pytest.mark.parametrize("method", ["target-context", "symmetric"])
+def test_an_export_asking_for_context_scoring_without_context_vectors_is_refused(tmp_path, method):
+    path = _export(tmp_path, Scoring(method, 1.0), contexts=None)
     with pytest.raises(DataError, match="context_embeddings.npy"):
         read_export(path)
 
@@ -142,19 +149,20 @@ def test_an_export_without_a_scoring_is_read_as_cosine(tmp_path):
     np.testing.assert_array_equal(metrics_from_ranks(ranks).ndcg, evaluate_with(score_table("cosine", TARGETS, COUNTS), PAIRS).ndcg)
 
 
-def test_a_learnt_context_bias_is_part_of_the_target_context_score(tmp_path, monkeypatch):
+@pytest.mark.parametrize("method", ["target-context", "symmetric"])
+def test_a_learnt_context_bias_is_part_of_the_context_scores(tmp_path, monkeypatch, method):
     import track2vec.evaluation as evaluation
 
     monkeypatch.setattr(evaluation, "RANK_TILE", (9, 13))
     bias = RANDOM.normal(size=V).astype(np.float32)
-    table = score_table("target-context", TARGETS, COUNTS, CONTEXTS, bias)
-    scores = brute_force_scores("target-context", 0.5) + bias[None, :]
+    table = score_table(method, TARGETS, COUNTS, CONTEXTS, bias)
+    scores = brute_force_scores(method, 0.5) + bias[None, :]
     expected = [brute_force_rank(scores, q, a) for q, a in PAIRS]
     ranks = rank_targets(table, PAIRS, (0.5,))[:, 0]
     assert (ranks == expected).mean() > 0.99 and np.abs(ranks - expected).max() <= 1
     items = np.array([f"track_{i}" for i in range(V)])
     path = write_export(tmp_path / "biased", TARGETS, Vocabulary(items, COUNTS.astype(np.int64)),
-                        {"scoring": Scoring("target-context", 0.5).as_dict()}, context_embeddings=CONTEXTS,
+                        {"scoring": Scoring(method, 0.5).as_dict()}, context_embeddings=CONTEXTS,
                         context_bias=bias)
     np.testing.assert_array_equal(read_export(path).context_bias, bias)
     suggested = Recommender.from_export(path).complete(["track_4"], k=10)

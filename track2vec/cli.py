@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="linear: the rate decays towards zero over the epochs (word2vec's); constant; "
                             "auto: linear for sgd, constant for the others")
     train.add_argument("--scoring", choices=(AUTO, *SCORINGS), default=DEFAULTS.scoring,
-                       help="how candidates are ranked: cosine of item vectors, target-context dot product (sgns), "
-                            "or auto: the better on validation after each epoch")
+                       help="how candidates are ranked: cosine of item vectors, target-context dot product (sgns, "
+                            "softmax), symmetric (target-context both ways), or auto: the best on validation after "
+                            "each epoch")
     train.add_argument("--popularity-weight", type=_auto_or(float), default=AUTO,
                        help="weight of log(count) added to a candidate's score; auto: chosen on validation after "
                             "each epoch")

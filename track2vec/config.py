@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from track2vec.errors import ConfigError
-from track2vec.scoring import AUTO, POPULARITY_WEIGHTS, SCORINGS
+from track2vec.scoring import AUTO, CONTEXT_SCORINGS, POPULARITY_WEIGHTS, SCORINGS
 
 ARCHITECTURES = ("sgns", "tied-cosine", "softmax")
 ARCHITECTURE_CHOICES = (AUTO, *ARCHITECTURES)  # auto: by vocabulary size (default_recipe)
@@ -98,8 +98,8 @@ class TrainConfig:
             (self.direction in DIRECTIONS, f"direction must be one of {', '.join(DIRECTIONS)}"),
             (self.scoring in SCORING_CHOICES, f"scoring must be one of {', '.join(SCORING_CHOICES)}"),
             (self.popularity_weight is None or self.popularity_weight >= 0, "popularity_weight must be >= 0"),
-            (not (self.scoring == "target-context" and self.architecture == "tied-cosine"),
-             "scoring target-context needs separate context vectors (architecture sgns or softmax), "
+            (not (self.scoring in CONTEXT_SCORINGS and self.architecture == "tied-cosine"),
+             f"scoring {self.scoring} needs separate context vectors (architecture sgns or softmax), "
              "which tied-cosine does not have"),
             (not (self.artist_vectors and self.architecture == "tied-cosine"),
              "artist_vectors needs separate target and context vectors (architecture sgns or softmax)"),

@@ -25,7 +25,7 @@ import numpy as np
 
 from track2vec.errors import ConfigError
 from track2vec.evaluation import metrics_from_ranks, rank_targets
-from track2vec.scoring import POPULARITY_WEIGHTS, Scoring, Vectors, unit_rows
+from track2vec.scoring import CONTEXT_SCORINGS, POPULARITY_WEIGHTS, SCORINGS, Scoring, Vectors, unit_rows
 
 MAX_MEMBERS = 8
 MAX_BYTES = 2**30  # the ensemble's vectors (target and context tables, float32) beyond its first model's
@@ -52,10 +52,10 @@ def concatenate(members: Sequence[Vectors], method: str) -> Vectors:
         return members[0]
     if method == "cosine":
         return Vectors(np.hstack([unit_rows(m.embeddings) for m in members]))
-    if method != "target-context":
-        raise ConfigError(f"scoring must be one of cosine, target-context, got {method!r}")
+    if method not in CONTEXT_SCORINGS:
+        raise ConfigError(f"scoring must be one of {', '.join(SCORINGS)}, got {method!r}")
     if any(m.context_embeddings is None for m in members):
-        raise ConfigError("target-context scoring needs every model's context vectors")
+        raise ConfigError(f"{method} scoring needs every model's context vectors")
     biases = [np.asarray(m.context_bias, dtype=np.float32) for m in members if m.context_bias is not None]
     return Vectors(np.hstack([np.asarray(m.embeddings, dtype=np.float32) for m in members]),
                    np.hstack([np.asarray(m.context_embeddings, dtype=np.float32) for m in members]),

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from track2vec.scoring import POPULARITY_WEIGHTS, SCORINGS, Scoring, ScoreTable, score_table, unit_rows
+from track2vec.scoring import CONTEXT_SCORINGS, POPULARITY_WEIGHTS, SCORINGS, Scoring, ScoreTable, score_table, unit_rows
 
 QUERY_BLOCK_BYTES = 64 * 2**20  # memory for one block of query-by-vocabulary scores (top_k)
 # Queries x items scored at once by rank_targets: a tile stays in cache between the product
@@ -119,10 +119,11 @@ def evaluate_scorings(embeddings: np.ndarray, counts: np.ndarray, pairs: np.ndar
                       context_embeddings: np.ndarray | None = None, methods: Sequence[str] = SCORINGS,
                       popularity_weights: Sequence[float] = POPULARITY_WEIGHTS, k: int = 10,
                       context_bias: np.ndarray | None = None) -> list[ScoredMetrics]:
-    """The metrics of every (method, popularity weight) on ``pairs``; target-context only where there are context vectors."""
+    """The metrics of every (method, popularity weight) on ``pairs``; the scorings of context vectors only where
+    there are context vectors."""
     results = []
     for method in methods:
-        if method == "target-context" and context_embeddings is None:
+        if method in CONTEXT_SCORINGS and context_embeddings is None:
             continue
         table = score_table(method, embeddings, counts, context_embeddings, context_bias)
         ranks = rank_targets(table, pairs, popularity_weights)

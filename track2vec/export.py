@@ -1,7 +1,7 @@
 """Write and read exported embeddings: ``embeddings.npy``, ``vocabulary.tsv``, ``model.json``.
 
-An ``sgns`` export also holds ``context_embeddings.npy``, the context vectors that
-target-context scoring needs; ``model.json``'s ``scoring`` says how the evaluation ranked
+An ``sgns`` or ``softmax`` export also holds ``context_embeddings.npy``, the context vectors that
+target-context and symmetric scoring need; ``model.json``'s ``scoring`` says how the evaluation ranked
 candidates, so that ``recommend`` ranks them the same way. The same embeddings are also written
 in formats other tools read (:mod:`track2vec.formats`: ``embeddings.w2v.txt``, optionally
 ``embeddings.w2v.bin``, and ``projector/``); :func:`read_export` reads only the files above.
@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from track2vec import ann
 from track2vec.errors import DataError, ExportExistsError, Track2VecError
 from track2vec.formats import write_standard_formats
-from track2vec.scoring import Scoring, ScoreTable, score_table
+from track2vec.scoring import CONTEXT_SCORINGS, Scoring, ScoreTable, score_table
 from track2vec.vocabulary import Vocabulary
 
 FORMAT_VERSION = 1
@@ -231,6 +231,7 @@ def read_export(path: Path) -> Export:
         export.scoring
     except Track2VecError as error:
         raise DataError(f"{path}: {INFO_FILE} has an unusable scoring ({error})") from None
-    if export.scoring.method == "target-context" and context_embeddings is None:
-        raise DataError(f"{path}: {INFO_FILE} asks for target-context scoring but {CONTEXT_EMBEDDINGS_FILE} is missing")
+    if export.scoring.method in CONTEXT_SCORINGS and context_embeddings is None:
+        raise DataError(f"{path}: {INFO_FILE} asks for {export.scoring.method} scoring but {CONTEXT_EMBEDDINGS_FILE} "
+                        "is missing")
     return export

@@ -8,8 +8,9 @@ playlist's last item is the evaluation's top 10 for that item.
 
 How a playlist becomes a query
     Every item of the playlist that the model knows contributes its query vector (its
-    unit vector for cosine scoring, its target vector for target-context scoring); the
-    query is their weighted mean (for cosine, scaled to unit length).
+    unit vector for cosine scoring, its target vector for target-context scoring, its target
+    and context vectors side by side for symmetric scoring); the query is their weighted mean
+    (for cosine, scaled to unit length).
 
     * ``last``: only the last known item (the evaluation protocol's query; the default,
       which measured best on validation playlists: ``scripts/measure_query_strategy.py``

@@ -11,7 +11,12 @@ with ``similarity`` one of
 * ``target-context``: the dot product of ``q``'s target vector with ``j``'s context vector
   (plus ``j``'s learnt bias for the ``softmax`` architecture), the logit the model is trained
   to give a (target, context) pair. With forward windows it is directional: "what comes
-  after ``q``".
+  after ``q``";
+* ``symmetric``: the target-context logit taken both ways, ``t_q . c_j + t_j . c_q`` (plus
+  ``j``'s bias for ``softmax``). With windows on both sides each of the two dot products
+  estimates the same co-occurrence, and their sum averages two estimates learnt by different
+  rows; with forward windows it mixes "after ``q``" with "before ``q``", so validation picks it
+  mostly where order matters little.
 
 Skip-gram with negative sampling fits ``target . context`` to a PMI shifted by the
 negative-sampling distribution (Levy and Goldberg, 2014); adding ``log(count)`` turns that
@@ -31,7 +36,8 @@ import numpy as np
 
 from track2vec.errors import ConfigError
 
-SCORINGS = ("cosine", "target-context")
+SCORINGS = ("cosine", "target-context", "symmetric")
+CONTEXT_SCORINGS = ("target-context", "symmetric")  # the ones that need context vectors
 AUTO = "auto"  # chosen on the validation pairs after every epoch
 # The popularity weights tried when none is fixed: 0 (plain similarity) up to past the
 # weights that win with target-context scoring.
@@ -116,16 +122,19 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
 
 def score_table(method: str, embeddings: np.ndarray, counts: np.ndarray,
                 context_embeddings: np.ndarray | None = None, context_bias: np.ndarray | None = None) -> ScoreTable:
-    """The :class:`ScoreTable` of ``method`` for item vectors ``embeddings`` (and, for target-context, the context
-    vectors and, where the model learns one, the context bias)."""
+    """The :class:`ScoreTable` of ``method`` for item vectors ``embeddings`` (and, for target-context and symmetric,
+    the context vectors and, where the model learns one, the context bias)."""
     log_counts = np.log(np.maximum(np.asarray(counts, dtype=np.float64), 1.0)).astype(np.float32)
     if method == "cosine":
         unit = unit_rows(embeddings)
         return ScoreTable(unit, unit, log_counts, normalize_queries=True)
-    if method == "target-context":
+    if method in CONTEXT_SCORINGS:
         if context_embeddings is None:
-            raise ConfigError("target-context scoring needs context vectors: train with --architecture sgns or softmax")
+            raise ConfigError(f"{method} scoring needs context vectors: train with --architecture sgns or softmax")
         bias = None if context_bias is None else np.asarray(context_bias, dtype=np.float32)
-        return ScoreTable(np.asarray(embeddings, dtype=np.float32), np.asarray(context_embeddings, dtype=np.float32),
-                          log_counts, normalize_queries=False, item_bias=bias)
+        targets = np.asarray(embeddings, dtype=np.float32)
+        contexts = np.asarray(context_embeddings, dtype=np.float32)
+        if method == "symmetric":  # [t_q, c_q] . [c_j, t_j] = t_q . c_j + c_q . t_j
+            targets, contexts = np.hstack([targets, contexts]), np.hstack([contexts, targets])
+        return ScoreTable(targets, contexts, log_counts, normalize_queries=False, item_bias=bias)
     raise ConfigError(f"scoring must be one of {', '.join(SCORINGS)}, got {method!r}")
