@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from track2vec.corpus import Corpus, build_corpus, sample_indices  # noqa: E402
 from track2vec.data.loaders import load_playlists  # noqa: E402
 from track2vec.evaluation import pair_gains, rank_targets  # noqa: E402
-from track2vec.scoring import score_table  # noqa: E402
+from track2vec.scoring import CONTEXT_SCORINGS, score_table  # noqa: E402
 
 K = 10
 
@@ -85,7 +85,7 @@ def score(corpus: Corpus, config: dict, epochs: int, sizes: list[int], seed: int
     # What Trainer.score_on does on every pair (ranks under each scoring), timed: the per-pair gains are kept.
     started = time.perf_counter()
     for method in trainer.config.scoring_methods():
-        if method == "target-context" and trainer.context_embeddings() is None:
+        if method in CONTEXT_SCORINGS and trainer.context_embeddings() is None:
             continue
         table = score_table(method, trainer.embeddings(), corpus.counts, trainer.context_embeddings(),
                             trainer.context_bias())

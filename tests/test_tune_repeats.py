@@ -108,6 +108,43 @@ def test_the_ensemble_is_offered_every_seed_of_the_repeated_configurations_after
     assert ensemble_candidates(SEARCH, None) == candidates(SEARCH, None)
 
 
+@pytest.mark.parametrize("winner_method, offered", [("target-context", ["a", "b"]), ("symmetric", ["a", "b"]),
+                                                    ("cosine", ["a", "b", "c"])])
+def test_the_ensemble_is_offered_every_trial_that_can_be_scored_the_winners_way(monkeypatch, winner_method, offered):
+    """Whichever scoring a trial's own best epoch chose: for the context scorings, every trial with context
+    vectors (b chose symmetric, a target-context winner still gets it); a trial without them (c, tied-cosine)
+    only where the winner ranks by cosine."""
+    from types import SimpleNamespace
+
+    from track2vec import ensemble
+    from track2vec.scoring import Scoring, Vectors
+    from tune import evaluation as study_evaluation
+
+    rng = np.random.default_rng(0)
+
+    def vectors(context: bool) -> Vectors:
+        return Vectors(rng.normal(size=(20, 4)).astype(np.float32),
+                       rng.normal(size=(20, 4)).astype(np.float32) if context else None)
+
+    loaded = [(SEARCH[0], SEARCH[0], vectors(True), Scoring(winner_method, 1.0)),
+              (SEARCH[1], SEARCH[1], vectors(True), Scoring("symmetric", 0.5)),
+              (SEARCH[2], SEARCH[2], vectors(False), Scoring("cosine", 0.0))]
+    seen = []
+
+    def take_all(candidates, method, *args, **kwargs):
+        chosen = list(candidates)
+        seen.extend(chosen)
+        return ensemble.Selection(tuple(range(len(chosen))), chosen[0], Scoring(method, 1.0), 0.5)
+
+    monkeypatch.setattr(study_evaluation, "select_ensemble", take_all)
+    found = Evaluation(Study("/studies", "s"), StudySpec(name="s", trials=5, max_epochs=3), list(SEARCH),
+                       winner_scoring=Scoring(winner_method, 1.0))
+    corpus = SimpleNamespace(validation_pairs=np.array([[0, 1], [2, 3]]), counts=np.ones(20), vocabulary=range(20))
+    study_evaluation._choose_ensemble(found, loaded, corpus)
+    assert [run.trial_id for run in found.ensemble] == offered
+    assert len(seen) == len(offered)
+
+
 def evaluation(repeats) -> Evaluation:
     winner = SEARCH[1]
     return Evaluation(Study("/studies", "s"), StudySpec(name="s", trials=5, max_epochs=3), list(SEARCH), winner,

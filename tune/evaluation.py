@@ -41,7 +41,7 @@ from track2vec.blend import Blend, fit_blend, rule_log_scores
 from track2vec.corpus import Corpus, validation_sample
 from track2vec.evaluation import metrics_from_ranks, rank_targets
 from track2vec.ensemble import select_ensemble
-from track2vec.scoring import Scoring, Vectors
+from track2vec.scoring import CONTEXT_SCORINGS, Scoring, Vectors
 
 from tune.comparison import BEST_TRIAL, BLEND, COUNTS, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION, WINNER, Comparison, Score
 from tune.intervals import StudyIntervals, study_intervals
@@ -156,15 +156,16 @@ def _loadable(offered: Iterable[tuple[TrialRow, TrialRow]]) -> Iterator[tuple[Tr
 
 
 def _choose_ensemble(evaluation: Evaluation, loaded: Iterable[tuple], corpus: Corpus) -> None:
-    """Make the winner the ensemble of the loaded trials that validation chooses (``track2vec.ensemble``);
-    only trials scored the way the winner is are offered, so that one scoring serves the ensemble. They are
-    compared on the validation pairs the trials' epochs were scored on (a sample at large vocabularies)."""
+    """Make the winner the ensemble of the loaded trials that validation chooses (``track2vec.ensemble``),
+    all scored the winner's way: every trial that can be is offered, whichever scoring its own best epoch chose
+    (for target-context and symmetric, the trials with context vectors). They are compared on the validation
+    pairs the trials' epochs were scored on (a sample at large vocabularies)."""
     method = evaluation.winner_scoring.method
     offered_runs: list[TrialRow] = []
 
     def offered() -> Iterator[Vectors]:  # read one at a time: a candidate that does not join is dropped
-        for _, run, vectors, scoring in loaded:
-            if scoring.method == method:
+        for _, run, vectors, _ in loaded:
+            if method not in CONTEXT_SCORINGS or vectors.context_embeddings is not None:
                 offered_runs.append(run)
                 yield vectors
 
