@@ -108,17 +108,11 @@ def test_the_ensemble_is_offered_every_seed_of_the_repeated_configurations_after
     assert ensemble_candidates(SEARCH, None) == candidates(SEARCH, None)
 
 
-@pytest.mark.parametrize("winner_method, offered", [("target-context", ["a", "b"]), ("symmetric", ["a", "b"]),
-                                                    ("cosine", ["a", "b", "c"])])
-def test_the_ensemble_is_offered_every_trial_that_can_be_scored_the_winners_way(monkeypatch, winner_method, offered):
-    """Whichever scoring a trial's own best epoch chose: for the context scorings, every trial with context
-    vectors (b chose symmetric, a target-context winner still gets it); a trial without them (c, tied-cosine)
-    only where the winner ranks by cosine."""
+def _ensemble_inputs(winner_method: str, **winner_params):
+    """Three loaded trials (a: the winner, b with context vectors, c without) and an evaluation of them."""
     from types import SimpleNamespace
 
-    from track2vec import ensemble
     from track2vec.scoring import Scoring, Vectors
-    from tune import evaluation as study_evaluation
 
     rng = np.random.default_rng(0)
 
@@ -126,23 +120,71 @@ def test_the_ensemble_is_offered_every_trial_that_can_be_scored_the_winners_way(
         return Vectors(rng.normal(size=(20, 4)).astype(np.float32),
                        rng.normal(size=(20, 4)).astype(np.float32) if context else None)
 
-    loaded = [(SEARCH[0], SEARCH[0], vectors(True), Scoring(winner_method, 1.0)),
+    winner = row("a", 0.30, best_epoch=3)
+    winner.params.update(winner_params)
+    loaded = [(winner, winner, vectors(True), Scoring(winner_method, 1.0)),
               (SEARCH[1], SEARCH[1], vectors(True), Scoring("symmetric", 0.5)),
               (SEARCH[2], SEARCH[2], vectors(False), Scoring("cosine", 0.0))]
-    seen = []
+    found = Evaluation(Study("/studies", "s"), StudySpec(name="s", trials=5, max_epochs=3), list(SEARCH),
+                       winner_run=winner, winner_vectors=loaded[0][2], winner_scoring=Scoring(winner_method, 1.0))
+    corpus = SimpleNamespace(validation_pairs=np.array([[0, 1], [2, 3]]), counts=np.ones(20), vocabulary=range(20))
+    return loaded, found, corpus
 
-    def take_all(candidates, method, *args, **kwargs):
+
+def _fake_selection(monkeypatch, score_of_method: dict[str, float]) -> dict[str, list[str]]:
+    """Replace the greedy selection by one that takes every candidate offered, with a validation NDCG@10 per
+    scoring; returns the trials offered under each scoring and the popularity weights it was given."""
+    from track2vec import ensemble
+    from track2vec.scoring import Scoring
+    from tune import evaluation as study_evaluation
+
+    calls: dict[str, list] = {}
+
+    def take_all(candidates, method, counts, pairs, popularity_weights):
         chosen = list(candidates)
-        seen.extend(chosen)
-        return ensemble.Selection(tuple(range(len(chosen))), chosen[0], Scoring(method, 1.0), 0.5)
+        calls[method] = [len(chosen), tuple(popularity_weights)]
+        return ensemble.Selection(tuple(range(len(chosen))), ensemble.concatenate(chosen, method),
+                                  Scoring(method, popularity_weights[-1]), score_of_method[method])
 
     monkeypatch.setattr(study_evaluation, "select_ensemble", take_all)
-    found = Evaluation(Study("/studies", "s"), StudySpec(name="s", trials=5, max_epochs=3), list(SEARCH),
-                       winner_scoring=Scoring(winner_method, 1.0))
-    corpus = SimpleNamespace(validation_pairs=np.array([[0, 1], [2, 3]]), counts=np.ones(20), vocabulary=range(20))
-    study_evaluation._choose_ensemble(found, loaded, corpus)
+    return calls
+
+
+@pytest.mark.parametrize("winner_method, offered", [("target-context", ["a", "b"]), ("symmetric", ["a", "b"]),
+                                                    ("cosine", ["a", "b", "c"])])
+def test_the_ensemble_is_offered_every_trial_that_can_be_scored_its_way(monkeypatch, winner_method, offered):
+    """Whichever scoring a trial's own best epoch chose: for the context scorings, every trial with context
+    vectors (b chose symmetric, a target-context ensemble still gets it); a trial without them (c, tied-cosine)
+    only under cosine. On a tie the winner's own scoring is kept."""
+    from tune import evaluation as study_evaluation
+
+    calls = _fake_selection(monkeypatch, {"cosine": 0.5, "target-context": 0.5, "symmetric": 0.5})
+    loaded, found, corpus = _ensemble_inputs(winner_method)
+    study_evaluation._choose_ensemble(found, lambda: iter(loaded), corpus)
     assert [run.trial_id for run in found.ensemble] == offered
-    assert len(seen) == len(offered)
+    assert found.winner_scoring.method == winner_method
+    assert {method: n for method, (n, _) in calls.items()} == {"cosine": 3, "target-context": 2, "symmetric": 2}
+
+
+def test_the_ensemble_keeps_the_scoring_that_ranks_it_best_on_validation(monkeypatch):
+    """A sum of models may rank best another way than its best member: the ensemble is chosen under every
+    scoring the trials chose from and keeps the best on validation; a scoring the study fixed is the only one
+    tried, and a fixed popularity weight the only weight."""
+    from track2vec.scoring import POPULARITY_WEIGHTS
+    from tune import evaluation as study_evaluation
+
+    calls = _fake_selection(monkeypatch, {"cosine": 0.05, "target-context": 0.10, "symmetric": 0.09})
+    loaded, found, corpus = _ensemble_inputs("symmetric")
+    study_evaluation._choose_ensemble(found, lambda: iter(loaded), corpus)
+    assert found.winner_scoring.method == "target-context"
+    assert [run.trial_id for run in found.ensemble] == ["a", "b"]
+    assert found.winner_vectors.dim == 8 and calls["symmetric"][1] == tuple(POPULARITY_WEIGHTS)
+
+    calls = _fake_selection(monkeypatch, {"cosine": 0.05, "target-context": 0.10, "symmetric": 0.09})
+    loaded, found, corpus = _ensemble_inputs("symmetric", scoring="symmetric", popularity_weight=0.5)
+    study_evaluation._choose_ensemble(found, lambda: iter(loaded), corpus)
+    assert found.winner_scoring.method == "symmetric" and list(calls) == ["symmetric"]
+    assert calls["symmetric"][1] == (0.5,)
 
 
 def evaluation(repeats) -> Evaluation:

@@ -12,9 +12,10 @@ validation: reported beside the winner, never in its place; ``track2vec.blend``)
 term alone beside it, and, for the built-in corpus,
 the generator's oracle (one number).
 
-The winner is then offered the next best trials (``ENSEMBLE_CANDIDATES``, those scored the same way)
-as ensemble members (``track2vec.ensemble``): their vectors side by side, one model whose score is
-the sum of theirs, chosen greedily on validation. When members join, the winner is that ensemble (its
+The winner is then offered the next best trials (``ENSEMBLE_CANDIDATES``) as ensemble members
+(``track2vec.ensemble``): their vectors side by side, one model whose score is the sum of theirs,
+chosen greedily on validation under each scoring the trials chose from, the best ensemble keeping its
+scoring (a sum of models may rank best another way than its best member). When members join, the winner is that ensemble (its
 vectors are what is exported, scored and served) and the best trial alone is scored beside it as its
 own series (``BEST_TRIAL``); it is still embeddings only. Members are compared on the validation pairs
 the trials were scored on (all of them, or the seeded sample that large vocabularies get).
@@ -29,7 +30,7 @@ runner-up (the next configuration in the same order) is scored on test for them 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
@@ -38,10 +39,11 @@ import numpy as np
 
 from track2vec.baselines import Baseline, RuleSettings, corpus_baselines
 from track2vec.blend import Blend, fit_blend, rule_log_scores
+from track2vec.config import TrainConfig
 from track2vec.corpus import Corpus, validation_sample
 from track2vec.evaluation import metrics_from_ranks, rank_targets
-from track2vec.ensemble import select_ensemble
-from track2vec.scoring import CONTEXT_SCORINGS, Scoring, Vectors
+from track2vec.ensemble import Selection, select_ensemble
+from track2vec.scoring import AUTO, CONTEXT_SCORINGS, Scoring, Vectors
 
 from tune.comparison import BEST_TRIAL, BLEND, COUNTS, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION, WINNER, Comparison, Score
 from tune.intervals import StudyIntervals, study_intervals
@@ -115,7 +117,7 @@ def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Eval
         others = [(row, run) for row, run in offered if run is not evaluation.winner_run]
         # the next best trials, and with repeats every other seed of the repeated configurations besides
         limit = ENSEMBLE_CANDIDATES - 1 + len(offered) - len(ordered)
-        _choose_ensemble(evaluation, chain(loaded[:1], islice(_loadable(others), limit)), corpus)
+        _choose_ensemble(evaluation, lambda: chain(loaded[:1], islice(_loadable(others), limit)), corpus)
     splits = _splits(corpus)
     table = None
     if evaluation.winner_vectors is not None:
@@ -155,26 +157,48 @@ def _loadable(offered: Iterable[tuple[TrialRow, TrialRow]]) -> Iterator[tuple[Tr
             yield (row, run, *vectors)
 
 
-def _choose_ensemble(evaluation: Evaluation, loaded: Iterable[tuple], corpus: Corpus) -> None:
-    """Make the winner the ensemble of the loaded trials that validation chooses (``track2vec.ensemble``),
-    all scored the winner's way: every trial that can be is offered, whichever scoring its own best epoch chose
-    (for target-context and symmetric, the trials with context vectors). They are compared on the validation
-    pairs the trials' epochs were scored on (a sample at large vocabularies)."""
-    method = evaluation.winner_scoring.method
-    offered_runs: list[TrialRow] = []
+def _choose_ensemble(evaluation: Evaluation, load_candidates: Callable[[], Iterable[tuple]], corpus: Corpus) -> None:
+    """Make the winner the ensemble of the loaded trials that validation chooses (``track2vec.ensemble``).
 
-    def offered() -> Iterator[Vectors]:  # read one at a time: a candidate that does not join is dropped
-        for _, run, vectors, _ in loaded:
-            if method not in CONTEXT_SCORINGS or vectors.context_embeddings is not None:
-                offered_runs.append(run)
-                yield vectors
-
+    It is chosen under each scoring the winner's own epochs chose from (``_ensemble_choices``), and the
+    ensemble that ranks the validation pairs best keeps its scoring: a sum of models may rank best another way
+    than its best member alone (the winner's own scoring first, so it keeps a tie). Under each scoring every
+    trial that can be is offered, whichever scoring its own best epoch chose (for target-context and
+    symmetric, the trials with context vectors); ``load_candidates`` reads them afresh, one at a time, for each.
+    They are compared on the validation pairs the trials' epochs were scored on (a sample at large vocabularies)."""
     spec = evaluation.spec
     pairs = validation_sample(corpus.validation_pairs, spec.trial_validation_sample(len(corpus.vocabulary)), spec.seed)
-    selection = select_ensemble(offered(), method, corpus.counts, pairs)
+    methods, popularity_weights = _ensemble_choices(evaluation.winner_run, evaluation.winner_vectors,
+                                                    evaluation.winner_scoring.method)
+    best: tuple[Selection, list[TrialRow]] | None = None
+    for method in methods:
+        offered_runs: list[TrialRow] = []
+        offered = _scorable(load_candidates(), method, offered_runs)
+        selection = select_ensemble(offered, method, corpus.counts, pairs, popularity_weights)
+        if best is None or selection.validation_ndcg > best[0].validation_ndcg:
+            best = (selection, offered_runs)
+    selection, offered_runs = best
     evaluation.ensemble = [offered_runs[index] for index in selection.members]
     if len(selection.members) > 1:
         evaluation.winner_vectors, evaluation.winner_scoring = selection.vectors, selection.scoring
+
+
+def _scorable(loaded: Iterable[tuple], method: str, runs: list[TrialRow]) -> Iterator[Vectors]:
+    """The vectors of the loaded trials that ``method`` can score, read one at a time (a candidate that does
+    not join the ensemble is dropped before the next is read); each one's run is appended to ``runs``."""
+    for _, run, vectors, _ in loaded:
+        if method not in CONTEXT_SCORINGS or vectors.context_embeddings is not None:
+            runs.append(run)
+            yield vectors
+
+
+def _ensemble_choices(run: TrialRow, vectors: Vectors, own_method: str) -> tuple[list[str], tuple[float, ...]]:
+    """The scorings (``own_method`` first) and popularity weights an ensemble is tried under: those the trial's
+    configuration chose from (``TrainConfig``: the fixed ones, or every one), of the scorings its vectors allow."""
+    config = TrainConfig(scoring=run.params.get("scoring") or AUTO, popularity_weight=run.params.get("popularity_weight"))
+    allowed = [method for method in config.scoring_methods()
+               if method not in CONTEXT_SCORINGS or vectors.context_embeddings is not None]
+    return [own_method] + [method for method in allowed if method != own_method], config.popularity_weights()
 
 
 def _add_scores(evaluation: Evaluation, series: str, table, scoring: Scoring, splits) -> None:
