@@ -9,7 +9,7 @@ from track2vec.errors import ConfigError, DataError
 from track2vec.evaluation import best_scoring, evaluate_scorings, evaluate_with, metrics_from_ranks, rank_targets
 from track2vec.export import read_export, write_export
 from track2vec.recommend import Recommender
-from track2vec.scoring import POPULARITY_WEIGHTS, Scoring, score_table
+from track2vec.scoring import POPULARITY_WEIGHTS, Scoring, Vectors, score_table
 from track2vec.vocabulary import Vocabulary
 
 RANDOM = np.random.default_rng(11)
@@ -77,6 +77,14 @@ def test_the_best_scoring_on_validation_is_the_argmax_and_target_context_needs_c
     table = score_table(best.scoring.method, TARGETS, COUNTS, CONTEXTS)
     assert evaluate_with(table, PAIRS, best.scoring.popularity_weight).ndcg == pytest.approx(best.metrics.ndcg)
     assert {r.scoring.method for r in evaluate_scorings(TARGETS, COUNTS, PAIRS, None)} == {"cosine"}
+
+
+def test_only_vectors_with_context_vectors_can_rank_by_the_context_scorings():
+    rng = np.random.default_rng(0)
+    tied = Vectors(rng.normal(size=(5, 3)).astype(np.float32))
+    separate = Vectors(tied.embeddings, rng.normal(size=(5, 3)).astype(np.float32))
+    assert [tied.can_score(m) for m in ("cosine", "target-context", "symmetric")] == [True, False, False]
+    assert all(separate.can_score(m) for m in ("cosine", "target-context", "symmetric"))
 
 
 def test_popularity_weight_moves_popular_items_up():

@@ -86,6 +86,10 @@ class Vectors:
     def dim(self) -> int:
         return int(self.embeddings.shape[1])
 
+    def can_score(self, method: str) -> bool:
+        """Whether these vectors can rank by ``method`` (the context scorings need context vectors)."""
+        return method not in CONTEXT_SCORINGS or self.context_embeddings is not None
+
     def score_table(self, method: str, counts: np.ndarray) -> "ScoreTable":
         return score_table(method, self.embeddings, counts, self.context_embeddings, self.context_bias)
 

@@ -15,10 +15,11 @@ the generator's oracle (one number).
 The winner is then offered the next best trials (``ENSEMBLE_CANDIDATES``) as ensemble members
 (``track2vec.ensemble``): their vectors side by side, one model whose score is the sum of theirs,
 chosen greedily on validation under each scoring the trials chose from, the best ensemble keeping its
-scoring (a sum of models may rank best another way than its best member). When members join, the winner is that ensemble (its
-vectors are what is exported, scored and served) and the best trial alone is scored beside it as its
-own series (``BEST_TRIAL``); it is still embeddings only. Members are compared on the validation pairs
-the trials were scored on (all of them, or the seeded sample that large vocabularies get).
+scoring (a sum of models may rank best another way than its best member). When members join, the
+winner is that ensemble (its vectors are what is exported, scored and served) and the best trial alone
+is scored beside it as its own series (``BEST_TRIAL``); it is still embeddings only. Members are
+compared on the validation pairs the trials were scored on (all of them, or the seeded sample that
+large vocabularies get).
 
 With repeats (``tune/repeats.py``) the winner is the repeated configuration with the best mean
 validation NDCG@10 over its new seeds, and its vectors are those of its best seed; the ensemble is offered
@@ -43,7 +44,7 @@ from track2vec.config import TrainConfig
 from track2vec.corpus import Corpus, validation_sample
 from track2vec.evaluation import metrics_from_ranks, rank_targets
 from track2vec.ensemble import Selection, select_ensemble
-from track2vec.scoring import AUTO, CONTEXT_SCORINGS, Scoring, Vectors
+from track2vec.scoring import AUTO, Scoring, Vectors
 
 from tune.comparison import BEST_TRIAL, BLEND, COUNTS, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION, WINNER, Comparison, Score
 from tune.intervals import StudyIntervals, study_intervals
@@ -187,7 +188,7 @@ def _scorable(loaded: Iterable[tuple], method: str, runs: list[TrialRow]) -> Ite
     """The vectors of the loaded trials that ``method`` can score, read one at a time (a candidate that does
     not join the ensemble is dropped before the next is read); each one's run is appended to ``runs``."""
     for _, run, vectors, _ in loaded:
-        if method not in CONTEXT_SCORINGS or vectors.context_embeddings is not None:
+        if vectors.can_score(method):
             runs.append(run)
             yield vectors
 
@@ -196,8 +197,7 @@ def _ensemble_choices(run: TrialRow, vectors: Vectors, own_method: str) -> tuple
     """The scorings (``own_method`` first) and popularity weights an ensemble is tried under: those the trial's
     configuration chose from (``TrainConfig``: the fixed ones, or every one), of the scorings its vectors allow."""
     config = TrainConfig(scoring=run.params.get("scoring") or AUTO, popularity_weight=run.params.get("popularity_weight"))
-    allowed = [method for method in config.scoring_methods()
-               if method not in CONTEXT_SCORINGS or vectors.context_embeddings is not None]
+    allowed = [method for method in config.scoring_methods() if vectors.can_score(method)]
     return [own_method] + [method for method in allowed if method != own_method], config.popularity_weights()
 
 
