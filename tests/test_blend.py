@@ -9,7 +9,7 @@ import pytest
 from track2vec.baselines import RuleSettings, WEIGHTINGS, rules, transition_counts, weighted_counts
 from track2vec.blend import blended_ranks, blended_ranks_per_term, count_term, fit_blend, rule_log_scores
 from track2vec.evaluation import metrics_from_ranks, rank_targets
-from track2vec.scoring import score_table
+from track2vec.scoring import Scoring, score_table
 
 RANDOM = np.random.default_rng(5)
 V = 40
@@ -20,6 +20,7 @@ COUNTS = np.sort(RANDOM.integers(1, 300, V))[::-1].copy()
 TABLE = score_table("target-context", RANDOM.normal(size=(V, 5)), COUNTS, RANDOM.normal(size=(V, 5)))
 PAIRS = np.array([(a, b) for a, b in RANDOM.integers(0, V, (250, 2)) if a != b])
 SETTINGS = RuleSettings("sr", 3, "div")
+BASE = [(Scoring("target-context", 0.5), TABLE)]  # the embedding term the blends below are offered
 
 
 def test_log_rules_are_log1p_of_the_weighted_counts():
@@ -56,7 +57,7 @@ def test_blended_ranks_equal_brute_force(popularity_weight, monkeypatch):
 def test_the_blend_weight_is_chosen_on_validation():
     validation, test = PAIRS[:120], PAIRS[120:]
     log_rules = rule_log_scores(TOKENS, OFFSETS, V, SETTINGS)
-    blend = fit_blend(TABLE, 0.5, log_rules, SETTINGS, validation, test, blend_weights=(0.1, 1.0, 10.0))
+    blend = fit_blend(BASE, log_rules, SETTINGS, validation, test, blend_weights=(0.1, 1.0, 10.0))
     by_weight = {w: metrics_from_ranks(blended_ranks(TABLE, 0.5, log_rules, validation, (w,))[:, 0]).ndcg
                  for w in (0.1, 1.0, 10.0)}
     assert blend.validation.ndcg == pytest.approx(max(by_weight.values()))
@@ -65,7 +66,7 @@ def test_the_blend_weight_is_chosen_on_validation():
     assert blend.test.ndcg == pytest.approx(expected_test)
     np.testing.assert_array_equal(blend.test_ranks, blended_ranks(TABLE, 0.5, log_rules, test, (blend.weight,))[:, 0])
     assert metrics_from_ranks(blend.test_ranks) == blend.test
-    assert blend.as_dict() == {"rules": SETTINGS.as_dict(), "weight": blend.weight}
+    assert blend.as_dict() == {"scoring": BASE[0][0].as_dict(), "rules": SETTINGS.as_dict(), "weight": blend.weight}
 
 
 def test_weighted_counts_are_in_the_units_of_the_weights():
@@ -73,24 +74,53 @@ def test_weighted_counts_are_in_the_units_of_the_weights():
     np.testing.assert_allclose(weighted_counts(scores).toarray(), [[0, 2], [1, 0]])
 
 
-def test_recommend_in_blend_mode_ranks_as_the_blended_evaluation(tmp_path):
+def test_the_blend_keeps_the_scoring_that_ranks_best_with_the_counts_on_validation():
+    """Offered several embedding terms, the blend fits its weights on each and keeps the best on validation
+    (here the one whose target-context scores know the validation answers, not cosine, offered first); its test
+    ranks are that scoring's. Offered one term twice, it keeps the first."""
+    validation, test = PAIRS[:120], PAIRS[120:]
+    log_rules = rule_log_scores(TOKENS, OFFSETS, V, SETTINGS)
+    targets, contexts = np.eye(V), np.zeros((V, V))
+    contexts[validation[:, 1], validation[:, 0]] = 5.0
+    bases = [(Scoring("cosine", 0.0), score_table("cosine", targets, COUNTS)),
+             (Scoring("target-context", 0.0), score_table("target-context", targets, COUNTS, contexts))]
+    weights = (0.1, 1.0)
+    blend = fit_blend(bases, log_rules, SETTINGS, validation, test, blend_weights=weights)
+    best = {scoring: max(metrics_from_ranks(blended_ranks(table, 0.0, log_rules, validation, (w,))[:, 0]).ndcg
+                         for w in weights) for scoring, table in bases}
+    assert blend.scoring == Scoring("target-context", 0.0) and best[blend.scoring] > best[Scoring("cosine", 0.0)]
+    assert blend.validation.ndcg == pytest.approx(best[blend.scoring])
+    np.testing.assert_array_equal(blend.test_ranks, blended_ranks(bases[1][1], 0.0, log_rules, test, (blend.weight,))[:, 0])
+    assert blend.as_dict()["scoring"] == {"method": "target-context", "popularity_weight": 0.0}
+    twice = fit_blend([(Scoring("symmetric", 0.5), TABLE), (Scoring("target-context", 0.5), TABLE)], log_rules,
+                      SETTINGS, validation, test, blend_weights=weights)
+    assert twice.scoring == Scoring("symmetric", 0.5)
+
+
+@pytest.mark.parametrize("blend_scoring", [None, Scoring("symmetric", 0.0)])
+def test_recommend_in_blend_mode_ranks_as_the_blended_evaluation(tmp_path, blend_scoring):
+    """Under the export's scoring, or under the blend's own where the export records another."""
     from track2vec.export import read_export, write_export
     from track2vec.recommend import Recommender
-    from track2vec.scoring import Scoring
     from track2vec.vocabulary import Vocabulary
 
     log_rules = rule_log_scores(TOKENS, OFFSETS, V, SETTINGS)
     items = np.array([f"i{n}" for n in range(V)])
+    blend = {"weight": 3.0} if blend_scoring is None else {"weight": 3.0, "scoring": blend_scoring.as_dict()}
     path = write_export(tmp_path / "export", TABLE.queries, Vocabulary(items, COUNTS.astype(np.int64)),
-                        {"scoring": Scoring("target-context", 0.5).as_dict(), "blend": {"weight": 3.0}},
+                        {"scoring": Scoring("target-context", 0.5).as_dict(), "blend": blend},
                         context_embeddings=TABLE.items, blend_rules=log_rules)
     recommender = Recommender.from_export(path)
     assert recommender.can_blend and read_export(path).blend_weight == 3.0
+    blend_scoring = blend_scoring or Scoring("target-context", 0.5)
+    assert read_export(path).blend_scoring == blend_scoring
+    blend_table = score_table(blend_scoring.method, TABLE.queries, COUNTS, TABLE.items)
     differs = 0
     for query in range(0, V, 3):
         ids = [int(s.item[1:]) for s in recommender.complete([f"i{query}"], k=8, mode="blend")]
         pairs = np.array([[query, item] for item in ids])
-        np.testing.assert_array_equal(blended_ranks(TABLE, 0.5, log_rules, pairs, (3.0,))[:, 0], range(8))
+        np.testing.assert_array_equal(
+            blended_ranks(blend_table, blend_scoring.popularity_weight, log_rules, pairs, (3.0,))[:, 0], range(8))
         differs += ids != [int(s.item[1:]) for s in recommender.complete([f"i{query}"], k=8)]
     assert differs > 3  # the SR term changes the lists
 
@@ -115,7 +145,7 @@ def test_the_blend_offered_ar_chooses_both_weights_on_validation():
     log_sr = rule_log_scores(TOKENS, OFFSETS, V, SETTINGS)
     log_ar = rule_log_scores(TOKENS, OFFSETS, V, AR_SETTINGS)
     blend_weights, ar_weights = (0.3, 3.0), (0.0, 1.0, 5.0)
-    blend = fit_blend(TABLE, 0.5, log_sr, SETTINGS, validation, test, blend_weights=blend_weights,
+    blend = fit_blend(BASE, log_sr, SETTINGS, validation, test, blend_weights=blend_weights,
                       log_ar=log_ar, ar_settings=AR_SETTINGS, ar_weights=ar_weights)
 
     def ranks_with(pairs, ar_weight, blend_weight):
@@ -147,11 +177,11 @@ def test_ar_changes_the_blend_where_validation_asks_for_it():
     log_ar = rule_log_scores(TOKENS, OFFSETS, V, AR_SETTINGS)
     before = np.array([(p[i], p[i - 1]) for p in PLAYLISTS for i in range(1, len(p)) if p[i] != p[i - 1]])
     validation, test = before[::2], before[1::2]
-    sr_only = fit_blend(TABLE, 0.5, log_sr, SETTINGS, validation, test)
-    both = fit_blend(TABLE, 0.5, log_sr, SETTINGS, validation, test, log_ar=log_ar, ar_settings=AR_SETTINGS)
+    sr_only = fit_blend(BASE, log_sr, SETTINGS, validation, test)
+    both = fit_blend(BASE, log_sr, SETTINGS, validation, test, log_ar=log_ar, ar_settings=AR_SETTINGS)
     assert sr_only.ar_weight == 0 and sr_only.counts_validation is None and "ar_rules" not in sr_only.as_dict()
     assert both.ar_weight > 0 and both.validation.ndcg > sr_only.validation.ndcg
-    assert both.as_dict() == {"rules": SETTINGS.as_dict(), "weight": both.weight,
+    assert both.as_dict() == {"scoring": BASE[0][0].as_dict(), "rules": SETTINGS.as_dict(), "weight": both.weight,
                               "ar_rules": AR_SETTINGS.as_dict(), "ar_weight": both.ar_weight,
                               "counts_ar_weight": both.counts_ar_weight}
 

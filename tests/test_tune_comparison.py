@@ -66,6 +66,20 @@ def test_sr_ar_and_the_blend_have_labels_and_read_back_from_model_json():
     assert Comparison.from_metrics(comparison.to_metrics()).as_dict() == comparison.as_dict()
 
 
+def test_the_summary_says_what_the_blend_ranks_by():
+    """The blend may score the winner's vectors another way than the winner: the summary names its scoring."""
+    from track2vec.baselines import RuleSettings
+    from track2vec.blend import Blend
+    from track2vec.evaluation import Metrics
+    from track2vec.scoring import Scoring
+
+    found = evaluation(Comparison.from_metrics(FLAT))
+    found.blend = Blend(RuleSettings("sr", 3, "div"), 100.0, Metrics(0.16, 0.2, 100, 10), None, ar_weight=0.3,
+                        ar_rules=RuleSettings("ar", 3, "div"), scoring=Scoring("symmetric", 3.0))
+    assert ("The blend ranks by the winner's vectors under symmetric + 3 log(count) plus 100 × (log(1 + SR) + "
+            "0.3 × log(1 + AR)), its scoring and weights chosen on validation.") in summary_lines(found)
+
+
 def test_winner_row_alone_has_test_scores_in_the_table():
     text = trials_markdown(evaluation(Comparison.from_metrics(FLAT)))
     header, _, row = text.strip().splitlines()[-3:]

@@ -187,6 +187,25 @@ def test_the_ensemble_keeps_the_scoring_that_ranks_it_best_on_validation(monkeyp
     assert calls["symmetric"][1] == (0.5,)
 
 
+def test_the_blend_is_offered_the_winners_vectors_under_every_scoring_its_trials_chose_from():
+    """The winner's own scoring first (its table as given), then each other scoring with the popularity weight
+    best on validation; a scoring the study fixed is the only one offered."""
+    from track2vec.ensemble import best_scoring
+    from tune import evaluation as study_evaluation
+
+    loaded, found, corpus = _ensemble_inputs("symmetric")
+    table = found.winner_vectors.score_table("symmetric", corpus.counts)
+    bases = list(study_evaluation._blend_bases(found, table, corpus))
+    assert [scoring.method for scoring, _ in bases] == ["symmetric", "cosine", "target-context"]
+    assert bases[0] == (found.winner_scoring, table)
+    for scoring, other in bases[1:]:
+        assert scoring == best_scoring(found.winner_vectors, scoring.method, corpus.counts, corpus.validation_pairs)[0]
+        np.testing.assert_array_equal(other.queries, found.winner_vectors.score_table(scoring.method, corpus.counts).queries)
+
+    loaded, found, corpus = _ensemble_inputs("symmetric", scoring="symmetric")
+    assert [scoring for scoring, _ in study_evaluation._blend_bases(found, table, corpus)] == [found.winner_scoring]
+
+
 def evaluation(repeats) -> Evaluation:
     winner = SEARCH[1]
     return Evaluation(Study("/studies", "s"), StudySpec(name="s", trials=5, max_epochs=3), list(SEARCH), winner,

@@ -150,8 +150,8 @@ def test_study_end_to_end(tiny_study, capsys, no_ray_left):
     test_ranks = {
         "winner": rank_targets(table, corpus.test_pairs, (scoring.popularity_weight,))[:, 0],
         "runner_up": rank_targets(runner_up_table, corpus.test_pairs, (runner_up_scoring.popularity_weight,))[:, 0],
-        "blend": blended_ranks(table, scoring.popularity_weight, exported.blend_rules, corpus.test_pairs,
-                               (exported.blend_weight,))[:, 0],
+        "blend": blended_ranks(exported.score_table(exported.blend_scoring.method), exported.blend_scoring.popularity_weight,
+                               exported.blend_rules, corpus.test_pairs, (exported.blend_weight,))[:, 0],
         "counts": ranks_by_rules(count_term(*(rule_log_scores(corpus.tokens, corpus.offsets, len(corpus.vocabulary),
                                                               RuleSettings(kind, **baselines[kind].settings))
                                               for kind in ("sr", "ar")), exported.info["blend"]["counts_ar_weight"]),

@@ -6,13 +6,20 @@ For query ``q`` and candidate ``j``::
     blended(q, j) = score(q, j) + blend_weight * counts(q, j)
     counts(q, j)  = log(1 + sr(q, j)) + ar_weight * log(1 + ar(q, j))
 
-where ``score`` is the export's scoring (:mod:`track2vec.scoring`), ``sr`` the weighted
+where ``score`` is the blend's own scoring (:mod:`track2vec.scoring`) of the exported vectors, ``sr`` the weighted
 count of ``j`` following ``q`` and ``ar`` that of ``j`` near ``q`` in either order
 (:mod:`track2vec.baselines`, each with the steps and weighting chosen on validation).
 Counts memorise the exact sequences that listening sessions repeat; embeddings generalise
 to transitions never counted. The SR and AR baselines count different things (what follows,
 what co-occurs), so their sum can rank better than either. Both weights are chosen on the
 validation pairs (``ar_weight`` 0: SR alone); the test pairs are scored once with them.
+
+The blend is offered every scoring the vectors allow (:func:`fit_blend`'s ``bases``), each with its
+popularity weight, and keeps the best on validation: it may differ from the pure model's scoring,
+since a similarity that ranks worst alone can complement the counts best (where a symmetric score
+adds what a forward count misses). The weight grid reaches from a nudge of the embeddings' ranking
+to the counts' ranking with the embeddings breaking its ties, both of which validation picks on
+some corpora.
 
 The count term alone, ranked with its own ``ar_weight`` chosen on validation, is reported
 beside the blend (:class:`Blend`'s ``counts_*``): what the counts reach without the
@@ -21,7 +28,7 @@ embeddings, so that the blend's gain over it is the embeddings' share.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -29,15 +36,16 @@ import scipy.sparse as sp
 
 from track2vec.baselines import RuleSettings, ranks_by_rules, weighted_counts, weighted_rule_counts
 from track2vec.evaluation import RANK_TILE, Metrics, metrics_from_ranks
-from track2vec.scoring import ScoreTable
+from track2vec.scoring import Scoring, ScoreTable
 
-BLEND_WEIGHTS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+BLEND_WEIGHTS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 AR_WEIGHTS = (0.0, 0.3, 1.0, 3.0)  # the AR term's weight in the count term; 0 is SR alone
 
 
 @dataclass(frozen=True)
 class Blend:
-    """A blend chosen on validation: the rules, their weights, and the scores on validation and test.
+    """A blend chosen on validation: the scoring of its embedding term, the rules, their weights, and the
+    scores on validation and test.
 
     ``counts_*``: the count term alone (its own ``counts_ar_weight``, chosen on validation), when the
     blend was offered an AR term."""
@@ -56,11 +64,12 @@ class Blend:
     counts_validation: Metrics | None = None
     counts_test: Metrics | None = None
     counts_test_ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
+    scoring: Scoring = Scoring()
 
     def as_dict(self) -> dict:
         both = {"ar_rules": self.ar_rules.as_dict(), "ar_weight": self.ar_weight} if self.ar_weight else {}
         alone = {} if self.counts_ar_weight is None else {"counts_ar_weight": self.counts_ar_weight}
-        return {"rules": self.rules.as_dict(), "weight": self.weight, **both, **alone}
+        return {"scoring": self.scoring.as_dict(), "rules": self.rules.as_dict(), "weight": self.weight, **both, **alone}
 
 
 def count_term(log_rules: sp.csr_matrix, log_ar: sp.csr_matrix | None, ar_weight: float) -> sp.csr_matrix:
@@ -114,32 +123,38 @@ def blended_ranks_per_term(table: ScoreTable, popularity_weight: float, count_te
     return ranks
 
 
-def fit_blend(table: ScoreTable, popularity_weight: float, log_rules: sp.csr_matrix, settings: RuleSettings,
+def fit_blend(bases: Iterable[tuple[Scoring, ScoreTable]], log_rules: sp.csr_matrix, settings: RuleSettings,
               validation_pairs: np.ndarray, test_pairs: np.ndarray | None = None,
               k: int = 10, blend_weights: Sequence[float] = BLEND_WEIGHTS,
               log_ar: sp.csr_matrix | None = None, ar_settings: RuleSettings | None = None,
               ar_weights: Sequence[float] = AR_WEIGHTS) -> Blend:
-    """The blend and AR weights with the best validation NDCG@k; the test pairs scored once with them.
+    """The scoring, blend weight and AR weight with the best validation NDCG@k; the test pairs scored once with them.
 
-    ``log_rules``: :func:`rule_log_scores` of ``settings`` (SR); ``log_ar``: that of ``ar_settings`` (AR),
-    or None for a blend of SR alone. A tie keeps the earlier weights (SR alone first)."""
-    has_test = test_pairs is not None and len(test_pairs) > 0
+    ``bases``: the embedding terms offered, each a scoring and its score table (read one at a time, so the
+    tables need not all be in memory). ``log_rules``: :func:`rule_log_scores` of ``settings`` (SR);
+    ``log_ar``: that of ``ar_settings`` (AR), or None for a blend of SR alone. A tie keeps the earlier
+    choice (the first base, SR alone, the smaller weight)."""
     offered = tuple(ar_weights) if log_ar is not None else (0.0,)
-    ranks = blended_ranks_per_term(table, popularity_weight, [count_term(log_rules, log_ar, w) for w in offered],
-                                   validation_pairs, blend_weights)
-    best = None  # (validation metrics, ar weight, blend weight)
-    for term, ar_weight in enumerate(offered):
-        for column, blend_weight in enumerate(blend_weights):
-            metrics = metrics_from_ranks(ranks[:, term, column], k)
-            if best is None or metrics.ndcg > best[0].ndcg:
-                best = (metrics, float(ar_weight), float(blend_weight))
-    validation, ar_weight, weight = best
+    terms = [count_term(log_rules, log_ar, w) for w in offered]
+    best = None  # (validation metrics, ar weight, blend weight, scoring, table)
+    for scoring, table in bases:
+        ranks = blended_ranks_per_term(table, scoring.popularity_weight, terms, validation_pairs, blend_weights)
+        for term, ar_weight in enumerate(offered):
+            for column, blend_weight in enumerate(blend_weights):
+                metrics = metrics_from_ranks(ranks[:, term, column], k)
+                if best is None or metrics.ndcg > best[0].ndcg:
+                    best = (metrics, float(ar_weight), float(blend_weight), scoring, table)
+    if best is None:
+        raise ValueError("a blend needs at least one embedding term")
+    validation, ar_weight, weight, scoring, table = best
     chosen = count_term(log_rules, log_ar, ar_weight)
+    has_test = test_pairs is not None and len(test_pairs) > 0
     test, test_ranks = None, None
     if has_test:
-        test_ranks = blended_ranks(table, popularity_weight, chosen, test_pairs, (weight,))[:, 0]
+        test_ranks = blended_ranks(table, scoring.popularity_weight, chosen, test_pairs, (weight,))[:, 0]
         test = metrics_from_ranks(test_ranks, k)
-    blend = Blend(settings, weight, validation, test, test_ranks, ar_settings if ar_weight else None, ar_weight, chosen)
+    blend = Blend(settings, weight, validation, test, test_ranks, ar_settings if ar_weight else None, ar_weight, chosen,
+                  scoring=scoring)
     if log_ar is None:
         return blend
     return replace(blend, **_counts_alone(log_rules, log_ar, ar_weights, validation_pairs,

@@ -25,7 +25,7 @@ import numpy as np
 
 from track2vec.errors import ConfigError
 from track2vec.evaluation import metrics_from_ranks, rank_targets
-from track2vec.scoring import CONTEXT_SCORINGS, POPULARITY_WEIGHTS, SCORINGS, Scoring, Vectors, unit_rows
+from track2vec.scoring import CONTEXT_SCORINGS, POPULARITY_WEIGHTS, SCORINGS, Scoring, ScoreTable, Vectors, unit_rows
 
 MAX_MEMBERS = 8
 MAX_BYTES = 2**30  # the ensemble's vectors (target and context tables, float32) beyond its first model's
@@ -65,7 +65,13 @@ def concatenate(members: Sequence[Vectors], method: str) -> Vectors:
 def best_scoring(vectors: Vectors, method: str, counts: np.ndarray, pairs: np.ndarray,
                  popularity_weights: Sequence[float] = POPULARITY_WEIGHTS, k: int = 10) -> tuple[Scoring, float]:
     """The popularity weight that ranks ``pairs`` best under ``method``, and that NDCG@k."""
-    ranks = rank_targets(vectors.score_table(method, counts), pairs, popularity_weights)
+    return best_popularity_weight(vectors.score_table(method, counts), method, pairs, popularity_weights, k)
+
+
+def best_popularity_weight(table: ScoreTable, method: str, pairs: np.ndarray,
+                           popularity_weights: Sequence[float] = POPULARITY_WEIGHTS, k: int = 10) -> tuple[Scoring, float]:
+    """The scoring of ``table`` (``method``'s) whose popularity weight ranks ``pairs`` best, and that NDCG@k."""
+    ranks = rank_targets(table, pairs, popularity_weights)
     scores = [metrics_from_ranks(ranks[:, column], k).ndcg for column in range(len(popularity_weights))]
     best = int(np.argmax(scores))
     return Scoring(method, float(popularity_weights[best])), float(scores[best])

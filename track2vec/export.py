@@ -58,6 +58,12 @@ class Export:
         blend = self.info.get("blend") or {}
         return float(blend["weight"]) if self.blend_rules is not None and "weight" in blend else None
 
+    @property
+    def blend_scoring(self) -> Scoring:
+        """How the blended mode scores the embeddings (the export's scoring where it does not say)."""
+        described = (self.info.get("blend") or {}).get("scoring")
+        return Scoring.from_dict(described) if described else self.scoring
+
     def ann_index(self, path: Path) -> ann.AnnIndex | None:
         """The export's approximate index (in ``path``), or None when it has none."""
         described = self.info.get("ann")

@@ -111,6 +111,7 @@ class Recommender:
         scoring: Scoring | None = None,
         blend_rules=None,
         blend_weight: float | None = None,
+        blend_scoring: Scoring | None = None,
         index: ann.AnnIndex | None = None,
     ) -> None:
         embeddings = np.asarray(embeddings)
@@ -129,6 +130,11 @@ class Recommender:
         self.info = info or {}
         self._index = {item: index for index, item in enumerate(self.items.tolist())}
         self.blend_rules, self.blend_weight = blend_rules, blend_weight
+        # the blended mode may score the embeddings another way than the embedding mode (track2vec.blend)
+        self.blend_scoring = blend_scoring or self.scoring
+        self.blend_table = self.table
+        if self.blend_scoring.method != self.scoring.method:
+            self.blend_table = score_table(self.blend_scoring.method, embeddings, counts, context_embeddings, context_bias)
         if index is not None and not ann.supports(self.scoring):
             raise ConfigError(f"an approximate index reproduces plain cosine scoring only, not {self.scoring.describe()}")
         self.index = index  # searched instead of every item in the embedding mode (None: exact search)
@@ -157,7 +163,7 @@ class Recommender:
         return cls(export.embeddings, vocabulary.items, vocabulary.artists, query, decay, export.info,
                    counts=vocabulary.counts, context_embeddings=export.context_embeddings,
                    context_bias=export.context_bias, scoring=export.scoring,
-                   blend_rules=export.blend_rules, blend_weight=export.blend_weight,
+                   blend_rules=export.blend_rules, blend_weight=export.blend_weight, blend_scoring=export.blend_scoring,
                    index=None if exact else _export_index(export, Path(path)))
 
     def __len__(self) -> int:
@@ -184,8 +190,10 @@ class Recommender:
             raise DataError(f"none of the {len(playlist)} items of {where} is known to the model")
         return np.asarray(positions, dtype=np.int64), np.asarray(ids, dtype=np.int64)
 
-    def query_vectors(self, playlists: list[list[str]], query: str | None = None, decay: float | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Query vectors [n, dim] of ``playlists`` and each playlist's known item ids."""
+    def query_vectors(self, playlists: list[list[str]], query: str | None = None, decay: float | None = None,
+                      mode: str = "embedding") -> tuple[np.ndarray, list[np.ndarray]]:
+        """Query vectors [n, dim] of ``playlists`` (under ``mode``'s scoring) and each playlist's known item ids."""
+        table = self.blend_table if mode == "blend" else self.table
         query = self.query if query is None else query
         decay = self.decay if decay is None else decay
         check_query(query, decay)
@@ -201,13 +209,13 @@ class Recommender:
             all_weights.append(weights)
             known_ids.append(np.unique(ids))
         if not playlists:
-            return np.zeros((0, self.table.queries.shape[1]), dtype=np.float32), []
+            return np.zeros((0, table.queries.shape[1]), dtype=np.float32), []
         ids = np.concatenate(all_ids)
         weights = np.concatenate(all_weights).astype(np.float32)
         starts = np.asarray(starts)
         # A weighted mean: for target-context the query's scale is part of its score.
         weights /= np.repeat(np.add.reduceat(weights, starts), np.diff(np.append(starts, len(weights))))
-        vectors = np.add.reduceat(self.table.queries[ids] * weights[:, None], starts, axis=0)
+        vectors = np.add.reduceat(table.queries[ids] * weights[:, None], starts, axis=0)
         return vectors, known_ids
 
     def complete_many(self, playlists: list[list[str]], k: int = DEFAULT_K, query: str | None = None,
@@ -226,19 +234,20 @@ class Recommender:
             raise ConfigError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
         if mode == "blend" and not self.can_blend:
             raise ConfigError("this export has no blended mode (blend_rules.npz and model.json's blend)")
-        vectors, known_ids = self.query_vectors(playlists, query, decay)
+        vectors, known_ids = self.query_vectors(playlists, query, decay, mode)
         if not len(vectors):
             return []
         width = min(int(k), len(self.items))
-        extra = None
+        extra, table, scoring = None, self.table, self.scoring
         if mode == "blend":
+            table, scoring = self.blend_table, self.blend_scoring
             last_known = np.array([self._encode(list(playlist), number)[1][-1] for number, playlist in enumerate(playlists)])
             extra = (np.float32(self.blend_weight), self.blend_rules, last_known)
         if self.index is not None and mode == "embedding":
             ids, scores = self.index.top_k(vectors, width, exclude=known_ids)
         else:
-            ids, scores = top_k(self.table, vectors, width, exclude=known_ids,
-                                popularity_weight=self.scoring.popularity_weight, extra=extra)
+            ids, scores = top_k(table, vectors, width, exclude=known_ids,
+                                popularity_weight=scoring.popularity_weight, extra=extra)
         results = []
         for row_ids, row_scores in zip(ids.tolist(), scores.tolist()):
             suggestions = []

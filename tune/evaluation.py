@@ -7,8 +7,8 @@ with that scoring on the validation and test pairs. Trials may have scored their
 seeded sample of the validation pairs (``StudySpec.validation_sample``); the winner's validation
 score here is always on all of them, so it is exact whatever the trials saw. The comparison series are scored on the
 same pairs: the counted baselines (popularity, SR, AR; their parameters chosen on
-validation), the blended mode (the winner plus the counts' term, SR's and AR's, their weights chosen on
-validation: reported beside the winner, never in its place; ``track2vec.blend``) with that count
+validation), the blended mode (the winner's vectors plus the counts' term, SR's and AR's, the scoring and
+weights chosen on validation: reported beside the winner, never in its place; ``track2vec.blend``) with that count
 term alone beside it, and, for the built-in corpus,
 the generator's oracle (one number).
 
@@ -43,7 +43,7 @@ from track2vec.blend import Blend, fit_blend, rule_log_scores
 from track2vec.config import TrainConfig
 from track2vec.corpus import Corpus, validation_sample
 from track2vec.evaluation import metrics_from_ranks, rank_targets
-from track2vec.ensemble import Selection, select_ensemble
+from track2vec.ensemble import Selection, best_popularity_weight, select_ensemble
 from track2vec.scoring import AUTO, Scoring, Vectors
 
 from tune.comparison import BEST_TRIAL, BLEND, COUNTS, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION, WINNER, Comparison, Score
@@ -211,8 +211,8 @@ def _add_scores(evaluation: Evaluation, series: str, table, scoring: Scoring, sp
 
 
 def _add_blend(evaluation: Evaluation, table, corpus: Corpus) -> None:
-    """The blended mode of the winner: its scoring plus the count term of the SR (and AR) baselines' settings,
-    and the count term alone beside it."""
+    """The blended mode of the winner: its vectors under the scoring the blend chooses (``_blend_bases``) plus
+    the count term of the SR (and AR) baselines' settings, and the count term alone beside it."""
     baselines = evaluation.baselines
     sr_settings = RuleSettings("sr", **baselines["sr"].settings)
     test_pairs = corpus.test_pairs if len(corpus.test_pairs) else None
@@ -224,7 +224,7 @@ def _add_blend(evaluation: Evaluation, table, corpus: Corpus) -> None:
     log_ar = None
     if ar_settings is not None and not is_large(len(corpus.tokens)):
         log_ar = rule_log_scores(corpus.tokens, corpus.offsets, vocabulary_size, ar_settings)
-    blend = fit_blend(table, evaluation.winner_scoring.popularity_weight, log_sr, sr_settings,
+    blend = fit_blend(_blend_bases(evaluation, table, corpus), log_sr, sr_settings,
                       corpus.validation_pairs, test_pairs, K, log_ar=log_ar, ar_settings=ar_settings)
     evaluation.blend = blend
     evaluation.comparison.add(BLEND, VALIDATION, _score(blend.validation))
@@ -236,6 +236,18 @@ def _add_blend(evaluation: Evaluation, table, corpus: Corpus) -> None:
     if blend.counts_test is not None:
         evaluation.comparison.add(COUNTS, TEST, _score(blend.counts_test))
         evaluation.test_ranks[COUNTS] = blend.counts_test_ranks
+
+
+def _blend_bases(evaluation: Evaluation, table, corpus: Corpus) -> Iterator[tuple[Scoring, object]]:
+    """The embedding terms the blend is offered: the winner's own scoring first (``table``), then each other
+    scoring its configuration chose from (``_ensemble_choices``) with the popularity weight best on validation,
+    each table built when asked for."""
+    yield evaluation.winner_scoring, table
+    vectors = evaluation.winner_vectors
+    methods, popularity_weights = _ensemble_choices(evaluation.winner_run, vectors, evaluation.winner_scoring.method)
+    for method in methods[1:]:
+        other = vectors.score_table(method, corpus.counts)
+        yield best_popularity_weight(other, method, corpus.validation_pairs, popularity_weights)[0], other
 
 
 def _splits(corpus: Corpus) -> list[tuple[str, np.ndarray]]:

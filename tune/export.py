@@ -30,9 +30,9 @@ SELECTION_WITH_REPEATS = ("highest mean validation NDCG@10 over new seeds among 
 ENSEMBLE_NOTE = ("the winner's vectors side by side with the next trials' that raised validation NDCG@10: one model "
                  "whose score is the sum of theirs (embeddings only); hyperparameters, best_epoch and cost are the "
                  "first trial's")
-BLEND_NOTE = ("a separate mode (track2vec recommend --mode blend): the winner's score plus weight * (log(1 + SR) + "
-              "ar_weight * log(1 + AR)), the weights chosen on validation (no ar_weight: SR alone); the winner alone "
-              "is the pure-embedding model")
+BLEND_NOTE = ("a separate mode (track2vec recommend --mode blend): the winner's vectors under the blend's scoring "
+              "plus weight * (log(1 + SR) + ar_weight * log(1 + AR)), the scoring and weights chosen on validation "
+              "(no ar_weight: SR alone); the winner alone is the pure-embedding model")
 
 
 def model_info(evaluation: Evaluation, corpus: Corpus) -> dict:

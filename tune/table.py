@@ -219,11 +219,20 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
         lines.append(f"Winner on the held-out test pairs (scored once): NDCG@10 {test.ndcg:.4f}, "
                      f"HR@10 {test.hit_rate:.4f}.")
     lines += [comparison_line(comparison, series) for series in comparison.series if series != WINNER]
+    if evaluation.blend is not None:
+        lines.append(blend_line(evaluation.blend))
     if evaluation.repeats is not None:
         lines += repeat_lines(evaluation.repeats, winner.trial_id)
     if evaluation.intervals is not None:
         lines += interval_lines(evaluation.intervals)
     return lines
+
+
+def blend_line(blend) -> str:
+    """What the blend (``track2vec.blend.Blend``) ranks by, every choice of it made on validation."""
+    counts = "log(1 + SR)" + (f" + {blend.ar_weight:g} × log(1 + AR)" if blend.ar_weight else "")
+    return (f"The blend ranks by the winner's vectors under {blend.scoring.describe()} plus {blend.weight:g} × "
+            f"({counts}), its scoring and weights chosen on validation.")
 
 
 def budget_line(evaluation: Evaluation) -> str:
