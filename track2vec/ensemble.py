@@ -27,7 +27,7 @@ from track2vec.errors import ConfigError
 from track2vec.evaluation import metrics_from_ranks, rank_targets
 from track2vec.scoring import CONTEXT_SCORINGS, POPULARITY_WEIGHTS, SCORINGS, Scoring, ScoreTable, Vectors, unit_rows
 
-MAX_MEMBERS = 8
+MAX_MEMBERS = 16
 MAX_BYTES = 2**30  # the ensemble's vectors (target and context tables, float32) beyond its first model's
 
 
