@@ -44,7 +44,7 @@ from track2vec.config import TrainConfig
 from track2vec.corpus import Corpus, validation_sample
 from track2vec.evaluation import metrics_from_ranks, rank_targets
 from track2vec.ensemble import Selection, best_popularity_weight, select_ensemble
-from track2vec.scoring import AUTO, Scoring, Vectors
+from track2vec.scoring import AUTO, Scoring, ScoreTable, Vectors
 
 from tune.comparison import BEST_TRIAL, BLEND, COUNTS, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION, WINNER, Comparison, Score
 from tune.intervals import StudyIntervals, study_intervals
@@ -164,7 +164,7 @@ def _loadable(offered: Iterable[tuple[TrialRow, TrialRow]]) -> Iterator[tuple[Tr
 def _choose_ensemble(evaluation: Evaluation, load_candidates: Callable[[], Iterable[tuple]], corpus: Corpus) -> None:
     """Make the winner the ensemble of the loaded trials that validation chooses (``track2vec.ensemble``).
 
-    It is chosen under each scoring the winner's own epochs chose from (``_ensemble_choices``), and the
+    It is chosen under each scoring the winner's own epochs chose from (``_scoring_choices``), and the
     ensemble that ranks the validation pairs best keeps its scoring: a sum of models may rank best another way
     than its best member alone (the winner's own scoring first, so it keeps a tie). Under each scoring every
     trial that can be is offered, whichever scoring its own best epoch chose (for target-context and
@@ -172,7 +172,7 @@ def _choose_ensemble(evaluation: Evaluation, load_candidates: Callable[[], Itera
     They are compared on the validation pairs the trials' epochs were scored on (a sample at large vocabularies)."""
     spec = evaluation.spec
     pairs = validation_sample(corpus.validation_pairs, spec.trial_validation_sample(len(corpus.vocabulary)), spec.seed)
-    methods, popularity_weights = _ensemble_choices(evaluation.winner_run, evaluation.winner_vectors,
+    methods, popularity_weights = _scoring_choices(evaluation.winner_run, evaluation.winner_vectors,
                                                     evaluation.winner_scoring.method)
     best: tuple[Selection, list[TrialRow]] | None = None
     for method in methods:
@@ -196,9 +196,10 @@ def _scorable(loaded: Iterable[tuple], method: str, runs: list[TrialRow]) -> Ite
             yield vectors
 
 
-def _ensemble_choices(run: TrialRow, vectors: Vectors, own_method: str) -> tuple[list[str], tuple[float, ...]]:
-    """The scorings (``own_method`` first) and popularity weights an ensemble is tried under: those the trial's
-    configuration chose from (``TrainConfig``: the fixed ones, or every one), of the scorings its vectors allow."""
+def _scoring_choices(run: TrialRow, vectors: Vectors, own_method: str) -> tuple[list[str], tuple[float, ...]]:
+    """The scorings (``own_method`` first) and popularity weights the ensemble and the blend are tried under: those
+    the trial's configuration chose from (``TrainConfig``: the fixed ones, or every one), of the scorings its
+    vectors allow."""
     config = TrainConfig(scoring=run.params.get("scoring") or AUTO, popularity_weight=run.params.get("popularity_weight"))
     allowed = [method for method in config.scoring_methods() if vectors.can_score(method)]
     return [own_method] + [method for method in allowed if method != own_method], config.popularity_weights()
@@ -213,7 +214,7 @@ def _add_scores(evaluation: Evaluation, series: str, table, scoring: Scoring, sp
             evaluation.test_ranks[series] = ranks
 
 
-def _add_blend(evaluation: Evaluation, table, corpus: Corpus) -> None:
+def _add_blend(evaluation: Evaluation, table: ScoreTable, corpus: Corpus) -> None:
     """The blended mode of the winner: its vectors under the scoring the blend chooses (``_blend_bases``) plus
     the count term of the SR (and AR) baselines' settings, and the count term alone beside it."""
     baselines = evaluation.baselines
@@ -241,13 +242,13 @@ def _add_blend(evaluation: Evaluation, table, corpus: Corpus) -> None:
         evaluation.test_ranks[COUNTS] = blend.counts_test_ranks
 
 
-def _blend_bases(evaluation: Evaluation, table, corpus: Corpus) -> Iterator[tuple[Scoring, object]]:
+def _blend_bases(evaluation: Evaluation, table: ScoreTable, corpus: Corpus) -> Iterator[tuple[Scoring, ScoreTable]]:
     """The embedding terms the blend is offered: the winner's own scoring first (``table``), then each other
-    scoring its configuration chose from (``_ensemble_choices``) with the popularity weight best on validation,
+    scoring its configuration chose from (``_scoring_choices``) with the popularity weight best on validation,
     each table built when asked for."""
     yield evaluation.winner_scoring, table
     vectors = evaluation.winner_vectors
-    methods, popularity_weights = _ensemble_choices(evaluation.winner_run, vectors, evaluation.winner_scoring.method)
+    methods, popularity_weights = _scoring_choices(evaluation.winner_run, vectors, evaluation.winner_scoring.method)
     for method in methods[1:]:
         other = vectors.score_table(method, corpus.counts)
         yield best_popularity_weight(other, method, corpus.validation_pairs, popularity_weights)[0], other

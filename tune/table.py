@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from track2vec.blend import Blend
 from track2vec.intervals import MetricWithInterval, PairedDifference
 
 from tune.comparison import BEST_TRIAL, RUNNER_UP, SPLIT_LABELS, SPLITS, TEST, VALIDATION, WINNER, Comparison, label
@@ -228,7 +229,7 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
     return lines
 
 
-def blend_line(blend) -> str:
+def blend_line(blend: Blend) -> str:
     """What the blend (``track2vec.blend.Blend``) ranks by, every choice of it made on validation."""
     counts = "log(1 + SR)" + (f" + {blend.ar_weight:g} × log(1 + AR)" if blend.ar_weight else "")
     return (f"The blend ranks by the winner's vectors under {blend.scoring.describe()} plus {blend.weight:g} × "
