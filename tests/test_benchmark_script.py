@@ -456,3 +456,43 @@ def test_where_counts_win_parses_settings_and_splits_pairs_into_quartiles_with_t
     rows = measure.gains_by_part(gains, parts)
     assert rows[0][1] == 2 and rows[0][2]["sr"] == pytest.approx(0.5) and rows[3][2]["sr"] == pytest.approx(0.25)
     assert rows[0][2]["embedding"] == 0.0
+
+
+def _measure_ensemble_holdout():
+    spec = importlib.util.spec_from_file_location("measure_ensemble_holdout", SCRIPTS / "measure_ensemble_holdout.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ensemble_holdout_chooses_on_half_a_and_scores_the_same_choice_on_half_b():
+    """Two models that each know every other pair: the ensemble chosen on half A knows all of half B, the best
+    model alone half of it; a model without context vectors is scored by cosine, the one scoring it allows."""
+    from track2vec.evaluation import evaluate_with
+    from track2vec.scoring import POPULARITY_WEIGHTS, Vectors
+
+    measure = _measure_ensemble_holdout()
+    rng = np.random.default_rng(0)
+    items, queries, dim = 80, 40, 40  # a direction of its own for every pair
+    pairs = np.stack([np.arange(queries), rng.permutation(np.arange(queries, items))[:queries]], axis=1)
+    counts = np.ones(items, dtype=np.int64)
+    models = []
+    for parity in (0, 1):
+        targets = rng.normal(scale=0.01, size=(items, dim)).astype(np.float32)
+        contexts = rng.normal(scale=0.01, size=(items, dim)).astype(np.float32)
+        for position, (query, answer) in enumerate(pairs):
+            if position % 2 == parity:
+                targets[query, position % dim] += 3
+                contexts[answer, position % dim] += 3
+        models.append(Vectors(targets, contexts, np.zeros(items, dtype=np.float32)))
+    even, odd = pairs[::2], pairs[1::2]
+    half_a, half_b = np.vstack([even[:10], odd[:12]]), np.vstack([even[10:], odd[12:]])  # B: 10 even, 8 odd
+    result = measure.holdout(models, ["target-context"], POPULARITY_WEIGHTS, counts, half_a, half_b)
+    assert result.selection.members == (0, 1)  # the model knowing more of half A first, the other joins
+    assert result.ensemble_b == pytest.approx(1.0) and result.single_b == pytest.approx(8 / 18, abs=0.05)
+    assert result.single_a == pytest.approx(evaluate_with(models[1].score_table("target-context", counts), half_a).ndcg)
+    assert result.selection.validation_ndcg == pytest.approx(1.0)
+    cosine_only = Vectors(models[0].embeddings)
+    alone = measure.best_alone([cosine_only, models[0]], ["cosine", "target-context"], counts, half_a, POPULARITY_WEIGHTS)
+    assert alone[0][1].method == "cosine" and alone[1][1].method == "target-context"
