@@ -102,3 +102,23 @@ def test_candidates_are_read_one_at_a_time_and_the_rest_left_unread():
 
     selection = select_ensemble(candidates(), "target-context", counts, pairs, max_members=2)
     assert selection.members == (0, 1) and read == ["first", "second", "third"]
+
+
+@pytest.mark.parametrize("method", ["cosine", "target-context", "symmetric"])
+def test_summed_validation_scores_choose_what_scoring_the_joined_model_chooses(method):
+    """Members' scores kept summed for the validation pairs (each candidate scored alone and added) pick the same
+    members, scoring and NDCG@10 as scoring each candidate joined with the members as one model."""
+    pairs, counts, (first, second) = _experts()
+    rng = np.random.default_rng(4)
+    counts = rng.integers(1, 200, size=60)
+    weak = [Vectors(*(m + rng.normal(scale=1.0, size=m.shape).astype(np.float32)
+                      for m in (second.embeddings, second.context_embeddings)), second.context_bias) for _ in range(3)]
+    offered = [first, weak[0], second, weak[1], weak[2], first]
+    summed = select_ensemble(offered, method, counts, pairs)
+    joined = select_ensemble(offered, method, counts, pairs, max_summed_scores_bytes=0)
+    assert summed.members == joined.members and len(summed.members) > 1
+    assert summed.scoring == joined.scoring
+    assert summed.validation_ndcg == pytest.approx(joined.validation_ndcg)
+    np.testing.assert_array_equal(summed.vectors.embeddings, joined.vectors.embeddings)
+    assert summed.validation_ndcg == pytest.approx(
+        evaluate_with(summed.vectors.score_table(method, counts), pairs, summed.scoring.popularity_weight).ndcg)

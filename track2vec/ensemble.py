@@ -14,6 +14,11 @@ that ensemble), while the ensemble stays within ``MAX_MEMBERS`` models and ``MAX
 (what ``recommend`` holds in memory and multiplies each query with). A candidate that does not join is
 dropped before the next is read, so the candidates may be loaded one at a time. Different
 configurations from one study err differently, which is what an ensemble gains from.
+
+The members' summed scores for the validation pairs are kept (``pair_scores``) while they fit in
+``MAX_SUMMED_SCORES_BYTES``, so that each candidate is scored alone and added to them: its cost is its own,
+not the ensemble's. Beyond that (very large vocabularies) each candidate is scored together with the
+members, as one model of their summed dimension.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from track2vec.errors import ConfigError
-from track2vec.evaluation import metrics_from_ranks, rank_targets
+from track2vec.evaluation import metrics_from_ranks, pair_scores, rank_targets
 from track2vec.scoring import CONTEXT_SCORINGS, POPULARITY_WEIGHTS, SCORINGS, Scoring, ScoreTable, Vectors, unit_rows
 
 MAX_MEMBERS = 16
 MAX_BYTES = 2**30  # the ensemble's vectors (target and context tables, float32) beyond its first model's
+MAX_SUMMED_SCORES_BYTES = 2 * 2**30  # the members' summed float32 scores, validation pairs x vocabulary
 
 
 @dataclass(frozen=True)
@@ -69,9 +75,14 @@ def best_scoring(vectors: Vectors, method: str, counts: np.ndarray, pairs: np.nd
 
 
 def best_popularity_weight(table: ScoreTable, method: str, pairs: np.ndarray,
-                           popularity_weights: Sequence[float] = POPULARITY_WEIGHTS, k: int = 10) -> tuple[Scoring, float]:
-    """The scoring of ``table`` (``method``'s) whose popularity weight ranks ``pairs`` best, and that NDCG@k."""
-    ranks = rank_targets(table, pairs, popularity_weights)
+                           popularity_weights: Sequence[float] = POPULARITY_WEIGHTS, k: int = 10,
+                           base: np.ndarray | None = None, members: int = 1) -> tuple[Scoring, float]:
+    """The scoring of ``table`` (``method``'s) whose popularity weight ranks ``pairs`` best, and that NDCG@k.
+
+    With ``base`` (other models' summed ``pair_scores``, ``members`` models in all with this one) the scores
+    ranked are their sum, cosine's their mean."""
+    scale = members if method == "cosine" else 1  # mean + w log(count) ranks as sum + members * w log(count)
+    ranks = rank_targets(table, pairs, [scale * weight for weight in popularity_weights], base)
     scores = [metrics_from_ranks(ranks[:, column], k).ndcg for column in range(len(popularity_weights))]
     best = int(np.argmax(scores))
     return Scoring(method, float(popularity_weights[best])), float(scores[best])
@@ -85,23 +96,34 @@ def nbytes(vectors: Vectors) -> int:
 
 def select_ensemble(candidates: Iterable[Vectors], method: str, counts: np.ndarray, validation_pairs: np.ndarray,
                     popularity_weights: Sequence[float] = POPULARITY_WEIGHTS, k: int = 10,
-                    max_members: int = MAX_MEMBERS, max_bytes: int = MAX_BYTES) -> Selection:
+                    max_members: int = MAX_MEMBERS, max_bytes: int = MAX_BYTES,
+                    max_summed_scores_bytes: int = MAX_SUMMED_SCORES_BYTES) -> Selection:
     """Greedy ensemble selection on ``validation_pairs`` among ``candidates`` (best first; the first always kept)."""
     candidates = iter(candidates)
     first = next(candidates, None)
     if first is None:
         raise ConfigError("an ensemble needs at least one model")
-    scoring, score = best_scoring(first, method, counts, validation_pairs, popularity_weights, k)
-    members, chosen, vectors = [0], [first], first
+    table = first.score_table(method, counts)
+    scoring, score = best_popularity_weight(table, method, validation_pairs, popularity_weights, k)
+    keeps_sums = len(validation_pairs) * len(counts) * 4 <= max_summed_scores_bytes
+    summed = pair_scores(table, validation_pairs) if keeps_sums else None
+    members, chosen = [0], [first]
     room = max_bytes  # for the members after the first: the first model alone is always possible
     for index, candidate in enumerate(candidates, start=1):
         if len(members) == max_members:
             break
         if nbytes(candidate) > room:
             continue
-        joined = concatenate(chosen + [candidate], method)
-        joined_scoring, joined_score = best_scoring(joined, method, counts, validation_pairs, popularity_weights, k)
+        if summed is not None:
+            table = candidate.score_table(method, counts)
+            joined_scoring, joined_score = best_popularity_weight(table, method, validation_pairs, popularity_weights,
+                                                                  k, base=summed, members=len(chosen) + 1)
+        else:
+            joined_scoring, joined_score = best_scoring(concatenate(chosen + [candidate], method), method, counts,
+                                                        validation_pairs, popularity_weights, k)
         if joined_score > score:
-            members, chosen, vectors = members + [index], chosen + [candidate], joined
+            if summed is not None:
+                pair_scores(table, validation_pairs, out=summed)
+            members, chosen = members + [index], chosen + [candidate]
             scoring, score, room = joined_scoring, joined_score, room - nbytes(candidate)
-    return Selection(tuple(members), vectors, scoring, score)
+    return Selection(tuple(members), concatenate(chosen, method), scoring, score)

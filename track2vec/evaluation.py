@@ -47,11 +47,14 @@ def _query_blocks(n_queries: int, vocabulary_size: int):
         yield slice(start, min(start + block, n_queries))
 
 
-def rank_targets(table: ScoreTable, pairs: np.ndarray, popularity_weights: Sequence[float] = (0.0,)) -> np.ndarray:
+def rank_targets(table: ScoreTable, pairs: np.ndarray, popularity_weights: Sequence[float] = (0.0,),
+                 base: np.ndarray | None = None) -> np.ndarray:
     """0-based rank of ``pairs[:, 1]`` among all items for query ``pairs[:, 0]``, under each popularity weight.
 
     Returns int64 [len(pairs), len(popularity_weights)]. Every tile of similarities is
     computed once and compared for all the weights in one pass (``ranking_kernels``).
+    ``base`` (float32 [len(pairs), vocabulary]) adds ``base[i, j]`` to candidate ``j``'s similarity for pair
+    ``i``: the scores of other models summed (``track2vec.ensemble``, ``pair_scores``).
     """
     from track2vec.ranking_kernels import count_ahead
 
@@ -65,16 +68,34 @@ def rank_targets(table: ScoreTable, pairs: np.ndarray, popularity_weights: Seque
         true_scores = np.einsum("ij,ij->i", query_vectors, table.items[answers]).astype(np.float32)
         if table.item_bias is not None:
             true_scores += table.item_bias[answers]
+        if base is not None:
+            true_scores += base[np.arange(start, start + len(queries)), answers]
         true_log_counts = table.log_counts[answers]
         counts = ranks[start:start + tile_queries]
         for first in range(0, len(table.items), tile_items):
             scores = query_vectors @ table.items[first:first + tile_items].T
             if table.item_bias is not None:
                 scores += table.item_bias[first:first + tile_items]
+            if base is not None:
+                scores += base[start:start + tile_queries, first:first + tile_items]
             count_ahead(scores, table.log_counts[None, first:first + tile_items], first, queries, answers, true_scores,
                         true_log_counts, weights, counts)
         counts[~np.isfinite(true_scores)] = len(table.items)  # a diverged model finds nothing
     return ranks
+
+
+def pair_scores(table: ScoreTable, pairs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Every candidate's similarity (with the item bias, without the popularity term) for each pair's query:
+    float32 [len(pairs), vocabulary], added to ``out`` where given (a sum over models, ``rank_targets``' base)."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if out is None:
+        out = np.zeros((len(pairs), len(table.items)), dtype=np.float32)
+    for block in _query_blocks(len(pairs), len(table.items)):
+        scores = table.queries[pairs[block, 0]] @ table.items.T
+        if table.item_bias is not None:
+            scores += table.item_bias
+        out[block] += scores
+    return out
 
 
 def ranks_of_targets(embeddings: np.ndarray, pairs: np.ndarray) -> np.ndarray:
