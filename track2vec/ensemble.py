@@ -103,10 +103,10 @@ def select_ensemble(candidates: Iterable[Vectors], method: str, counts: np.ndarr
     first = next(candidates, None)
     if first is None:
         raise ConfigError("an ensemble needs at least one model")
-    table = first.score_table(method, counts)
-    scoring, score = best_popularity_weight(table, method, validation_pairs, popularity_weights, k)
+    first_table = first.score_table(method, counts)
+    scoring, score = best_popularity_weight(first_table, method, validation_pairs, popularity_weights, k)
     keeps_sums = len(validation_pairs) * len(counts) * 4 <= max_summed_scores_bytes
-    summed = pair_scores(table, validation_pairs) if keeps_sums else None
+    summed = None  # the members' pair_scores, made when the first candidate is scored against them
     members, chosen = [0], [first]
     room = max_bytes  # for the members after the first: the first model alone is always possible
     for index, candidate in enumerate(candidates, start=1):
@@ -114,7 +114,9 @@ def select_ensemble(candidates: Iterable[Vectors], method: str, counts: np.ndarr
             break
         if nbytes(candidate) > room:
             continue
-        if summed is not None:
+        if keeps_sums:
+            if summed is None:
+                summed = pair_scores(first_table, validation_pairs)
             table = candidate.score_table(method, counts)
             joined_scoring, joined_score = best_popularity_weight(table, method, validation_pairs, popularity_weights,
                                                                   k, base=summed, members=len(chosen) + 1)
@@ -122,7 +124,7 @@ def select_ensemble(candidates: Iterable[Vectors], method: str, counts: np.ndarr
             joined_scoring, joined_score = best_scoring(concatenate(chosen + [candidate], method), method, counts,
                                                         validation_pairs, popularity_weights, k)
         if joined_score > score:
-            if summed is not None:
+            if keeps_sums:
                 pair_scores(table, validation_pairs, out=summed)
             members, chosen = members + [index], chosen + [candidate]
             scoring, score, room = joined_scoring, joined_score, room - nbytes(candidate)
