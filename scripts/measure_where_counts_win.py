@@ -9,7 +9,11 @@ validation pairs and prints the NDCG@10 of all three on each part:
 * by how often the query item occurs in the training playlists (quartiles);
 * by how often the answer occurs (quartiles);
 * by whether any training playlist has the answer within AR's chosen distance of the query
-  ("reachable": the pairs that counts can score at all), or not.
+  ("reachable": the pairs that counts can score at all), or not;
+* by the pair's own playlist, whose training part (every item but the last) the counts and the
+  model both learnt from: the answer within AR's distance of the query there already, the answer
+  there but not beside the query, or the answer new to the playlist. Counts memorise a pair seen
+  once; an embedding may smooth it away.
 
 Validation pairs only: nothing here looks at the test pairs.
 
@@ -74,6 +78,21 @@ def gains_by_part(gains: dict[str, np.ndarray], parts: list[tuple[str, np.ndarra
             for label, mask in parts]
 
 
+def own_history_parts(tokens: np.ndarray, offsets: np.ndarray, pairs: np.ndarray, playlists: np.ndarray,
+                      steps: int) -> list[tuple[str, np.ndarray]]:
+    """(label, mask) by what pair i's own playlist (``playlists[i]``, its training part ``tokens[offsets[p]:
+    offsets[p + 1]]``) already holds: the answer within ``steps`` positions of the query, the answer elsewhere,
+    or not the answer."""
+    beside = np.zeros(len(pairs), dtype=bool)
+    earlier = np.zeros(len(pairs), dtype=bool)
+    for i, ((query, answer), playlist) in enumerate(zip(pairs, playlists)):
+        items = tokens[offsets[playlist]:offsets[playlist + 1]]
+        earlier[i] = bool((items == answer).any())
+        beside[i] = any((items[max(0, at - steps):at + steps + 1] == answer).any()
+                        for at in np.flatnonzero(items == query))
+    return [(f"pair within {steps}", beside), ("answer elsewhere", earlier & ~beside), ("answer new", ~earlier)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True)
@@ -113,6 +132,8 @@ def main() -> None:
     sections = {"query count": quartile_parts(corpus.counts[pairs[:, 0]]),
                 "answer count": quartile_parts(corpus.counts[pairs[:, 1]]),
                 f"co-occur within {ar['steps']}": [("yes", reach), ("no", ~reach)],
+                "own playlist": own_history_parts(corpus.tokens, corpus.offsets, pairs, corpus.validation_playlists,
+                                                  ar["steps"]),
                 "all": [("all", np.ones(len(pairs), dtype=bool))]}
     print(f"{'part':<28} {'pairs':>6} " + " ".join(f"{name:>10}" for name in gains) + "  embedding / best count")
     for section, parts in sections.items():

@@ -458,6 +458,22 @@ def test_where_counts_win_parses_settings_and_splits_pairs_into_quartiles_with_t
     assert rows[0][2]["embedding"] == 0.0
 
 
+def test_where_counts_win_splits_pairs_by_what_their_own_playlist_already_holds():
+    measure = _measure_where_counts_win()
+    # training parts of three playlists; each pair ends one of them
+    tokens = np.array([1, 2, 3, 4, 5, 9, 8, 7, 1, 5, 6])
+    offsets = np.array([0, 5, 8, 11])
+    pairs = np.array([[5, 4], [7, 8], [1, 9], [6, 1], [5, 2]])
+    playlists = np.array([0, 1, 0, 2, 2])
+    parts = dict(measure.own_history_parts(tokens, offsets, pairs, playlists, steps=1))
+    assert parts["pair within 1"].tolist() == [True, True, False, False, False]
+    assert parts["answer elsewhere"].tolist() == [False, False, False, True, False]  # 1 two steps before 6
+    assert parts["answer new"].tolist() == [False, False, True, False, True]
+    parts = dict(measure.own_history_parts(tokens, offsets, pairs, playlists, steps=2))
+    assert parts["pair within 2"].tolist() == [True, True, False, True, False]
+    assert not parts["answer elsewhere"].any()
+
+
 def _measure_ensemble_holdout():
     spec = importlib.util.spec_from_file_location("measure_ensemble_holdout", SCRIPTS / "measure_ensemble_holdout.py")
     module = importlib.util.module_from_spec(spec)
