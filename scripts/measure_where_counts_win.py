@@ -45,23 +45,31 @@ K = 10
 
 
 def parse_settings(items: list[str]) -> dict:
-    """``name=value`` strings as TrainConfig fields, each value converted to that field's type."""
+    """``name=value`` strings as TrainConfig fields, each value converted to that field's type (``none`` for a
+    field that may be None)."""
     types = {field.name: field.type for field in dataclasses.fields(TrainConfig)}
     values = {}
     for item in items:
         name, _, text = item.partition("=")
         if name not in types:
             raise SystemExit(f"measure_where_counts_win: unknown setting {name!r}")
-        kind = types[name]
-        if "bool" in kind:
+        kind, optional = types[name].removesuffix(" | None"), types[name].endswith(" | None")
+        if optional and text.lower() == "none":
+            values[name] = None
+        elif kind == "bool":
             values[name] = text.lower() in ("1", "true", "yes")
-        elif kind == "int":
-            values[name] = int(text)
-        elif "float" in kind:
-            values[name] = float(text)
+        elif kind in ("int", "float"):
+            try:
+                values[name] = int(text) if kind == "int" else float(text)
+            except ValueError:
+                raise SystemExit(f"measure_where_counts_win: {name} must be {kind_name(kind)}, got {text!r}") from None
         else:
             values[name] = text
     return values
+
+
+def kind_name(kind: str) -> str:
+    return "a whole number" if kind == "int" else "a number"
 
 
 def quartile_parts(values: np.ndarray) -> list[tuple[str, np.ndarray]]:

@@ -447,6 +447,11 @@ def test_where_counts_win_parses_settings_and_splits_pairs_into_quartiles_with_t
         "dim": 97, "shrink_windows": True, "alpha": -0.49, "architecture": "softmax", "popularity_weight": 0.5}
     with pytest.raises(SystemExit, match="unknown setting 'dims'"):
         measure.parse_settings(["dims=4"])
+    # fields that may be None (TrainConfig's "int | None") convert like the others
+    assert measure.parse_settings(["batch_size=7126", "learning_rate=0.012", "shared_rows=none"]) == {
+        "batch_size": 7126, "learning_rate": 0.012, "shared_rows": None}
+    with pytest.raises(SystemExit, match="batch_size must be a whole number, got '7k'"):
+        measure.parse_settings(["batch_size=7k"])
     counts = np.array([1, 1, 2, 3, 5, 8, 13, 21])
     parts = measure.quartile_parts(counts)
     assert len(parts) == 4 and sum(mask.sum() for _, mask in parts) == len(counts)
