@@ -62,14 +62,11 @@ def parse_settings(items: list[str]) -> dict:
             try:
                 values[name] = int(text) if kind == "int" else float(text)
             except ValueError:
-                raise SystemExit(f"measure_where_counts_win: {name} must be {kind_name(kind)}, got {text!r}") from None
+                wanted = "a whole number" if kind == "int" else "a number"
+                raise SystemExit(f"measure_where_counts_win: {name} must be {wanted}, got {text!r}") from None
         else:
             values[name] = text
     return values
-
-
-def kind_name(kind: str) -> str:
-    return "a whole number" if kind == "int" else "a number"
 
 
 def quartile_parts(values: np.ndarray) -> list[tuple[str, np.ndarray]]:
