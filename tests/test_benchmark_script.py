@@ -108,6 +108,11 @@ def test_parse_rows_and_output_default(benchmark_module):
     assert benchmark_module.output_path(args) is None
     args = benchmark_module.build_parser().parse_args(["--quality-corpora", "kosarak"])
     assert benchmark_module.output_path(args) is None  # part of row 8 never replaces the full run's file
+    args = benchmark_module.build_parser().parse_args(["--quality-seeds", "2,0,2"])
+    assert args.quality_seeds == (2, 0) and benchmark_module.output_path(args) is None
+    for bad in ("-1", "0,x", ","):
+        with pytest.raises(Exception):
+            benchmark_module.parse_seeds(bad)
 
 
 def test_row_8_runs_on_the_corpora_named(benchmark_module, capsys):
@@ -301,6 +306,28 @@ def test_quality_row_judges_each_corpus_by_its_target(tmp_path):
     assert [(what, met) for what, _, _, met in judge(music)] == [
         ("winner / AR", True), ("winner / (0.9 x SR)", True), ("blend / (1.05 x SR)", True)]
     assert plain.interval_lines() == []  # an export without intervals (older) prints none
+
+
+def test_quality_row_means_each_target_over_the_seeds(tmp_path):
+    from bench.row_quality import QualityCorpus, across_seeds, read_outcome
+
+    def outcome(seed, winner, sr, ar, corpus):
+        folder = tmp_path / str(seed)
+        folder.mkdir(exist_ok=True)
+        metrics = {"winner_test_ndcg_at_10": winner, "sr_test_ndcg_at_10": sr, "ar_test_ndcg_at_10": ar}
+        (folder / "model.json").write_text(json.dumps({"hyperparameters": {"seed": seed}, "metrics": metrics}))
+        return read_outcome(corpus, folder, 60.0)
+
+    plain = QualityCorpus("e-commerce", "e.npy")
+    # seed 0's test half favours AR, seed 1's does not: the winner meets max(SR, AR) on one seed of two
+    runs = [outcome(0, 0.190, 0.192, 0.198, plain), outcome(1, 0.196, 0.192, 0.194, plain)]
+    [(what, ours, reference, met, judged)] = across_seeds(runs)
+    assert what == "winner / max(SR, AR)" and (met, judged) == (1, 2)
+    assert ours == pytest.approx(0.193) and reference == pytest.approx(0.196)
+    music = QualityCorpus("music", "m.txt", music=True)
+    targets = across_seeds([outcome(2, 0.10, 0.105, 0.09, music)])  # no blend in the export: two targets
+    assert [(what, met, judged) for what, _, _, met, judged in targets] == [
+        ("winner / AR", 1, 1), ("winner / (0.9 x SR)", 1, 1)]
 
 
 def test_quality_row_prints_the_exports_interval_of_winner_minus_best_baseline(tmp_path):

@@ -99,7 +99,7 @@ class Settings:
     # row 8: quality against the counted baselines
     quality_corpora: tuple = ()  # bench.row_quality.QualityCorpus
     quality_trials: int = 24
-    quality_seed: int = 0
+    quality_seeds: tuple[int, ...] = (0,)  # one study per corpus and seed (the seed also draws the split)
     # row 9: transfer from a study on a sample (bench.row_transfer.TransferPlan)
     transfer: Any = None
     # row 10: the Million-Playlist-size corpus
@@ -168,7 +168,7 @@ def _transfer_plan(quick: bool):
 
 
 def _quality_corpora(quick: bool) -> tuple:
-    """Row 7's corpora: the built-in one only in a quick run (a short study), issue 12's four in a full run."""
+    """Row 8's corpora: the built-in one only in a quick run (a short study), issue 12's four in a full run."""
     from bench.row_quality import QualityCorpus
 
     builtin = QualityCorpus("builtin small", "builtin")
