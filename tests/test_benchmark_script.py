@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import random
@@ -110,8 +111,9 @@ def test_parse_rows_and_output_default(benchmark_module):
     assert benchmark_module.output_path(args) is None  # part of row 8 never replaces the full run's file
     args = benchmark_module.build_parser().parse_args(["--quality-seeds", "2,0,2"])
     assert args.quality_seeds == (2, 0) and benchmark_module.output_path(args) is None
-    for bad in ("-1", "0,x", ","):
-        with pytest.raises(Exception):
+    for bad, message in (("-1", "seeds are whole numbers >= 0"), ("0,x", "expected seeds like 0,1,2"),
+                         (",", "seeds are whole numbers >= 0")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
             benchmark_module.parse_seeds(bad)
 
 
