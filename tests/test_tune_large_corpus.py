@@ -17,8 +17,9 @@ def test_below_the_threshold_the_default_space_stands():
 
 def test_from_the_threshold_the_space_trains_sgns_with_sgd_and_a_decaying_rate():
     recipe = large_corpus_recipe({"dim": {"min": 8, "max": 32}}, RECIPE_FROM_TOKENS)
+    # sgd's rate is word2vec's per pair: searched itself, not scaled with the batch as Adam's
     assert dict(recipe.fixed) == {"architecture": "sgns", "optimizer": "sgd", "lr_schedule": "linear",
-                                  "negatives": {"min": 1, "max": 5}}
+                                  "negatives": {"min": 1, "max": 5}, "learning_rate": {"min": 1e-3, "max": 1e-1}}
     assert f"{RECIPE_FROM_TOKENS:,} training tokens" in recipe.describe()
     assert "architecture = 'sgns'" in recipe.describe() and "negatives in 1-5" in recipe.describe()
 
@@ -30,8 +31,14 @@ def test_a_config_that_chooses_the_model_keeps_its_choice(named):
 
 
 def test_the_users_own_rate_schedule_and_negatives_are_kept():
-    recipe = large_corpus_recipe({"lr_schedule": "constant", "negatives": {"min": 5, "max": 15}}, RECIPE_FROM_TOKENS)
+    recipe = large_corpus_recipe({"lr_schedule": "constant", "negatives": {"min": 5, "max": 15},
+                                  "learning_rate": 0.025}, RECIPE_FROM_TOKENS)
     assert dict(recipe.fixed) == {"architecture": "sgns", "optimizer": "sgd"}
+
+
+def test_a_user_who_searches_the_rate_of_1024_pairs_keeps_it():
+    recipe = large_corpus_recipe({"lr_at_batch_1024": {"min": 1e-3, "max": 1e-2}}, RECIPE_FROM_TOKENS)
+    assert "learning_rate" not in recipe.fixed
 
 
 def test_a_large_corpus_study_records_the_recipe_and_its_trials_train_it(tmp_path, monkeypatch, capsys, no_ray_left):

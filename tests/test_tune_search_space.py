@@ -20,9 +20,10 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     space = build_space()
     assert set(space.distributions) | set(space.fixed) == set(PARAMS)
     alpha, subsample = space.distributions["alpha"], space.distributions["subsample"]
-    assert (alpha.low, alpha.high, alpha.log) == (-1.4, 1.4, False)
-    assert (subsample.low, subsample.high, subsample.log) == (1e-5, 1e-1, True)
-    assert space.distributions["batch_size"].log and space.distributions["learning_rate"].log
+    # the paper's ranges less the ends where no trial of our real-corpus studies did well
+    assert (alpha.low, alpha.high, alpha.log) == (-1.0, 1.4, False)
+    assert (subsample.low, subsample.high, subsample.log) == (3e-5, 1e-1, True)
+    assert space.distributions["batch_size"].log and space.distributions["lr_at_batch_1024"].log
     assert space.fixed["architecture"] == "softmax"
     assert set(space.distributions["direction"].choices) == {"both", "forward"}
     assert set(space.distributions["shrink_windows"].choices) == {False, True}
@@ -31,12 +32,44 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     # Scoring does not change training: chosen on validation in every trial, not searched.
     assert set(space.distributions["lr_schedule"].choices) == {"constant", "linear"}
     assert space.fixed == {"architecture": "softmax", "optimizer": "auto", "scoring": "auto", "popularity_weight": None,
-                           "shared_rows": SHARED_NEGATIVE_ROWS}
+                           "shared_rows": SHARED_NEGATIVE_ROWS, "learning_rate": None}
+    assert ("learning_rate: auto (lr_at_batch_1024 x sqrt(batch_size / 1024), Adam's square-root rule)"
+            in space.describe())
     assert "optimizer: auto (adam, or lazy-adam (sparse updates) on large vocabularies)" in space.describe()
     assert "popularity_weight: auto (the best on validation after each epoch)" in space.describe()
     assert "lr_schedule in ['constant', 'linear']" in space.describe()
     fixed = build_space({"lr_schedule": "auto"})
     assert "lr_schedule: auto (linear decay for sgd, constant for the others)" in fixed.describe()
+
+
+def test_a_trials_learning_rate_is_the_searched_rate_of_1024_pairs_scaled_by_the_square_root_of_its_batch():
+    space = build_space()
+    assert space.trial_config({"lr_at_batch_1024": 0.01, "batch_size": 4096, "dim": 32}) == {
+        "lr_at_batch_1024": 0.01, "batch_size": 4096, "dim": 32, "learning_rate": pytest.approx(0.02)}
+    assert space.trial_config({"lr_at_batch_1024": 0.01, "batch_size": 256})["learning_rate"] == pytest.approx(0.005)
+    # a batch size fixed by the config scales the sampled rate just the same
+    fixed_batch = build_space({"batch_size": 1024})
+    assert fixed_batch.trial_config({"lr_at_batch_1024": 0.003})["learning_rate"] == pytest.approx(0.003)
+    # ... and a fixed reference rate follows the sampled batch
+    fixed_rate = build_space({"lr_at_batch_1024": 0.004})
+    assert fixed_rate.trial_config({"batch_size": 16384})["learning_rate"] == pytest.approx(0.016)
+
+
+@pytest.mark.parametrize("named", ["learning_rate = 0.05", "learning_rate = { min = 1e-3, max = 1e-1 }"])
+def test_a_config_that_names_the_learning_rate_fixes_or_searches_it_as_given(tmp_path, named):
+    overrides, _ = load_overrides(write(tmp_path, named + "\n"))
+    space = build_space(overrides)
+    assert "lr_at_batch_1024" not in space.distributions and "lr_at_batch_1024" not in space.fixed
+    assert not any(line.startswith("lr_at_batch_1024") for line in space.describe())
+    sample = {"batch_size": 4096, "learning_rate": 0.05}
+    assert space.trial_config(sample) == sample  # nothing derived: the rate is what the config says
+
+
+def test_naming_both_learning_rates_is_refused_with_one_line(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_overrides(write(tmp_path, "learning_rate = 0.05\nlr_at_batch_1024 = { min = 1e-3, max = 1e-2 }\n"))
+    assert "give learning_rate or lr_at_batch_1024, not both" in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 def test_the_softmaxs_shared_rows_can_be_fixed_or_searched(tmp_path):

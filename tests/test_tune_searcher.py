@@ -18,9 +18,11 @@ MAX_EPOCHS = 3
 
 
 def searcher(storage=None) -> PruningOptunaSearch:
+    space = build_space()
     return PruningOptunaSearch(
-        build_space().distributions, metric="val_ndcg_at_10", objective="best_val_ndcg_at_10", step_attr="epoch",
+        space.distributions, metric="val_ndcg_at_10", objective="best_val_ndcg_at_10", step_attr="epoch",
         max_steps=MAX_EPOCHS, sampler=make_sampler(0, 12), study_name="s", storage=storage,
+        trial_config=space.trial_config,
     )
 
 
@@ -36,7 +38,9 @@ def frozen(search: PruningOptunaSearch, trial_id: str) -> optuna.trial.FrozenTri
 def test_trial_stopped_before_max_epochs_is_pruned_with_its_last_value():
     search = searcher()
     config = search.suggest("a")
-    assert set(config) == set(build_space().distributions)
+    # every searched parameter, and the learning rate that the sampled rate of 1,024 pairs gives its batch
+    assert set(config) == set(build_space().distributions) | {"learning_rate"}
+    assert config["learning_rate"] == pytest.approx(config["lr_at_batch_1024"] * (config["batch_size"] / 1024) ** 0.5)
     search.on_trial_result("a", result(1, 0.10))
     # Tune passes the result that made ASHA stop the trial only to on_trial_complete
     search.on_trial_complete("a", result(2, 0.05, best=0.10))

@@ -264,7 +264,7 @@ def build_tuner(study: Study, spec: StudySpec, corpus: Corpus):
         space.distributions, metric=METRIC, objective=OBJECTIVE, step_attr=TIME_ATTR,
         max_steps=spec.max_epochs, sampler=make_sampler(spec.seed, spec.trials),
         study_name=study.name, storage=optuna_store.storage(study, spec), budget=budget,
-        points_to_evaluate=[dict(point) for point in spec.warm_start_points],
+        points_to_evaluate=[dict(point) for point in spec.warm_start_points], trial_config=space.trial_config,
     )
     scheduler = ResumableASHA(
         searcher, time_attr=TIME_ATTR, metric=METRIC, mode="max", max_t=spec.max_epochs,

@@ -1,12 +1,18 @@
 """The hyperparameter search space: defaults, TOML overrides, Optuna distributions.
 
 Default ranges follow Caselles-Dupré et al., "Word2vec applied to recommendation:
-hyperparameters matter" (RecSys 2018) and the original tuning notebook: the
-negative-sampling exponent ``alpha`` spans [-1.4, 1.4] and the subsampling threshold
-[1e-5, 1e-1] (log), as in the paper; window, negatives and dimension bracket the
-notebook's (3, 5, 30) and gensim's (5, 5, 100) values. The learning rate spans
-[1e-3, 1e-1] (log) around gensim's 0.025 and the library's default 0.02 (why that
-floor: the README's search-space paragraph).
+hyperparameters matter" (RecSys 2018) and the original tuning notebook, narrowed where
+studies on three real corpora never found a good trial (README, "Tuning: a study"): the
+negative-sampling exponent ``alpha`` spans [-1, 1.4] (the paper's [-1.4, 1.4] less its most
+negative end) and the subsampling threshold [3e-5, 1e-1] (log; the paper's floor is 1e-5);
+window, negatives and dimension bracket the notebook's (3, 5, 30) and gensim's (5, 5, 100) values.
+
+The learning rate is searched as the rate of a batch of ``REFERENCE_BATCH`` pairs,
+``lr_at_batch_1024``; a trial trains at that rate times sqrt(batch_size / REFERENCE_BATCH),
+Adam's square-root scaling rule. Searched independently, a small batch drawn with a large rate
+(or a large batch with a small one) wastes the trial; scaled, every batch size is tried at rates
+of the same reach. A config that names ``learning_rate`` searches or fixes the rate itself
+instead (word2vec's recipe on a very large corpus does, for ``sgd``'s per-pair rate).
 
 A TOML file (``--config``) overrides any of them. A scalar fixes a parameter, a
 table sets a range or a list of choices::
@@ -40,6 +46,10 @@ import optuna.distributions as od
 
 from track2vec.config import SHARED_NEGATIVE_ROWS
 from track2vec.errors import ConfigError
+
+# The batch size whose learning rate is searched (``lr_at_batch_1024``); other batches scale it by the square root.
+REFERENCE_BATCH = 1024
+LR_AT_REFERENCE = "lr_at_batch_1024"
 
 # Default choices. The names a user may give are checked against the library's lists (library_names).
 # The architecture that ranked best on every corpus measured (README, "Quality"); sgns and
@@ -76,9 +86,12 @@ PARAMS: dict[str, Param] = {
     # step cheaper (BENCHMARKS.md row 3), so a --config may fix or search it.
     "shared_rows": Param(int, SHARED_NEGATIVE_ROWS, lowest=1, search_range=(16, 256)),
     "batch_size": Param(int, (256, 16384), log=True, lowest=1),
-    "alpha": Param(float, (-1.4, 1.4)),
-    "subsample": Param(float, (1e-5, 1e-1), log=True, lowest=0.0),
-    "learning_rate": Param(float, (1e-3, 1e-1), log=True, strictly_positive=True),
+    "alpha": Param(float, (-1.0, 1.4)),
+    "subsample": Param(float, (3e-5, 1e-1), log=True, lowest=0.0),
+    # Derived by default (SearchSpace.trial_config); a --config that names it searches or fixes it instead.
+    "learning_rate": Param(float, None, log=True, strictly_positive=True, search_range=(1e-3, 1e-1),
+                           auto=f"lr_at_batch_1024 x sqrt(batch_size / {REFERENCE_BATCH}), Adam's square-root rule"),
+    "lr_at_batch_1024": Param(float, (1.2e-3, 2e-2), log=True, strictly_positive=True),
     "optimizer": Param(str, DEFAULT_OPTIMIZER, names="OPTIMIZER_CHOICES",
                        auto="adam, or lazy-adam (sparse updates) on large vocabularies"),
     # Searched: a rate decaying over the trial's epochs settles some corpora's best epochs higher and costs
@@ -109,10 +122,25 @@ class SearchSpace:
     distributions: dict[str, od.BaseDistribution]
     fixed: dict[str, Any]
 
+    def derives_learning_rate(self) -> bool:
+        """Whether a trial's learning rate follows from ``lr_at_batch_1024`` and its batch size."""
+        return "learning_rate" in self.fixed and self.fixed["learning_rate"] is None
+
+    def trial_config(self, sampled: dict[str, Any]) -> dict[str, Any]:
+        """A trial's hyperparameters from Optuna's sample: with the learning rate the sample implies."""
+        config = dict(sampled)
+        if self.derives_learning_rate():
+            def value(name):
+                return config[name] if name in config else self.fixed[name]
+            config["learning_rate"] = learning_rate_at(value(LR_AT_REFERENCE), value("batch_size"))
+        return config
+
     def describe(self) -> list[str]:
         """One human-readable line per parameter."""
         lines = []
         for name in PARAMS:
+            if name not in self.fixed and name not in self.distributions:
+                continue  # lr_at_batch_1024 where the config names learning_rate itself
             if name in self.fixed:
                 value = self.fixed[name]
                 if value is None or value == AUTO:
@@ -126,6 +154,11 @@ class SearchSpace:
             else:
                 lines.append(f"{name} in [{dist.low:g}, {dist.high:g}]{' (log)' if dist.log else ''}")
         return lines
+
+
+def learning_rate_at(lr_at_reference: float, batch_size: int) -> float:
+    """The rate for ``batch_size`` pairs of the rate ``lr_at_reference`` of REFERENCE_BATCH pairs (square-root rule)."""
+    return float(lr_at_reference) * math.sqrt(batch_size / REFERENCE_BATCH)
 
 
 def load_overrides(path: Path) -> tuple[dict[str, Any], str]:
@@ -172,11 +205,23 @@ def build_space(overrides: dict[str, Any] | None = None, source: str = "config",
         else:
             fixed[name] = value
     _artist_vectors_where_they_act(overrides, distributions, fixed, source, artists)
+    _one_learning_rate(overrides, distributions, fixed, source)
     if not distributions:  # Ray's OptunaSearch cannot sample from an empty space
         raise ConfigError(f"{source}: every hyperparameter is fixed, so there is nothing to search: give one a "
                           "range or choices (e.g. dim = { min = 16, max = 128 }), or train the one "
                           "configuration with `track2vec train`")
     return SearchSpace(distributions, fixed)
+
+
+def _one_learning_rate(overrides, distributions, fixed, source: str) -> None:
+    """Search the rate of the reference batch, or, where the config names ``learning_rate``, that rate alone."""
+    if fixed.get("learning_rate", 0.0) is None:  # derived: lr_at_batch_1024 stays
+        return
+    if LR_AT_REFERENCE in overrides:
+        raise ConfigError(f"{source}: give learning_rate or {LR_AT_REFERENCE}, not both (a trial's rate is "
+                          f"{LR_AT_REFERENCE} x sqrt(batch_size / {REFERENCE_BATCH}) unless learning_rate is named)")
+    distributions.pop(LR_AT_REFERENCE, None)
+    fixed.pop(LR_AT_REFERENCE, None)
 
 
 def _artist_vectors_where_they_act(overrides, distributions, fixed, source: str, artists: bool) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 import optuna
 from optuna.trial import TrialState
@@ -54,6 +55,7 @@ class PruningOptunaSearch(OptunaSearch):
         storage: optuna.storages.BaseStorage | None,
         budget: Budget | None = None,
         points_to_evaluate: list[dict] | None = None,
+        trial_config: Callable[[dict], dict] | None = None,
     ) -> None:
         super().__init__(space=space, metric=metric, mode="max", sampler=sampler,
                          study_name=study_name, storage=storage)
@@ -64,6 +66,8 @@ class PruningOptunaSearch(OptunaSearch):
         for point in points_to_evaluate or ():
             self.study.enqueue_trial(dict(point), skip_if_exists=True)
         self._budget = budget or Budget()
+        # turns Optuna's sample into the trial's hyperparameters (SearchSpace.trial_config: the learning rate)
+        self._trial_config = trial_config
         self._objective = objective
         self._step_attr = step_attr
         self._max_steps = max_steps
@@ -78,6 +82,9 @@ class PruningOptunaSearch(OptunaSearch):
         config = super().suggest(trial_id)
         if new and trial_id in trials:
             trials[trial_id].set_user_attr(RAY_TRIAL_ID, trial_id)
+        trial_config = getattr(self, "_trial_config", None)  # None in a searcher pickled before it existed
+        if isinstance(config, dict) and trial_config is not None:
+            config = trial_config(config)
         return config
 
     def _report(self, trial_id: str, result: dict | None) -> bool:

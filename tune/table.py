@@ -113,7 +113,7 @@ def format_cell(name: str, value: Any) -> str:
     if isinstance(value, (SeedInterval, Cost)):
         return value.describe()
     if isinstance(value, float):
-        if name in ("subsample", "learning_rate"):
+        if name in ("subsample", "learning_rate", "lr_at_batch_1024"):
             return f"{value:.2e}"
         if name == "pairs_per_second":
             return f"{value:,.0f}"
