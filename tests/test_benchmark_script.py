@@ -546,3 +546,42 @@ def test_ensemble_holdout_chooses_on_half_a_and_scores_the_same_choice_on_half_b
     cosine_only = Vectors(models[0].embeddings)
     alone = measure.best_alone([cosine_only, models[0]], ["cosine", "target-context"], counts, half_a, POPULARITY_WEIGHTS)
     assert alone[0][1].method == "cosine" and alone[1][1].method == "target-context"
+
+
+def _measure_search_bounds():
+    spec = importlib.util.spec_from_file_location("measure_search_bounds", SCRIPTS / "measure_search_bounds.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_search_bounds_count_the_trials_each_default_bound_leaves_out():
+    """Trials placed by today's default bounds; one from a study that searched learning_rate itself is placed by
+    the rate of 1,024 pairs it implies."""
+    measure = _measure_search_bounds()
+    inside = {"alpha": 0.5, "subsample": 1e-3, "lr_at_batch_1024": 5e-3, "batch_size": 4096}
+    points = [
+        measure.TrialPoint("a", dict(inside), good=True, poor=False),
+        measure.TrialPoint("a", {**inside, "alpha": -1.2}, good=False, poor=True),
+        measure.TrialPoint("b", {**inside, "subsample": 1e-5, "alpha": -1.3}, good=False, poor=True),
+        # before the square-root rule: lr 0.08 at batch 256 is 0.16 for 1,024 pairs, far above the range
+        measure.TrialPoint("b", {"alpha": 0.5, "subsample": 1e-3, "learning_rate": 0.08, "batch_size": 256},
+                           good=False, poor=False),
+    ]
+    assert points[3].lr_at_reference == pytest.approx(0.16) and points[0].learning_rate == pytest.approx(0.01)
+    lines = measure.summary(points)
+    assert lines[0] == "4 trials of 2 studies: 1 good, 2 poor"
+    assert "learning_rate 1.00e-02-1.00e-02 (1x), lr_at_batch_1024 5.00e-03-5.00e-03 (1x)" in lines[1]
+    counted = {line.split(" leaves out ")[0].strip(): line.split(" leaves out ")[1] for line in lines[2:]}
+    assert counted["alpha below -1"] == "  2: 0 good, 2 poor"
+    assert counted["subsample below 3e-05"] == "  1: 0 good, 1 poor"
+    assert counted["lr_at_batch_1024 outside 0.0012-0.02"] == "  1: 0 good, 0 poor"
+    assert counted["all bounds together"] == "  3: 0 good, 2 poor"
+
+
+def test_search_bounds_refuse_a_missing_study_with_one_line(tmp_path, capsys):
+    measure = _measure_search_bounds()
+    assert measure.main(["--storage", str(tmp_path), "--names", "none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("measure_search_bounds: error: ") and "\n" not in err
