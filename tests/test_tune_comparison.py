@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
+
+from track2vec.scoring import Scoring, Vectors
 
 from tune.comparison import ONE_NUMBER, Comparison, Score
 from tune.evaluation import Evaluation
@@ -35,6 +40,21 @@ def evaluation(comparison: Comparison) -> Evaluation:
     winner = TrialRow("w1", "completed", 3, params, best_val_ndcg=0.15, best_val_hr=0.3, best_epoch=2)
     return Evaluation(Study("/studies", "s"), StudySpec(name="s", trials=1, max_epochs=3), [winner], winner,
                       comparison=comparison)
+
+
+def test_an_ensembles_winning_trial_is_named_with_its_own_scoring_and_the_ensemble_with_its():
+    found = evaluation(Comparison.from_metrics(FLAT))
+    found.winner = replace(found.winner, best_scoring="symmetric + 0.5 log(count)")
+    partner = TrialRow("w2", "completed", 3, dict(found.winner.params), best_val_ndcg=0.14, best_val_hr=0.3,
+                       best_epoch=3, best_scoring="target-context")
+    found.ensemble = [found.winner, partner]
+    found.winner_vectors = Vectors(np.zeros((4, 32), dtype=np.float32))
+    found.winner_scoring = Scoring("symmetric", 1.5)
+    lines = summary_lines(found)
+    trial_line = next(line for line in lines if line.startswith("Winner (chosen on validation only)"))
+    assert trial_line.endswith("ranking by symmetric + 0.5 log(count).")
+    ensemble_line = next(line for line in lines if line.startswith("The winner is an ensemble"))
+    assert ensemble_line.endswith("ranking by symmetric + 1.5 log(count).")
 
 
 def test_a_new_series_needs_only_its_scores():

@@ -194,9 +194,13 @@ def summary_lines(evaluation: Evaluation) -> list[str]:
         else:
             lines.append("No trial has finished an epoch yet: nothing to export.")
         return lines
-    scoring = f", ranking by {evaluation.winner_scoring.describe()}." if evaluation.winner_scoring else "."
     repeated = evaluation.repeats.by_trial().get(winner.trial_id) if evaluation.repeats else None
     run = evaluation.winner_run or winner
+    # An ensemble's scoring is its own (said on its line below); the trial's line names the trial's.
+    if len(evaluation.ensemble) > 1:
+        scoring = f", ranking by {run.best_scoring}." if run.best_scoring else "."
+    else:
+        scoring = f", ranking by {evaluation.winner_scoring.describe()}." if evaluation.winner_scoring else "."
     if repeated is None:
         lines.append(
             f"Winner (chosen on validation only): trial {winner.trial_id}, best validation NDCG@10 "
