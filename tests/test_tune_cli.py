@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from track2vec.errors import ConfigError
-from tune.cli import main
+from tune.cli import build_parser, main
 from tune.spec import StudySpec
 from tune.study import Study, resolve_storage
 
@@ -141,8 +141,19 @@ def test_existing_study_is_not_overwritten(capsys, tmp_path):
     study.save_spec(StudySpec(name="taken", seed=7))
     before = (tmp_path / "taken" / "study.json").read_text()
     code, _, err = run_cli(capsys, "run", "--data", "builtin:tiny", "--storage", str(tmp_path), "--name", "taken")
-    assert_one_line_error(code, err, "already exists", "resume --name taken")
+    # the command it suggests names the storage too, so it works as printed
+    assert_one_line_error(code, err, "already exists", f"resume --name taken --storage {tmp_path}`")
     assert (tmp_path / "taken" / "study.json").read_text() == before
+
+
+def test_help_is_for_users_and_says_what_a_missing_name_becomes(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    top = capsys.readouterr().out
+    assert "``" not in top and "tune/run.py" not in top and "COMMAND --help" in top
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--help"])
+    assert "study-<date>-<time>" in " ".join(capsys.readouterr().out.split())
 
 
 def test_relative_storage_is_made_absolute(tmp_path, monkeypatch):

@@ -27,6 +27,11 @@ from tune.spec import (
 from tune.study import Study, check_name, default_name, resolve_storage
 
 LOCAL_CLUSTER = ClusterOptions()  # the defaults of the cluster options
+DESCRIPTION = """Distributed hyperparameter search for track2vec (Ray Tune + Optuna + ASHA).
+
+commands: run a new study, resume an interrupted one, repeat the top configurations of a finished
+study with new seeds, export the winner and the evaluation table, status of a study (works while it
+runs), report (an HTML page of an exported study). `track2vec-tune COMMAND --help` lists each one's options."""
 
 
 def _positive_int(text: str) -> int:
@@ -84,7 +89,7 @@ def _repeat_options(sub: argparse.ArgumentParser, repeats_default: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_version(parser)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     defaults = argparse.ArgumentDefaultsHelpFormatter
@@ -93,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--storage", default=None,
                          help="directory (absolute, or made absolute) or URI (s3://...) holding the studies; "
                               "default $TRACK2VEC_STORAGE or ~/track2vec-studies")
-        sub.add_argument("--name", required=name_required, default=None, help="the study's name")
+        sub.add_argument("--name", required=name_required, default=None,
+                         help="the study's name" + ("" if name_required else
+                                                    " (default: study-<date>-<time>, printed when the study starts)"))
 
     def cluster(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--address", default=None,

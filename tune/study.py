@@ -168,7 +168,8 @@ class Study:
         if self.exists():
             raise ConfigError(
                 f"a study named {self.name!r} already exists in {self.storage}; "
-                f"continue it with `track2vec-tune resume --name {self.name}` or choose another --name"
+                f"continue it with `track2vec-tune resume --name {self.name} --storage {self.storage}` or choose "
+                "another --name"
             )
         try:
             if self.is_local:
