@@ -300,3 +300,21 @@ def assert_recommend_ranks_as_evaluated(export_dir, corpus, table, scoring) -> N
         ids = [index[suggestion.item] for suggestion in suggested]
         ranks = rank_targets(table, np.array([[query, item] for item in ids]), (scoring.popularity_weight,))[:, 0]
         np.testing.assert_array_equal(ranks, range(10))
+
+
+@pytest.mark.slow
+def test_resuming_a_finished_exported_study_says_so_and_leaves_its_export(tiny_study, capsys, monkeypatch):
+    """Nothing to train: no Ray cluster is started and the export is not written again."""
+    assert tiny_study.code == 0, tiny_study.out
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("resume started a Ray cluster for a finished study")
+
+    monkeypatch.setattr(driver, "connect", no_cluster)
+    export_dir = tiny_study.path / "export"
+    before = {path.name: path.stat().st_mtime_ns for path in export_dir.iterdir()}
+    assert main(["resume", "--name", tiny_study.name, "--storage", str(tiny_study.storage)]) == 0
+    out = capsys.readouterr().out
+    assert f"has finished its {tiny_study.trials} trials" in out and "nothing to resume" in out
+    assert f"export --name {tiny_study.name} --storage {tiny_study.storage} --force" in out
+    assert {path.name: path.stat().st_mtime_ns for path in export_dir.iterdir()} == before

@@ -119,6 +119,11 @@ def resume(study: Study, cluster: ClusterOptions, given: StudySpec | None = None
         started, now = (_shown(getattr(settings, name)) for settings in (spec, given))
         raise ConfigError(f"study {study.name!r} was started with {option(name)} {started}, "
                           f"not {now}; use `{PROG} resume --name {study.name}`")
+    if _finished_and_exported(study, spec):
+        say(f"{PROG}: study {study.name!r} has finished its {spec.trials} trials and its export is in "
+            f"{study.export_path}: nothing to resume (`{PROG} export --name {study.name} --storage {study.storage} "
+            "--force` scores and exports it again)")
+        return 0
     restorable = study.has_file("tuner.pkl") and study.has_experiment_state()
     if restorable:
         driver.check_restorable(study)  # before starting Ray: a damaged state is a one-line error
@@ -137,6 +142,17 @@ def resume(study: Study, cluster: ClusterOptions, given: StudySpec | None = None
         return _finish(study, spec, corpus, outcome, force_export=True)
     finally:
         driver.shutdown()
+
+
+def _finished_and_exported(study: Study, spec: StudySpec) -> bool:
+    """Whether every trial ended without error, no repeats are planned, and the export is written: then
+    ``resume`` has nothing to train and would only write the same export again."""
+    from tune.reader import COMPLETED, STOPPED, read_rows
+
+    if spec.repeats or not study.has_file(f"{EXPORT_DIR}/{INFO_FILE}"):
+        return False
+    rows = read_rows(study, spec)
+    return len(rows) == spec.trials and all(row.status in (COMPLETED, STOPPED) for row in rows)
 
 
 def repeat(study: Study, repeats: int, top: int, cluster: ClusterOptions, force: bool = False) -> int:
