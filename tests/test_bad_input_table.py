@@ -165,7 +165,7 @@ CASES.update({
         "track2vec", lambda tmp: ["recommend", "--model", str(tmp), "--playlist", "a b"], "not an export"),
     "recommend: --model is a file": Case(
         "track2vec", lambda tmp: ["recommend", "--model", _file("m.npy", b"x")(tmp), "--playlist", "a b"],
-        "no such export directory"),
+        "m.npy: a file, not an export"),
     # search space (--config)
     "config: unknown parameter": Case("track2vec-tune", _run("--config", _toml("foo = 3\n")), "unknown parameter 'foo'"),
     "config: negative window": Case("track2vec-tune", _run("--config", _toml("window = { min = -2, max = 4 }\n")),

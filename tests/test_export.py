@@ -141,6 +141,9 @@ def test_an_unwritable_destination_is_a_user_error_not_a_crash(tmp_path, embeddi
 def test_read_export_of_a_directory_that_is_not_an_export(tmp_path, embeddings):
     with pytest.raises(DataError, match="no such export directory"):
         read_export(tmp_path / "absent")
+    (tmp_path / "model.json").write_text("{}")
+    with pytest.raises(DataError, match="model.json: a file, not an export"):
+        read_export(tmp_path / "model.json")
     (tmp_path / "random").mkdir()
     (tmp_path / "random" / "notes.txt").write_text("hello")
     with pytest.raises(DataError, match="not an export"):

@@ -222,8 +222,21 @@ def test_malicious_global_nested_inside_a_valid_looking_array_is_refused(tmp_pat
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(DataError, match="no such file"):
+    with pytest.raises(DataError, match="no such file$"):
         load_playlists(str(tmp_path / "absent.npy"))
+
+
+@pytest.mark.parametrize("spec", ["bulitin", "builtn:tiny", "Builtin"])
+def test_a_misspelt_builtin_corpus_is_named_in_the_error(tmp_path, monkeypatch, spec):
+    monkeypatch.chdir(tmp_path)  # no file of that name here
+    with pytest.raises(DataError, match=r"no such file \(the built-in corpus is `builtin` or `builtin:SIZE`\)$"):
+        load_playlists(spec)
+
+
+def test_a_missing_word_unlike_builtin_gets_no_hint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match="^sessions: no such file$"):
+        load_playlists("sessions")
 
 
 @pytest.mark.parametrize("content", [b"", b"  \n\n\t \n"], ids=["empty", "blank"])

@@ -197,6 +197,9 @@ def is_export(path: Path) -> bool:
 def read_export(path: Path) -> Export:
     """Read an export directory written by :func:`write_export` (no pickle involved)."""
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{path}: a file, not an export (an export is the directory that `track2vec train --out` "
+                        "or a study writes)")
     if not path.is_dir():
         raise DataError(f"{path}: no such export directory")
     missing = [name for name in (EMBEDDINGS_FILE, VOCABULARY_FILE, INFO_FILE) if not (path / name).is_file()]

@@ -6,6 +6,7 @@ Python object per token outlives the reading of its playlist.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def load_playlists(spec: str, seed: int = 0) -> Playlists:
         return mpd.read_slices(spec)
     path = Path(spec)
     if not path.exists():
-        raise DataError(f"{spec}: no such file")
+        raise DataError(f"{spec}: no such file{_builtin_hint(spec)}")
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -51,6 +52,14 @@ def load_playlists(spec: str, seed: int = 0) -> Playlists:
     del raw
     tokens, offsets, names, name_artists = _split_items_and_metadata(*table.arrays())
     return playable(tokens, offsets, names, name_artists, source=str(path.resolve()), fingerprint=fingerprint)
+
+
+def _builtin_hint(spec: str) -> str:
+    """A hint where a missing path looks like a misspelt ``builtin[:SIZE]`` (a bare word, not a path)."""
+    word = spec.partition(":")[0]
+    if "/" in spec or "." in word or difflib.SequenceMatcher(None, word.lower(), BUILTIN_PREFIX).ratio() < 0.75:
+        return ""
+    return f" (the built-in corpus is `{BUILTIN_PREFIX}` or `{BUILTIN_PREFIX}:SIZE`)"
 
 
 def _load_builtin(size: str, seed: int) -> Playlists:
