@@ -20,6 +20,15 @@ from bench import (common, notebook, row_corpus, row_gpu, row_optuna_storage, ro
                    row_training, row_tuning, studies)
 
 
+def load_script(name: str):
+    """scripts/<name>.py as a module, registered under its name (its dataclasses look their module up there)."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def benchmark_module():
     spec = importlib.util.spec_from_file_location("benchmark_script", SCRIPTS / "benchmark.py")
@@ -425,10 +434,7 @@ def test_row_10_writes_slices_the_mpd_reader_reads_back_and_reenacts_the_former_
 
 def test_cluster_scaling_model_is_read_off_a_run_and_projects_by_waves_of_trials():
     """scripts/measure_cluster_scaling.py: study = serial + overhead + ceil(trials / concurrent) x trial."""
-    spec = importlib.util.spec_from_file_location("measure_cluster_scaling", SCRIPTS / "measure_cluster_scaling.py")
-    scaling = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = scaling  # its dataclasses look their module up there
-    spec.loader.exec_module(scaling)
+    scaling = load_script("measure_cluster_scaling")
 
     # 8 trials of 10-14 s on 2 nodes: 4 waves of their mean (12 s), 3 s of loop beyond them, 7 s outside it
     run = scaling.Run(nodes=2, concurrent=2, wall=58.0, loop=51.0, trial_seconds=[10.0, 14.0] * 4)
@@ -441,15 +447,9 @@ def test_cluster_scaling_model_is_read_off_a_run_and_projects_by_waves_of_trials
     assert model.wall(8, 16) == model.wall(8, 8) < model.wall(8, 4)
 
 
-def _measure_study_cpu():
-    spec = importlib.util.spec_from_file_location("measure_study_cpu", SCRIPTS / "measure_study_cpu.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_study_cpu_sorts_processes_into_driver_daemons_and_workers_and_splits_first_epochs(tmp_path):
-    measure = _measure_study_cpu()
+    measure = load_script("measure_study_cpu")
     assert measure.role("python -m tune.cli run --data builtin:tiny", driver_pid=7, pid=7).startswith("driver")
     assert measure.role("ray::ImplicitFunc.train", driver_pid=7, pid=8) == "trial workers"
     assert measure.role(".../ray/core/src/ray/raylet/raylet --raylet_socket_name=x", driver_pid=7, pid=9) == "Ray's daemons"
@@ -462,15 +462,9 @@ def test_study_cpu_sorts_processes_into_driver_daemons_and_workers_and_splits_fi
     assert sorted(first) == [4.0, 5.0] and sorted(later) == [0.4, 0.5]
 
 
-def _measure_where_counts_win():
-    spec = importlib.util.spec_from_file_location("measure_where_counts_win", SCRIPTS / "measure_where_counts_win.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_where_counts_win_parses_settings_and_splits_pairs_into_quartiles_with_their_means():
-    measure = _measure_where_counts_win()
+    measure = load_script("measure_where_counts_win")
     assert measure.parse_settings(["dim=97", "shrink_windows=true", "alpha=-0.49", "architecture=softmax",
                                    "popularity_weight=0.5"]) == {
         "dim": 97, "shrink_windows": True, "alpha": -0.49, "architecture": "softmax", "popularity_weight": 0.5}
@@ -493,7 +487,7 @@ def test_where_counts_win_parses_settings_and_splits_pairs_into_quartiles_with_t
 
 
 def test_where_counts_win_splits_pairs_by_what_their_own_playlist_already_holds():
-    measure = _measure_where_counts_win()
+    measure = load_script("measure_where_counts_win")
     # training parts of three playlists; each pair ends one of them
     tokens = np.array([1, 2, 3, 4, 5, 9, 8, 7, 1, 5, 6])
     offsets = np.array([0, 5, 8, 11])
@@ -508,13 +502,6 @@ def test_where_counts_win_splits_pairs_by_what_their_own_playlist_already_holds(
     assert not parts["answer elsewhere"].any()
 
 
-def _measure_ensemble_holdout():
-    spec = importlib.util.spec_from_file_location("measure_ensemble_holdout", SCRIPTS / "measure_ensemble_holdout.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up by name
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_ensemble_holdout_chooses_on_half_a_and_scores_the_same_choice_on_half_b():
     """Two models that each know every other pair: the ensemble chosen on half A knows all of half B, the best
@@ -522,7 +509,7 @@ def test_ensemble_holdout_chooses_on_half_a_and_scores_the_same_choice_on_half_b
     from track2vec.evaluation import evaluate_with
     from track2vec.scoring import POPULARITY_WEIGHTS, Vectors
 
-    measure = _measure_ensemble_holdout()
+    measure = load_script("measure_ensemble_holdout")
     rng = np.random.default_rng(0)
     items, queries, dim = 80, 40, 40  # a direction of its own for every pair
     pairs = np.stack([np.arange(queries), rng.permutation(np.arange(queries, items))[:queries]], axis=1)
@@ -548,18 +535,11 @@ def test_ensemble_holdout_chooses_on_half_a_and_scores_the_same_choice_on_half_b
     assert alone[0][1].method == "cosine" and alone[1][1].method == "target-context"
 
 
-def _measure_search_bounds():
-    spec = importlib.util.spec_from_file_location("measure_search_bounds", SCRIPTS / "measure_search_bounds.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up by name
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_search_bounds_count_the_trials_each_default_bound_leaves_out():
     """Trials placed by today's default bounds; one from a study that searched learning_rate itself is placed by
     the rate of 1,024 pairs it implies."""
-    measure = _measure_search_bounds()
+    measure = load_script("measure_search_bounds")
     inside = {"alpha": 0.5, "subsample": 1e-3, "lr_at_batch_1024": 5e-3, "batch_size": 4096}
     points = [
         measure.TrialPoint("a", dict(inside), good=True, poor=False),
@@ -581,7 +561,7 @@ def test_search_bounds_count_the_trials_each_default_bound_leaves_out():
 
 
 def test_search_bounds_refuse_a_missing_study_with_one_line(tmp_path, capsys):
-    measure = _measure_search_bounds()
+    measure = load_script("measure_search_bounds")
     assert measure.main(["--storage", str(tmp_path), "--names", "none"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("measure_search_bounds: error: ") and "\n" not in err
