@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from track2vec.errors import Track2VecError  # noqa: E402
 
 from tune import optuna_store  # noqa: E402
-from tune.search_space import LR_AT_REFERENCE, REFERENCE_BATCH, build_space  # noqa: E402
+from tune.search_space import LR_AT_REFERENCE, build_space, learning_rate_at, lr_at_reference_of  # noqa: E402
 from tune.study import Study  # noqa: E402
 
 
@@ -50,13 +49,13 @@ class TrialPoint:
     def learning_rate(self) -> float:
         if "learning_rate" in self.params:
             return float(self.params["learning_rate"])
-        return self.lr_at_reference * math.sqrt(self.params["batch_size"] / REFERENCE_BATCH)
+        return learning_rate_at(self.lr_at_reference, self.params["batch_size"])
 
     @property
     def lr_at_reference(self) -> float:
         if LR_AT_REFERENCE in self.params:
             return float(self.params[LR_AT_REFERENCE])
-        return float(self.params["learning_rate"]) * math.sqrt(REFERENCE_BATCH / self.params["batch_size"])
+        return lr_at_reference_of(self.params["learning_rate"], self.params["batch_size"])
 
 
 def study_points(storage: str, name: str, good_within: float, poor_below: float) -> list[TrialPoint]:

@@ -16,7 +16,7 @@ from tune.cost import (PEAK_MEMORY_MIB, SECONDS_PER_EPOCH, STEADY, Budget, Budge
 from tune.report.data import CostPoint, pareto_front
 from tune.searcher import make_sampler
 from tune.search_space import build_space
-from tune.warm_start import _inside
+from tune.warm_start import _inside, _with_rate_per_reference
 
 
 def test_cost_per_epoch_leaves_the_compiling_epochs_out_once_a_later_one_is_measured():
@@ -114,6 +114,17 @@ def test_warm_start_values_outside_the_new_range_are_left_to_optuna():
     assert _inside(space.distributions["dim"], 16) and not _inside(space.distributions["dim"], 64)
     assert _inside(space.distributions["architecture"], "sgns")
     assert not _inside(space.distributions["architecture"], "tied-cosine")
+
+
+def test_a_warm_start_from_a_study_that_searched_the_rate_itself_carries_the_rate_per_1024_pairs():
+    """A study before the square-root rule recorded learning_rate and batch_size only: the point the new space
+    searches, lr_at_batch_1024, is the rate they imply, so the earlier winner's rate is run, not resampled."""
+    earlier = {"learning_rate": 0.02, "batch_size": 4096, "lr_at_batch_1024": None}
+    assert _with_rate_per_reference(earlier)["lr_at_batch_1024"] == pytest.approx(0.01)
+    both = {"learning_rate": 0.02, "batch_size": 4096, "lr_at_batch_1024": 0.005}
+    assert _with_rate_per_reference(both) == both  # a study with the rule keeps its own value
+    assert _with_rate_per_reference({"learning_rate": None, "batch_size": 4096}) == {"learning_rate": None,
+                                                                                       "batch_size": 4096}
 
 
 def test_warm_start_points_are_enqueued_once_even_when_the_study_is_opened_again(tmp_path):

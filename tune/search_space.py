@@ -161,6 +161,11 @@ def learning_rate_at(lr_at_reference: float, batch_size: int) -> float:
     return float(lr_at_reference) * math.sqrt(batch_size / REFERENCE_BATCH)
 
 
+def lr_at_reference_of(learning_rate: float, batch_size: int) -> float:
+    """The rate of REFERENCE_BATCH pairs that ``learning_rate`` at ``batch_size`` pairs implies (``learning_rate_at``'s inverse)."""
+    return float(learning_rate) * math.sqrt(REFERENCE_BATCH / batch_size)
+
+
 def load_overrides(path: Path) -> tuple[dict[str, Any], str]:
     """Read a TOML file of overrides: (parsed dict, raw text). Invalid files raise ConfigError."""
     try:

@@ -18,7 +18,7 @@ import optuna.distributions as od
 from track2vec.errors import ConfigError
 
 from tune.reader import ERRORED, read_rows
-from tune.search_space import SearchSpace
+from tune.search_space import LR_AT_REFERENCE, SearchSpace, lr_at_reference_of
 from tune.study import Study, resolve_storage
 
 
@@ -45,8 +45,9 @@ def warm_start_points(directory: str, top: int, space: SearchSpace) -> tuple[str
     for row in read_rows(study, spec):
         if row.status == ERRORED or row.best_val_ndcg is None or not row.meets_budget:
             continue  # a configuration over the earlier study's budget could not win there
-        point = {name: _plain(row.params[name]) for name, distribution in space.distributions.items()
-                 if row.params.get(name) is not None and _inside(distribution, _plain(row.params[name]))}
+        params = _with_rate_per_reference(row.params)
+        point = {name: _plain(params[name]) for name, distribution in space.distributions.items()
+                 if params.get(name) is not None and _inside(distribution, _plain(params[name]))}
         if point and point not in points:
             points.append(point)
         if len(points) == top:
@@ -55,6 +56,14 @@ def warm_start_points(directory: str, top: int, space: SearchSpace) -> tuple[str
         raise ConfigError(f"--warm-start-from {study.path}: the study has no trial with a validation score "
                           "(or none of the parameters this study searches)")
     return study.path, points
+
+
+def _with_rate_per_reference(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the rate per REFERENCE_BATCH pairs that its learning rate and batch size imply, where a study
+    that searched ``learning_rate`` itself (one before the square-root rule, or one whose config named it) has none."""
+    if params.get(LR_AT_REFERENCE) is not None or params.get("learning_rate") is None or not params.get("batch_size"):
+        return params
+    return {**params, LR_AT_REFERENCE: lr_at_reference_of(params["learning_rate"], params["batch_size"])}
 
 
 def _inside(distribution: od.BaseDistribution, value: Any) -> bool:
