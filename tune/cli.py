@@ -1,8 +1,4 @@
-"""``track2vec-tune``: distributed hyperparameter search for track2vec (Ray Tune + Optuna + ASHA).
-
-Commands: ``run`` a new study, ``resume`` an interrupted one, ``repeat`` the top configurations
-of a finished study with new seeds, ``export`` the winner and the evaluation table, ``status``
-of a study (read from storage, works while it runs), ``report`` (an HTML page of an exported study).
+"""``track2vec-tune``'s command line; ``DESCRIPTION`` below is what ``--help`` tells a user about its commands.
 
 This module only parses the command line and hands each command to ``tune/run.py``.
 """

@@ -124,7 +124,7 @@ class SearchSpace:
 
     def derives_learning_rate(self) -> bool:
         """Whether a trial's learning rate follows from ``lr_at_batch_1024`` and its batch size."""
-        return "learning_rate" in self.fixed and self.fixed["learning_rate"] is None
+        return _rate_is_derived(self.fixed)
 
     def trial_config(self, sampled: dict[str, Any]) -> dict[str, Any]:
         """A trial's hyperparameters from Optuna's sample: with the learning rate the sample implies."""
@@ -218,9 +218,14 @@ def build_space(overrides: dict[str, Any] | None = None, source: str = "config",
     return SearchSpace(distributions, fixed)
 
 
+def _rate_is_derived(fixed: dict[str, Any]) -> bool:
+    """Whether the config left ``learning_rate`` to follow from ``lr_at_batch_1024`` (its default, None)."""
+    return "learning_rate" in fixed and fixed["learning_rate"] is None
+
+
 def _one_learning_rate(overrides, distributions, fixed, source: str) -> None:
     """Search the rate of the reference batch, or, where the config names ``learning_rate``, that rate alone."""
-    if fixed.get("learning_rate", 0.0) is None:  # derived: lr_at_batch_1024 stays
+    if _rate_is_derived(fixed):  # lr_at_batch_1024 stays
         return
     if LR_AT_REFERENCE in overrides:
         raise ConfigError(f"{source}: give learning_rate or {LR_AT_REFERENCE}, not both (a trial's rate is "
