@@ -447,7 +447,6 @@ def test_cluster_scaling_model_is_read_off_a_run_and_projects_by_waves_of_trials
     assert model.wall(8, 16) == model.wall(8, 8) < model.wall(8, 4)
 
 
-
 def test_study_cpu_sorts_processes_into_driver_daemons_and_workers_and_splits_first_epochs(tmp_path):
     measure = load_script("measure_study_cpu")
     assert measure.role("python -m tune.cli run --data builtin:tiny", driver_pid=7, pid=7).startswith("driver")
@@ -460,7 +459,6 @@ def test_study_cpu_sorts_processes_into_driver_daemons_and_workers_and_splits_fi
             "".join(json.dumps({"epoch": epoch, "train_seconds": seconds}) + "\n" for epoch, seconds in epochs))
     first, later = measure.first_and_later_epochs(tmp_path)
     assert sorted(first) == [4.0, 5.0] and sorted(later) == [0.4, 0.5]
-
 
 
 def test_where_counts_win_parses_settings_and_splits_pairs_into_quartiles_with_their_means():
@@ -502,7 +500,6 @@ def test_where_counts_win_splits_pairs_by_what_their_own_playlist_already_holds(
     assert not parts["answer elsewhere"].any()
 
 
-
 def test_ensemble_holdout_chooses_on_half_a_and_scores_the_same_choice_on_half_b():
     """Two models that each know every other pair: the ensemble chosen on half A knows all of half B, the best
     model alone half of it; a model without context vectors is scored by cosine, the one scoring it allows."""
@@ -533,7 +530,6 @@ def test_ensemble_holdout_chooses_on_half_a_and_scores_the_same_choice_on_half_b
     cosine_only = Vectors(models[0].embeddings)
     alone = measure.best_alone([cosine_only, models[0]], ["cosine", "target-context"], counts, half_a, POPULARITY_WEIGHTS)
     assert alone[0][1].method == "cosine" and alone[1][1].method == "target-context"
-
 
 
 def test_search_bounds_count_the_trials_each_default_bound_leaves_out():
