@@ -31,10 +31,7 @@ def load_script(name: str):
 
 @pytest.fixture(scope="module")
 def benchmark_module():
-    spec = importlib.util.spec_from_file_location("benchmark_script", SCRIPTS / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmark")
 
 
 @pytest.fixture(scope="module")
