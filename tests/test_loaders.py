@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 from collections import Counter
 
 import numpy as np
@@ -134,6 +135,86 @@ def test_text_file_with_utf8_tokens(tmp_path):
     path = tmp_path / "unicode.txt"
     path.write_text("café naïve 東京\nü ß\n", encoding="utf-8")
     assert load_playlists(str(path)).items == [["café", "naïve", "東京"], ["ü", "ß"]]
+
+
+# --- event logs (a row an interaction, a header naming the columns) ------------------------------------
+
+
+def load_log(tmp_path, name: str, *lines: str):
+    """The playlists read from a file ``name`` holding ``lines``."""
+    path = tmp_path / name
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return load_playlists(str(path))
+
+
+def test_session_rec_event_log_groups_rows_into_sessions_ordered_by_time(tmp_path):
+    playlists = load_log(tmp_path, "events.tsv", "SessionId\tItemId\tTime",
+                         "7\tc\t30", "3\tx\t5.5", "7\ta\t10", "7\tb\t20", "3\ty\t1e1", "9\tlonely\t1",
+                         "7\td\t30")  # d and c share a time: file order
+    assert playlists.items == [["a", "b", "c", "d"], ["x", "y"]]  # sessions in order of their first row
+    assert playlists.dropped_short == 1
+    assert playlists.artists == {}
+    assert playlists.fingerprint == "sha256:" + hashlib.sha256((tmp_path / "events.tsv").read_bytes()).hexdigest()
+
+
+def test_diginetica_style_log_takes_the_session_column_before_the_user_column(tmp_path):
+    playlists = load_log(tmp_path, "train-item-views.csv", "sessionId;userId;itemId;timeframe;eventdate",
+                         "1;;81766;526309;2016-05-09", "1;;31331;1031018;2016-05-09", "2;5;32118;243569;2016-05-09",
+                         "1;;32118;100;2016-05-09", "2;5;81766;10;2016-05-09")
+    assert playlists.items == [["32118", "81766", "31331"], ["81766", "32118"]]
+
+
+def test_csv_log_with_quotes_iso_times_and_artists(tmp_path):
+    playlists = load_log(tmp_path, "listens.csv", "\ufeffuser_id, track_id, artist, timestamp, device",
+                         'u1, "Song, Part 2", Band A, 2024-03-01T10:05:00, phone',
+                         "u1, Intro, , 2024-03-01T10:00:00+00:00, phone",
+                         "u2, Intro, Band A, 2024-03-02 09:00, laptop", "u2, Outro, Band B, 2024-03-01 23:00, laptop")
+    assert playlists.items == [["Intro", "Song, Part 2"], ["Outro", "Intro"]]
+    # The first non-empty artist a track's rows name.
+    assert playlists.artists == {"Song, Part 2": "Band A", "Intro": "Band A", "Outro": "Band B"}
+
+
+def test_log_without_a_time_column_keeps_file_order_and_space_separated_headers_count(tmp_path):
+    playlists = load_log(tmp_path, "log.txt", "", "playlist   item", "p1 b", "p2 z", "p1 a", "p2 y")
+    assert playlists.items == [["b", "a"], ["z", "y"]]
+
+
+def test_a_playlist_per_line_file_whose_first_line_names_no_columns_is_read_as_playlists(tmp_path):
+    # A session column but no item column.
+    playlists = load_log(tmp_path, "playlists.txt", "session\tplaylist\tof\twords", "item\titem2")
+    assert playlists.items == [["session", "playlist", "of", "words"], ["item", "item2"]]
+
+
+@pytest.mark.parametrize("content, says", [
+    ("1,214536502,2014-04-07T10:51:09.277Z\n1,214536500,2014-04-07T10:54:09.868Z\n", "needs a header row"),
+    ("SessionId,ItemId,Time\n", "no rows after the header"),
+    ("SessionId,ItemId,Time\n1,a,1\n1,b\n", "line 3 has 2 fields; the header's columns need 3"),
+    ("SessionId,ItemId,Time\n1,a,1\n1,b,yesterday\n", "time 'yesterday' is neither a number nor an ISO 8601"),
+    ("SessionId,ItemId,Time\n1,a,1\n1,b,nan\n", "time 'nan' is not a finite number"),
+    ("SessionId,ItemId,Time\n1,a,1\n1,,2\n", "line 3 has an empty item"),
+])
+def test_a_broken_event_log_is_one_data_error_naming_the_line(tmp_path, content, says):
+    path = tmp_path / "clicks.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=re.escape(says)):
+        load_playlists(str(path))
+
+
+def test_kosarak_as_an_event_log_loads_as_its_text_file(kosarak_txt, tmp_path):
+    """The same sessions written as session-rec writes them, each session's rows reversed (so only
+    the times put them in order) and the rows of neighbouring sessions interleaved."""
+    sessions = [line.split() for line in kosarak_txt.read_text().splitlines()]
+    rows = []
+    for pair in range(0, len(sessions), 2):
+        for number in range(pair, min(pair + 2, len(sessions))):
+            rows += [(number, position, item) for position, item in enumerate(sessions[number])][::-1]
+    rows.sort(key=lambda row: row[0] // 2)  # stable: the two sessions' reversed rows stay interleaved in blocks
+    path = tmp_path / "kosarak.tsv"
+    path.write_text("SessionId\tItemId\tTime\n"
+                    + "".join(f"{number}\t{item}\t{1.4e9 + 60 * position}\n" for number, position, item in rows))
+    events, text = load_playlists(str(path)), load_playlists(str(kosarak_txt))
+    assert events.items == text.items
+    assert events.dropped_short == text.dropped_short
 
 
 # --- built-in --------------------------------------------------------------------------------------

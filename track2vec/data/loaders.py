@@ -1,4 +1,4 @@
-"""Read playlists from Deezer ``.npy`` files, plain text, Million Playlist Dataset slices, or the generator.
+"""Read playlists from Deezer ``.npy`` files, plain text, event logs, Million Playlist Dataset slices, or the generator.
 
 Every reader hands back ``Playlists``: item ids, offsets and the distinct item names; no
 Python object per token outlives the reading of its playlist.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from track2vec.data import mpd
+from track2vec.data import events, mpd
 from track2vec.data.playlists import IdTable, Playlists, playable
 from track2vec.data.safe_npy import load_npy
 from track2vec.errors import DataError
@@ -24,8 +24,9 @@ _FORMAT_SAMPLE = 200  # playlists looked at to tell Deezer's and the e-commerce 
 
 
 def load_playlists(spec: str, seed: int = 0) -> Playlists:
-    """Load playlists from ``spec``: a ``.npy`` path, a text path, Million Playlist Dataset
-    slices (a directory, a glob, or one ``.json`` file) or ``builtin[:SIZE]``.
+    """Load playlists from ``spec``: a ``.npy`` path, a text path (one playlist per line, or an event
+    log with a header: ``track2vec.data.events``), Million Playlist Dataset slices (a directory, a
+    glob, or one ``.json`` file) or ``builtin[:SIZE]``.
 
     ``seed`` only matters for the built-in generator.
     """
@@ -44,13 +45,13 @@ def load_playlists(spec: str, seed: int = 0) -> Playlists:
         raise DataError(f"{spec}: file is empty")
     fingerprint = "sha256:" + hashlib.sha256(raw).hexdigest()
     if raw.startswith(b"\x93NUMPY"):
-        table = _table_from_array(load_npy(path), spec)
+        arrays = _split_items_and_metadata(*_table_from_array(load_npy(path), spec).arrays())
     elif path.suffix == ".npy":
         raise DataError(f"{spec}: not a .npy file (no NumPy header)")
     else:
-        table = _table_from_text(raw, spec)
+        arrays = _arrays_from_text(_decode_text(raw, spec), path.suffix.lower(), spec)
     del raw
-    tokens, offsets, names, name_artists = _split_items_and_metadata(*table.arrays())
+    tokens, offsets, names, name_artists = arrays
     return playable(tokens, offsets, names, name_artists, source=str(path.resolve()), fingerprint=fingerprint)
 
 
@@ -100,15 +101,32 @@ def _table_from_array(array: np.ndarray, spec: str) -> IdTable:
     return table
 
 
-def _table_from_text(raw: bytes, spec: str) -> IdTable:
+def _decode_text(raw: bytes, spec: str) -> str:
     if b"\x00" in raw:
         raise DataError(f"{spec}: binary data (NUL bytes), expected text with one playlist per line")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise DataError(f"{spec}: not UTF-8 text (bad byte at offset {error.start})") from None
+
+
+def _arrays_from_text(text: str, suffix: str, spec: str):
+    """An event log when the first non-blank line names its columns, else one playlist per line."""
+    lines = text.splitlines()
+    first = next((number for number, line in enumerate(lines) if line.strip()), len(lines))
+    header = events.read_header(lines[first]) if first < len(lines) else None
+    if header is not None:
+        return events.read_events(lines[first + 1:], header, spec, first_row_line=first + 2)
+    if suffix in (".csv", ".tsv"):
+        # Without a header, a delimited file read as playlists would be silently wrong (a row a playlist).
+        raise DataError(f"{spec}: a {suffix} file needs {events.EXPECTED}; its first line is {lines[first][:80]!r}"
+                        if first < len(lines) else f"{spec}: a {suffix} file needs {events.EXPECTED}")
+    return _split_items_and_metadata(*_table_from_text(lines, spec).arrays())
+
+
+def _table_from_text(lines: list[str], spec: str) -> IdTable:
     table = IdTable()
-    for line in text.splitlines():
+    for line in lines:
         tokens = line.split()
         if tokens:
             table.add(tokens)
