@@ -185,8 +185,15 @@ def test_a_playlist_per_line_file_whose_first_line_names_no_columns_is_read_as_p
     assert playlists.items == [["session", "playlist", "of", "words"], ["item", "item2"]]
 
 
+def test_csv_and_tsv_files_of_playlists_of_different_lengths_read_a_row_a_playlist(tmp_path):
+    playlists = load_log(tmp_path, "playlists.csv", "a,b,c", "", "d, e,", '"f, live",a')
+    assert playlists.items == [["a", "b", "c"], ["d", "e"], ["f, live", "a"]]
+    assert load_log(tmp_path, "playlists.tsv", "a\tb", "c\td\te").items == [["a", "b"], ["c", "d", "e"]]
+
+
 @pytest.mark.parametrize("content, says", [
-    ("1,214536502,2014-04-07T10:51:09.277Z\n1,214536500,2014-04-07T10:54:09.868Z\n", "needs a header row"),
+    ("1,214536502,2014-04-07T10:51:09.277Z\n1,214536500,2014-04-07T10:54:09.868Z\n", "every row has 3 fields, a table: a .csv file of interactions needs a header row"),
+    ("a\nb\n", "no row has a delimiter"),
     ("SessionId,ItemId,Time\n", "no rows after the header"),
     ("SessionId,ItemId,Time\n1,a,1\n1,b\n", "line 3 has 2 fields; the header's columns need 3"),
     ("SessionId,ItemId,Time\n1,a,1\n1,b,yesterday\n", "time 'yesterday' is neither a number nor an ISO 8601"),

@@ -63,15 +63,15 @@ def read_header(first_line: str) -> Header | None:
     for delimiter in DELIMITERS:
         if delimiter not in first_line:
             continue
-        fields = [_normal(field) for field in next(_rows([first_line], delimiter))]
+        fields = [_normal(field) for field in next(csv_rows([first_line], delimiter))]
         found = {role: _first_named(fields, names) for role, names in COLUMN_NAMES.items()}
         if found["session"] is not None and found["item"] is not None and found["session"] != found["item"]:
             return Header(delimiter, **found)
     return None
 
 
-def _rows(lines: list[str], delimiter: str):
-    # skipinitialspace: a run of spaces is one delimiter, and ", " separates like ",".
+def csv_rows(lines: list[str], delimiter: str):
+    """The fields of each line (CSV quoting; a run of spaces is one delimiter, and ", " separates like ",")."""
     return csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
 
 
@@ -95,7 +95,7 @@ def read_events(rows: list[str], header: Header, spec: str,
     """
     sessions, items, artists = {}, {}, {}
     session_of, item_of, times = array("q"), array("i"), array("d")
-    for line, row in enumerate(_rows(rows, header.delimiter), start=first_row_line):
+    for line, row in enumerate(csv_rows(rows, header.delimiter), start=first_row_line):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) < header.width:

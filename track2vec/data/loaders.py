@@ -113,15 +113,37 @@ def _decode_text(raw: bytes, spec: str) -> str:
 def _arrays_from_text(text: str, suffix: str, spec: str):
     """An event log when the first non-blank line names its columns, else one playlist per line."""
     lines = text.splitlines()
-    first = next((number for number, line in enumerate(lines) if line.strip()), len(lines))
-    header = events.read_header(lines[first]) if first < len(lines) else None
+    first = next(number for number, line in enumerate(lines) if line.strip())  # the file is not blank
+    header = events.read_header(lines[first])
     if header is not None:
         return events.read_events(lines[first + 1:], header, spec, first_row_line=first + 2)
     if suffix in (".csv", ".tsv"):
-        # Without a header, a delimited file read as playlists would be silently wrong (a row a playlist).
-        raise DataError(f"{spec}: a {suffix} file needs {events.EXPECTED}; its first line is {lines[first][:80]!r}"
-                        if first < len(lines) else f"{spec}: a {suffix} file needs {events.EXPECTED}")
-    return _split_items_and_metadata(*_table_from_text(lines, spec).arrays())
+        table = _table_from_rows(lines, first, suffix, spec)
+    else:
+        table = _table_from_text(lines, spec)
+    return _split_items_and_metadata(*table.arrays())
+
+
+def _table_from_rows(lines: list[str], first: int, suffix: str, spec: str) -> IdTable:
+    """A .csv or .tsv file without a header: a row a playlist, every non-empty field an item.
+
+    Only when its rows differ in length. Rows all of one length are a table, an event log without
+    its header (YooChoose's clicks: session, time, item, category), which read as playlists would
+    be silently wrong: refused, asking for the header.
+    """
+    delimiter = next((candidate for candidate in ("\t", ";", ",") if candidate in lines[first]), None)
+    widths = {len(row) for row in events.csv_rows(lines, delimiter) if row} if delimiter else set()
+    if len(widths) < 2:
+        shape = f"every row has {widths.pop()} fields, a table" if widths else "no row has a delimiter"
+        raise DataError(f"{spec}: {shape}: a {suffix} file of interactions needs {events.EXPECTED} "
+                        f"(a {suffix} file of playlists has rows of different lengths); its first line is "
+                        f"{lines[first][:80]!r}")
+    table = IdTable()
+    for row in events.csv_rows(lines, delimiter):
+        items = [field.strip() for field in row if field.strip()]
+        if items:
+            table.add(items)
+    return table
 
 
 def _table_from_text(lines: list[str], spec: str) -> IdTable:
