@@ -558,3 +558,11 @@ def test_search_bounds_refuse_a_missing_study_with_one_line(tmp_path, capsys):
     assert measure.main(["--storage", str(tmp_path), "--names", "none"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("measure_search_bounds: error: ") and "\n" not in err
+
+
+def test_event_log_load_measurement_loads_the_same_playlists_on_every_side(capsys):
+    measure = load_script("measure_event_log_load")
+    assert measure.main(["--sessions", "300", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "every side loaded the same playlists" in out
+    assert all(side in out for side in measure.SIDES)

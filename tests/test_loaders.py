@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import pickle
 import re
@@ -13,6 +14,7 @@ import pytest
 
 from conftest import Reducer
 from track2vec.data.builtin import SIZES
+from track2vec.data import loaders
 from track2vec.data.loaders import load_playlists
 from track2vec.errors import DataError
 
@@ -207,15 +209,21 @@ def test_a_broken_event_log_is_one_data_error_naming_the_line(tmp_path, content,
         load_playlists(str(path))
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 1 << 20])
+def test_lines_read_a_chunk_at_a_time_are_the_lines_of_the_whole_text(chunk):
+    text = "SessionId,ItemId\r\n1,a\n\n1,b\r\n2,\u00e9\u2028x\n2,y"
+    assert list(loaders._lines(text, chunk)) == text.splitlines()
+
+
 def test_kosarak_as_an_event_log_loads_as_its_text_file(kosarak_txt, tmp_path):
     """The same sessions written as session-rec writes them, each session's rows reversed (so only
     the times put them in order) and the rows of neighbouring sessions interleaved."""
     sessions = [line.split() for line in kosarak_txt.read_text().splitlines()]
     rows = []
     for pair in range(0, len(sessions), 2):
-        for number in range(pair, min(pair + 2, len(sessions))):
-            rows += [(number, position, item) for position, item in enumerate(sessions[number])][::-1]
-    rows.sort(key=lambda row: row[0] // 2)  # stable: the two sessions' reversed rows stay interleaved in blocks
+        backwards = [[(number, position, item) for position, item in enumerate(sessions[number])][::-1]
+                     for number in range(pair, min(pair + 2, len(sessions)))]
+        rows += [row for rows_at in itertools.zip_longest(*backwards) for row in rows_at if row is not None]
     path = tmp_path / "kosarak.tsv"
     path.write_text("SessionId\tItemId\tTime\n"
                     + "".join(f"{number}\t{item}\t{1.4e9 + 60 * position}\n" for number, position, item in rows))

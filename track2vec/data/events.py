@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import math
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -70,7 +71,7 @@ def read_header(first_line: str) -> Header | None:
     return None
 
 
-def csv_rows(lines: list[str], delimiter: str):
+def csv_rows(lines: Iterable[str], delimiter: str):
     """The fields of each line (CSV quoting; a run of spaces is one delimiter, and ", " separates like ",")."""
     return csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
 
@@ -86,11 +87,12 @@ def _first_named(fields: list[str], names: tuple[str, ...]) -> int | None:
     return None
 
 
-def read_events(rows: list[str], header: Header, spec: str,
+def read_events(rows: Iterable[str], header: Header, spec: str,
                 first_row_line: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """The sessions of an event log as ``(tokens, offsets, names, name_artists)`` (see the module's docstring).
 
-    ``rows`` are the lines after the header that ``header`` was read from; the first is line
+    ``rows`` are the lines after the header that ``header`` was read from (any iterable of strings,
+    read once, in order, so they may come one at a time); the first is line
     ``first_row_line`` of the file (errors name the file's lines). A field may not span lines.
     """
     sessions, items, artists = {}, {}, {}

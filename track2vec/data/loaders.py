@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -112,41 +113,57 @@ def _decode_text(raw: bytes, spec: str) -> str:
 
 def _arrays_from_text(text: str, suffix: str, spec: str):
     """An event log when the first non-blank line names its columns, else one playlist per line."""
-    lines = text.splitlines()
-    first = next(number for number, line in enumerate(lines) if line.strip())  # the file is not blank
-    header = events.read_header(lines[first])
+    lines = _lines(text)
+    for number, first_line in enumerate(lines, start=1):
+        if first_line.strip():
+            break
+    header = events.read_header(first_line)
     if header is not None:
-        return events.read_events(lines[first + 1:], header, spec, first_row_line=first + 2)
+        return events.read_events(lines, header, spec, first_row_line=number + 1)
     if suffix in (".csv", ".tsv"):
-        table = _table_from_rows(lines, first, suffix, spec)
+        table = _table_from_rows(text, first_line, suffix, spec)
     else:
-        table = _table_from_text(lines, spec)
+        table = _table_from_text(_lines(text), spec)
     return _split_items_and_metadata(*table.arrays())
 
 
-def _table_from_rows(lines: list[str], first: int, suffix: str, spec: str) -> IdTable:
+def _lines(text: str, chunk: int = 1 << 20):
+    """The lines of ``text`` (``str.splitlines``), split a chunk of about ``chunk`` characters at a time.
+
+    An event log has a line per interaction: split all at once, its lines would be a Python string
+    each, held together; ``io.StringIO`` would copy the text at four bytes a character.
+    """
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + chunk)
+        end = len(text) if end < 0 else end + 1
+        yield from text[start:end].splitlines()
+        start = end
+
+
+def _table_from_rows(text: str, first_line: str, suffix: str, spec: str) -> IdTable:
     """A .csv or .tsv file without a header: a row a playlist, every non-empty field an item.
 
     Only when its rows differ in length. Rows all of one length are a table, an event log without
     its header (YooChoose's clicks: session, time, item, category), which read as playlists would
     be silently wrong: refused, asking for the header.
     """
-    delimiter = next((candidate for candidate in ("\t", ";", ",") if candidate in lines[first]), None)
-    widths = {len(row) for row in events.csv_rows(lines, delimiter) if row} if delimiter else set()
+    delimiter = next((candidate for candidate in ("\t", ";", ",") if candidate in first_line), None)
+    widths = {len(row) for row in events.csv_rows(_lines(text), delimiter) if row} if delimiter else set()
     if len(widths) < 2:
         shape = f"every row has {widths.pop()} fields, a table" if widths else "no row has a delimiter"
         raise DataError(f"{spec}: {shape}: a {suffix} file of interactions needs {events.EXPECTED} "
                         f"(a {suffix} file of playlists has rows of different lengths); its first line is "
-                        f"{lines[first][:80]!r}")
+                        f"{first_line[:80]!r}")
     table = IdTable()
-    for row in events.csv_rows(lines, delimiter):
+    for row in events.csv_rows(_lines(text), delimiter):
         items = [field.strip() for field in row if field.strip()]
         if items:
             table.add(items)
     return table
 
 
-def _table_from_text(lines: list[str], spec: str) -> IdTable:
+def _table_from_text(lines: Iterable[str], spec: str) -> IdTable:
     table = IdTable()
     for line in lines:
         tokens = line.split()
