@@ -13,6 +13,7 @@ one by one, in tests/test_train_cli.py and tests/test_tune_cli.py; here they rea
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import pickle
 import re
@@ -103,6 +104,8 @@ DATA = {
     "validation set empty": (_file("pairs.txt", b"a b\n" * 30), "the validation set is empty"),
     "event log .csv without a header": (_file("clicks.csv", b"1,214536502,2014-04-07T10:51:09.277Z\n" * 30),
                                         "needs a header row naming a session and an item column"),
+    "truncated gzip file": (_file("cut.txt.gz", gzip.compress(bytes(range(256)) * 40)[:200]),
+                            "truncated or corrupt gzip file"),
     "event log with a short row": (_file("clicks.tsv", b"SessionId\tItemId\tTime\n1\ta\t1\n1\tb\n"),
                                    "line 3 has 2 fields"),
     "unknown built-in size": (lambda tmp: "builtin:huge", "unknown built-in size"),

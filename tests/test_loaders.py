@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import itertools
+import lzma
 import os
 import pickle
 import re
@@ -194,7 +197,8 @@ def test_csv_and_tsv_files_of_playlists_of_different_lengths_read_a_row_a_playli
 
 
 @pytest.mark.parametrize("content, says", [
-    ("1,214536502,2014-04-07T10:51:09.277Z\n1,214536500,2014-04-07T10:54:09.868Z\n", "every row has 3 fields, a table: a .csv file of interactions needs a header row"),
+    ("1,214536502,2014-04-07T10:51:09.277Z\n1,214536500,2014-04-07T10:54:09.868Z\n",
+     "every row has 3 fields, a table: a .csv file of interactions needs a header row"),
     ("a\nb\n", "no row has a delimiter"),
     ("SessionId,ItemId,Time\n", "no rows after the header"),
     ("SessionId,ItemId,Time\n1,a,1\n1,b\n", "line 3 has 2 fields; the header's columns need 3"),
@@ -230,6 +234,45 @@ def test_kosarak_as_an_event_log_loads_as_its_text_file(kosarak_txt, tmp_path):
     events, text = load_playlists(str(path)), load_playlists(str(kosarak_txt))
     assert events.items == text.items
     assert events.dropped_short == text.dropped_short
+
+
+# --- compressed files ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("compress, suffix", [(gzip.compress, ".gz"), (bz2.compress, ".bz2"), (lzma.compress, ".xz")])
+def test_compressed_files_load_as_their_content(tmp_path, compress, suffix):
+    log = "SessionId\tItemId\tTime\n1\tb\t2\n1\ta\t1\n2\tc\t1\n2\td\t2\n".encode()
+    path = tmp_path / f"events.tsv{suffix}"
+    path.write_bytes(compress(log))
+    playlists = load_playlists(str(path))
+    assert playlists.items == [["a", "b"], ["c", "d"]]
+    assert playlists.fingerprint == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()  # the file as it is
+    save_object_npy(tmp_path / "deezer.npy", DEEZER)
+    (tmp_path / f"deezer.npy{suffix}").write_bytes(compress((tmp_path / "deezer.npy").read_bytes()))
+    compressed = load_playlists(str(tmp_path / f"deezer.npy{suffix}"))
+    assert compressed.items == load_playlists(str(tmp_path / "deezer.npy")).items
+    assert compressed.artists["track_4"] == "artist_40"
+
+
+def test_compression_is_told_by_the_bytes_not_the_name(tmp_path):
+    (tmp_path / "playlists.txt").write_bytes(gzip.compress(b"a b\nc d\n"))
+    assert load_playlists(str(tmp_path / "playlists.txt")).items == [["a", "b"], ["c", "d"]]
+    (tmp_path / "plain.txt.gz").write_text("BZh9 a\nb c\n")  # not compressed, whatever the name says
+    assert load_playlists(str(tmp_path / "plain.txt.gz")).items == [["BZh9", "a"], ["b", "c"]]
+
+
+@pytest.mark.parametrize("compress, name", [(gzip.compress, "gzip"), (bz2.compress, "bzip2"), (lzma.compress, "xz")])
+def test_a_truncated_compressed_file_is_one_data_error(tmp_path, compress, name):
+    whole = compress(b"a b c\n" * 1000)
+    (tmp_path / "cut.txt.z").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=f"truncated or corrupt {name} file"):
+        load_playlists(str(tmp_path / "cut.txt.z"))
+
+
+def test_a_compressed_csv_without_a_header_is_refused_as_a_csv(tmp_path):
+    (tmp_path / "clicks.csv.gz").write_bytes(gzip.compress(b"1,2014-04-07,214536502,0\n" * 20))
+    with pytest.raises(DataError, match="every row has 4 fields, a table: a .csv file"):
+        load_playlists(str(tmp_path / "clicks.csv.gz"))
 
 
 # --- built-in --------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from track2vec.vocabulary import Vocabulary, vocabulary_of_ids
 DEFAULT_DATA = "builtin"  # the built-in synthetic corpus (track2vec/data/builtin.py)
 DATA_HELP = ("a Deezer-style .npy file, a text or .csv file (one playlist per line), an event log (a row an "
              "interaction, a header naming its session and item columns, e.g. SessionId ItemId Time), "
-             "Million Playlist Dataset slices "
+             "any of them gzip, bzip2 or xz compressed, Million Playlist Dataset slices "
              "(a directory of mpd.slice.*.json files, a quoted glob, or one .json file), "
              "or builtin[:tiny|small|deezer|mpd|mpd:N]")
 DEFAULT_MIN_COUNT = 2  # the notebook's

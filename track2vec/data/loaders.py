@@ -6,8 +6,12 @@ Python object per token outlives the reading of its playlist.
 
 from __future__ import annotations
 
+import bz2
 import difflib
+import gzip
 import hashlib
+import io
+import lzma
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,6 +25,13 @@ from track2vec.errors import DataError
 __all__ = ["BUILTIN_PREFIX", "Playlists", "load_playlists", "playable"]
 
 BUILTIN_PREFIX = "builtin"
+# Magic number -> (name, decompress, what it raises on a broken stream). bzip2's includes its first block's magic.
+_COMPRESSIONS = {
+    b"\x1f\x8b": ("gzip", gzip.decompress, (OSError, EOFError)),
+    b"\xfd7zXZ\x00": ("xz", lzma.decompress, (lzma.LZMAError,)),
+}
+_COMPRESSIONS.update({b"BZh" + bytes([level]) + b"1AY&SY": ("bzip2", bz2.decompress, (OSError, ValueError))
+                      for level in b"123456789"})
 _FORMAT_SAMPLE = 200  # playlists looked at to tell Deezer's and the e-commerce token format apart
 
 
@@ -42,18 +53,36 @@ def load_playlists(spec: str, seed: int = 0) -> Playlists:
         raw = path.read_bytes()
     except OSError as error:
         raise DataError(f"{spec}: cannot read ({error.strerror})") from None
-    if not raw.strip():
-        raise DataError(f"{spec}: file is empty")
     fingerprint = "sha256:" + hashlib.sha256(raw).hexdigest()
+    raw, suffix = _decompressed(raw, path, spec)
+    if not raw or raw.isspace():
+        raise DataError(f"{spec}: file is empty")
     if raw.startswith(b"\x93NUMPY"):
-        arrays = _split_items_and_metadata(*_table_from_array(load_npy(path), spec).arrays())
-    elif path.suffix == ".npy":
+        arrays = _split_items_and_metadata(*_table_from_array(load_npy(io.BytesIO(raw), spec), spec).arrays())
+    elif suffix == ".npy":
         raise DataError(f"{spec}: not a .npy file (no NumPy header)")
     else:
-        arrays = _arrays_from_text(_decode_text(raw, spec), path.suffix.lower(), spec)
+        arrays = _arrays_from_text(_decode_text(raw, spec), suffix, spec)
     del raw
     tokens, offsets, names, name_artists = arrays
     return playable(tokens, offsets, names, name_artists, source=str(path.resolve()), fingerprint=fingerprint)
+
+
+def _decompressed(raw: bytes, path: Path, spec: str) -> tuple[bytes, str]:
+    """The file's bytes, decompressed where they are gzip, bzip2 or xz, and its suffix without ``.gz``/``.bz2``/``.xz``.
+
+    Compression is told by the bytes' own magic number, not by the name.
+    """
+    suffix = path.suffix.lower()
+    if suffix in (".gz", ".bz2", ".xz"):
+        suffix = Path(path.stem).suffix.lower()
+    for magic, (name, decompress, errors) in _COMPRESSIONS.items():
+        if raw.startswith(magic):
+            try:
+                return decompress(raw), suffix
+            except errors as error:
+                raise DataError(f"{spec}: truncated or corrupt {name} file ({error})") from None
+    return raw, suffix
 
 
 def _builtin_hint(spec: str) -> str:

@@ -9,9 +9,8 @@ anything is called.
 
 from __future__ import annotations
 
-import io
 import pickle
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -36,30 +35,29 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def load_npy(path: Path) -> np.ndarray:
-    """Read an ``.npy`` file; object arrays go through the restricted unpickler."""
-    with open(path, "rb") as handle:
-        try:
-            version = np.lib.format.read_magic(handle)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _fortran_order, dtype = read_header(handle)
-        except (ValueError, EOFError, OSError) as error:
-            raise DataError(f"{path}: not a valid .npy file ({error})") from None
-        if not dtype.hasobject:
-            handle.seek(0)
-            try:
-                return np.load(handle, allow_pickle=False)
-            except (ValueError, EOFError, OSError) as error:
-                raise DataError(f"{path}: truncated or corrupt .npy file ({error})") from None
-        payload = handle.read()
+def load_npy(handle: BinaryIO, name: str) -> np.ndarray:
+    """Read an ``.npy`` file from ``handle`` (``name`` in messages); object arrays go through the restricted
+    unpickler."""
     try:
-        array = _RestrictedUnpickler(io.BytesIO(payload), encoding="latin1").load()
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _fortran_order, dtype = read_header(handle)
+    except (ValueError, EOFError, OSError) as error:
+        raise DataError(f"{name}: not a valid .npy file ({error})") from None
+    if not dtype.hasobject:
+        handle.seek(0)
+        try:
+            return np.load(handle, allow_pickle=False)
+        except (ValueError, EOFError, OSError) as error:
+            raise DataError(f"{name}: truncated or corrupt .npy file ({error})") from None
+    try:
+        array = _RestrictedUnpickler(handle, encoding="latin1").load()
     except DataError as error:
-        raise DataError(f"{path}: {error}") from None
+        raise DataError(f"{name}: {error}") from None
     except Exception as error:  # any unpickling failure means a corrupt file
-        raise DataError(f"{path}: truncated or corrupt .npy file ({type(error).__name__}: {error})") from None
+        raise DataError(f"{name}: truncated or corrupt .npy file ({type(error).__name__}: {error})") from None
     if not isinstance(array, np.ndarray):
-        raise DataError(f"{path}: the .npy pickle holds a {type(array).__name__}, not an array")
+        raise DataError(f"{name}: the .npy pickle holds a {type(array).__name__}, not an array")
     if array.shape != shape:
-        raise DataError(f"{path}: array shape {array.shape} does not match its header {shape}")
+        raise DataError(f"{name}: array shape {array.shape} does not match its header {shape}")
     return array
