@@ -225,6 +225,23 @@ def test_cli_all_unknown_and_bad_model_are_one_line_errors(export_dir, tmp_path,
     assert main(["recommend", "--model", str(export_dir), "--playlist", "a", "--decay", "2"]) == 2
 
 
+def test_cli_takes_an_item_with_spaces_as_the_word2vec_file_writes_it(tmp_path, capsys):
+    items = ["Song B", "Intro", "50%", "x"]
+    vectors = np.array([angle(0), angle(10), angle(40), angle(90)], dtype=np.float32)
+    export = write_export(tmp_path / "model", vectors, Vocabulary(np.array(items), np.arange(4, 0, -1), None),
+                          {"hyperparameters": {"architecture": "sgns", "dim": 3}})
+    keys = [line.split()[0] for line in (export / "embeddings.w2v.txt").read_text().splitlines()[1:]]
+    assert keys == ["Song%20B", "Intro", "50%25", "x"]
+    for playlist in (f"{keys[0]} {keys[2]}", "Song%20B 50%"):  # a known name is taken as it is
+        assert main(["recommend", "--model", str(export), "--playlist", playlist, "-k", "2", "--query", "last",
+                     "--json"]) == 0
+        record = json.loads(capsys.readouterr().out)
+        assert record["playlist"] == ["Song B", "50%"] and record["unknown"] == []
+        assert [suggestion["item"] for suggestion in record["suggestions"]] == ["Intro", "x"]
+    assert main(["recommend", "--model", str(export), "--playlist", "Song%20C Intro", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unknown"] == ["Song%20C"]  # unknown either way: as the user wrote it
+
+
 def test_cli_reads_playlists_from_stdin(export_dir, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("a\n\nd\nx y\ne a\n"))
     code = main(["recommend", "--model", str(export_dir), "--playlist", "-", "-k", "2", "--query", "last", "--json"])

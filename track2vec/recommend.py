@@ -46,6 +46,7 @@ from track2vec import ann
 from track2vec.errors import ConfigError, DataError
 from track2vec.evaluation import top_k
 from track2vec.export import read_export
+from track2vec.formats import unescape
 from track2vec.scoring import Scoring, score_table
 
 QUERY_STRATEGIES = ("last", "mean", "recency")
@@ -282,8 +283,9 @@ def _export_index(export, path: Path) -> ann.AnnIndex | None:
 def add_recommend_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, required=True, help="export directory written by train --out")
     parser.add_argument("--playlist", required=True,
-                        help="the playlist's items separated by spaces, or - to read playlists from "
-                             "standard input, one per line")
+                        help="the playlist's items separated by spaces (an item with spaces in its name "
+                             "percent-encoded, as the export's embeddings.w2v.txt writes it: Song%%20B), "
+                             "or - to read playlists from standard input, one per line")
     parser.add_argument("-k", type=int, default=DEFAULT_K, help="number of suggestions")
     parser.add_argument("--query", choices=QUERY_STRATEGIES, default=DEFAULT_QUERY,
                         help="last: the last known item; mean: all known items alike; "
@@ -313,6 +315,21 @@ def _read_playlists(spec: str, stdin) -> list[tuple[str, list[str]]]:
     return numbered
 
 
+def _as_known(item: str, recommender: Recommender) -> str:
+    """``item``, or its percent-decoded name where only that is known to the model.
+
+    Items are separated by white space on the command line; one whose name holds white space is
+    written as the export's word2vec file writes it (``formats.escape``: ``Song%20B`` for ``Song B``).
+    """
+    if item in recommender or "%" not in item:
+        return item
+    try:
+        decoded = unescape(item)
+    except UnicodeDecodeError:
+        return item
+    return decoded if decoded in recommender else item
+
+
 def run_recommend(args: argparse.Namespace, stdout=None, stderr=None, stdin=None) -> int:
     """Print the suggestions of ``args.playlist``: ``item<TAB>score[<TAB>artist]`` lines, or JSON lines.
 
@@ -326,7 +343,8 @@ def run_recommend(args: argparse.Namespace, stdout=None, stderr=None, stdin=None
         raise ConfigError(f"-k must be >= 1, got {args.k}")
     check_query(args.query, args.decay)
     recommender = Recommender.from_export(args.model, args.query, args.decay, exact=getattr(args, "exact", False))
-    numbered = _read_playlists(args.playlist, stdin)
+    numbered = [(label, [_as_known(item, recommender) for item in items])
+                for label, items in _read_playlists(args.playlist, stdin)]
     known = [any(item in recommender for item in items) for _, items in numbered]
     if len(numbered) == 1 and not known[0]:
         raise DataError(f"none of the {len(numbered[0][1])} items of the playlist is known to the model")
