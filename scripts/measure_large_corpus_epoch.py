@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench package
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # track2vec, also when not installed
 
 from bench.common import describe_corpus, load_corpus  # noqa: E402
-from bench.row_training import gensim_embeddings  # noqa: E402
+from track2vec.gensim_baseline import gensim_vectors  # noqa: E402
 
 K = 10
 
@@ -76,8 +76,8 @@ def gensim(corpus, config, pairs, corpus_file: Path, threads: int):
                 total_words=model.corpus_total_words, epochs=1)
     train_seconds = time.perf_counter() - started
     size = len(corpus.counts)
-    best = best_scoring(evaluate_scorings(gensim_embeddings(model, size), corpus.counts, pairs,
-                                          gensim_embeddings(model, size, model.syn1neg), k=K))
+    best = best_scoring(evaluate_scorings(gensim_vectors(model, size), corpus.counts, pairs,
+                                          gensim_vectors(model, size, model.syn1neg), k=K))
     return vocab_seconds, train_seconds, model.corpus_total_words, best
 
 

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench package
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # track2vec, also when not installed
 
 from bench.common import ECOMMERCE, NOWPLAYING, PAPER, Variant, describe_corpus, load_corpus, text_table  # noqa: E402
-from bench.row_training import OursRun, epoch_recorder, string_sentences, train_gensim  # noqa: E402
+from bench.row_training import OursRun, epoch_recorder, train_gensim  # noqa: E402
+from track2vec.gensim_baseline import training_sentences  # noqa: E402
 
 EPOCHS, BATCH = 5, 8192
 SHORT_NAMES = {"ecommerce": ECOMMERCE, "nowplaying": NOWPLAYING}
@@ -51,7 +52,7 @@ def main() -> None:
     for name in args.data:
         corpus = load_corpus(SHORT_NAMES.get(name, name))
         print(f"{name}: {describe_corpus(corpus)}", flush=True)
-        gensim = train_gensim(corpus, string_sentences(corpus), EPOCHS, seed=0)
+        gensim = train_gensim(corpus, training_sentences(corpus), EPOCHS, seed=0)
         rows = [["gensim (sg, 5 negatives)", f"after 5: {gensim.ndcg:.4f}", f"{gensim.seconds / EPOCHS:.1f}",
                  gensim.scoring]]
         if not args.no_default:

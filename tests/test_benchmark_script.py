@@ -168,17 +168,6 @@ def test_training_helpers(tiny_corpus):
     sgd = row_training.train_config(common.Variant("sgd", 8192), 5)
     assert default.window == common.PAPER["window"] and default.epochs == 5
     assert (sgd.architecture, sgd.learning_rate, sgd.batch_size) == ("sgns", 0.025, 8192)
-    sentences = row_training.string_sentences(tiny_corpus)
-    assert len(sentences) == tiny_corpus.n_playlists and sentences[0][0] == str(tiny_corpus.tokens[0])
-
-    class FakeModel:
-        vector_size = 2
-
-        class wv:
-            index_to_key = ["2", "0"]
-            vectors = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
-
-    assert row_training.gensim_embeddings(FakeModel, 3).tolist() == [[3, 4], [0, 0], [1, 2]]
 
 
 def test_row_3_profiles_the_large_vocabularys_default_the_softmax(tiny_corpus, monkeypatch):
@@ -193,24 +182,6 @@ def test_row_3_profiles_the_large_vocabularys_default_the_softmax(tiny_corpus, m
     result = row_training.profile(tiny_corpus, common.DEFAULT, rounds=1)
     assert set(result["seconds"]) == set(row_training.PROFILE_STAGES)
     assert all(seconds > 0 for seconds in result["seconds"].values()) and result["pairs"] > 0
-
-
-def test_gensim_is_scored_as_ours_are_with_its_output_vectors(tiny_corpus):
-    """Row 3 compares like for like: gensim's input-input cosine is one of the scorings tried, its
-    output vectors (syn1neg) give the target-context one, and the best on validation is kept."""
-    from gensim.models import Word2Vec
-
-    from track2vec.evaluation import evaluate
-
-    sentences = row_training.string_sentences(tiny_corpus)
-    model = Word2Vec(sentences, sg=1, hs=0, negative=5, window=3, vector_size=16, min_count=1, workers=1, epochs=3,
-                     seed=0)
-    scored = row_training.score_gensim(model, tiny_corpus)
-    size = len(tiny_corpus.counts)
-    cosine = evaluate(row_training.gensim_embeddings(model, size), tiny_corpus.validation_pairs, row_training.K)
-    assert scored.metrics.ndcg >= cosine.ndcg
-    output = row_training.gensim_embeddings(model, size, model.syn1neg)
-    assert output.shape == (size, 16) and not np.allclose(output, row_training.gensim_embeddings(model, size))
 
 
 def test_time_to_quality_and_best_run():

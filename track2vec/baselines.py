@@ -151,7 +151,7 @@ def ranks_by_rules(scores: sp.csr_matrix, pairs: np.ndarray) -> np.ndarray:
 class Baseline:
     """A baseline with its parameters (chosen on validation) and its scores on the validation and test pairs."""
 
-    name: str  # "popularity", "sr" or "ar"
+    name: str  # "popularity", "sr", "ar", or "gensim" (track2vec.gensim_baseline)
     settings: dict
     validation: Metrics
     test: Metrics | None
@@ -160,11 +160,15 @@ class Baseline:
 
     @property
     def label(self) -> str:
-        return LABELS[self.name] + (f" ({self.settings['steps']} steps, {self.settings['weighting']})"
-                                    if "steps" in self.settings else "")
+        if "steps" in self.settings:
+            return f"{LABELS[self.name]} ({self.settings['steps']} steps, {self.settings['weighting']})"
+        if "scoring" in self.settings:
+            return f"{LABELS[self.name]} ({self.settings['scoring']})"
+        return LABELS[self.name]
 
 
-LABELS = {"popularity": "popularity", "sr": "SR (sequential rules)", "ar": "AR (co-occurrence)"}
+LABELS = {"popularity": "popularity", "sr": "SR (sequential rules)", "ar": "AR (co-occurrence)",
+          "gensim": "gensim skip-gram, its defaults"}  # the last: track2vec.gensim_baseline
 
 
 def fit_count_baselines(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: int, validation_pairs: np.ndarray,

@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "parameters chosen on the validation pairs, scored on the validation and test pairs.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _corpus_arguments(baselines)
+    baselines.add_argument("--gensim", action="store_true",
+                           help="add gensim's skip-gram with its default settings, trained on the same playlists "
+                                "and scored alike (needs gensim: pip install gensim)")
     baselines.add_argument("--json", action="store_true", help="print JSON")
 
     from track2vec.recommend import add_recommend_arguments
@@ -193,22 +196,28 @@ def _load_corpus(args: argparse.Namespace):
 
 
 def run_baselines(args: argparse.Namespace) -> dict:
-    """Print popularity, SR and AR on the validation and test pairs; returns them as a dict."""
+    """Print popularity, SR and AR (and gensim's skip-gram with ``--gensim``) on the validation and test pairs;
+    returns them as a dict."""
     from track2vec.baselines import corpus_baselines
 
     corpus = _load_corpus(args)
     baselines = corpus_baselines(corpus)
+    if args.gensim:
+        from track2vec.gensim_baseline import gensim_baseline
+
+        baselines["gensim"] = gensim_baseline(corpus, seed=args.seed)
     report = {name: {"settings": baseline.settings, "validation": baseline.validation.as_dict(),
                      "test": baseline.test.as_dict() if baseline.test else None}
               for name, baseline in baselines.items()}
     if args.json:
         print(json.dumps(report))
         return report
-    print(f"{'baseline (parameters chosen on validation)':<44} {'val NDCG@10':>11} {'val HR@10':>9} "
+    width = max(44, *(len(baseline.label) for baseline in baselines.values()))
+    print(f"{'baseline (parameters chosen on validation)':<{width}} {'val NDCG@10':>11} {'val HR@10':>9} "
           f"{'test NDCG@10':>12} {'test HR@10':>10}")
     for baseline in baselines.values():
         test = (f"{baseline.test.ndcg:>12.4f} {baseline.test.hit_rate:>10.4f}" if baseline.test else f"{'-':>12} {'-':>10}")
-        print(f"{baseline.label:<44} {baseline.validation.ndcg:>11.4f} {baseline.validation.hit_rate:>9.4f} {test}")
+        print(f"{baseline.label:<{width}} {baseline.validation.ndcg:>11.4f} {baseline.validation.hit_rate:>9.4f} {test}")
     return report
 
 

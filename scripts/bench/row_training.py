@@ -32,6 +32,7 @@ import numpy as np
 
 from bench.common import DEFAULT, LEARNING_RATES, PAPER, RowReport, Settings, Stopwatch, TrainingSet, Variant, \
     alternate, describe_corpus, load_corpus, median, si, spread, text_table, times, truncated
+from track2vec.gensim_baseline import choose_scoring, gensim_vectors, training_sentences
 
 K = 10
 
@@ -204,29 +205,11 @@ class GensimRun:
         return self.vocab_seconds + self.train_seconds
 
 
-def string_sentences(corpus) -> list[list[str]]:
-    """The training playlists as gensim sentences: item id ``i`` is the word ``"i"``."""
-    words = corpus.tokens.astype(str)
-    bounds = corpus.offsets.tolist()
-    return [words[start:end].tolist() for start, end in zip(bounds[:-1], bounds[1:])]
-
-
-def gensim_embeddings(model, vocabulary_size: int, vectors: np.ndarray | None = None) -> np.ndarray:
-    """gensim's vectors (default: its input vectors, ``wv``) in our id order (rows of items gensim never saw stay zero)."""
-    embeddings = np.zeros((vocabulary_size, model.vector_size), dtype=np.float32)
-    ids = np.array([int(word) for word in model.wv.index_to_key])
-    embeddings[ids] = model.wv.vectors if vectors is None else vectors
-    return embeddings
-
-
 def score_gensim(model, corpus):
-    """gensim's model scored as ours are: the best on the validation pairs of input-input cosine and
-    target-context (its output vectors, ``syn1neg``), each with every popularity weight."""
-    from track2vec.evaluation import best_scoring, evaluate_scorings
-
+    """gensim's model scored as ours are (``track2vec.gensim_baseline.choose_scoring``): the best on the
+    validation pairs of input-input cosine and its output vectors' (``syn1neg``) scorings."""
     size = len(corpus.counts)
-    return best_scoring(evaluate_scorings(gensim_embeddings(model, size), corpus.counts, corpus.validation_pairs,
-                                          gensim_embeddings(model, size, model.syn1neg), k=K))
+    return choose_scoring(gensim_vectors(model, size), gensim_vectors(model, size, model.syn1neg), corpus, K)
 
 
 def train_gensim(corpus, sentences: list[list[str]], epochs: int, seed: int) -> GensimRun:
@@ -265,7 +248,7 @@ def interleaved_schedule(n_configs: int, gensim_rounds: int) -> list[int | None]
 
 
 def compare(corpus, variants: list[Variant], settings: Settings) -> tuple[list[GensimRun], list[OursRun]]:
-    sentences = string_sentences(corpus)
+    sentences = training_sentences(corpus)
     gensim_runs, ours_runs = [], []
     for index in interleaved_schedule(len(variants), settings.gensim_rounds):
         if index is None:
