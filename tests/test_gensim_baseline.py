@@ -58,7 +58,7 @@ def test_the_baseline_is_reproducible_from_its_seed_and_records_its_settings(tin
     assert not np.array_equal(first.test_ranks, other.test_ranks)
     assert first.settings == {**GENSIM_DEFAULTS, "epochs": 2, "seed": 3, "scoring": first.settings["scoring"]}
     assert 0 < first.validation.ndcg <= 1 and first.test.pairs == len(tiny_corpus.test_pairs)
-    assert first.label.startswith("gensim skip-gram, its defaults (")
+    assert first.label == f"word2vec by gensim (skip-gram, its defaults), ranked by {first.settings['scoring']}"
 
 
 def test_the_same_seed_trains_the_same_vectors_in_another_process(tiny_corpus):
@@ -79,10 +79,51 @@ def test_baselines_command_adds_gensim_beside_the_counts(capsys):
     assert report["gensim"]["settings"]["vector_size"] == GENSIM_DEFAULTS["vector_size"]
     assert report["gensim"]["test"]["pairs"] == report["sr"]["test"]["pairs"]  # the same pairs
     assert main(["baselines", "--data", "builtin:tiny", "--gensim"]) == 0
-    assert "gensim skip-gram, its defaults" in capsys.readouterr().out
+    assert "word2vec by gensim (skip-gram, its defaults)" in capsys.readouterr().out
 
 
 def test_without_gensim_installed_it_is_one_config_error(tiny_corpus, monkeypatch):
     monkeypatch.setitem(sys.modules, "gensim.models", None)  # import fails as if gensim were absent
     with pytest.raises(ConfigError, match="needs gensim: pip install gensim"):
         gensim_baseline(tiny_corpus)
+
+
+def test_a_study_run_with_gensim_asked_and_gensim_absent_is_refused_before_it_starts(tmp_path, monkeypatch, capsys):
+    import tune.cli
+
+    monkeypatch.setitem(sys.modules, "gensim.models", None)
+    assert tune.cli.main(["run", "--data", "builtin:tiny", "--gensim", "--storage", str(tmp_path), "--name", "s"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == "track2vec-tune: error: the gensim baseline needs gensim: pip install gensim"
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.slow
+def test_export_with_gensim_shows_it_beside_the_counts_everywhere(tiny_study, tmp_path, capsys):
+    """``export --gensim`` scores gensim's defaults as ``track2vec baselines --gensim`` does, and the summary,
+    the intervals, ``model.json``, ``status`` and the report show it beside SR and AR."""
+    import shutil
+
+    import tune.cli
+    from tune import driver
+    from tune.study import Study
+
+    assert tiny_study.code == 0, tiny_study.out
+    storage = tmp_path / "studies"
+    shutil.copytree(tiny_study.storage / tiny_study.name, storage / tiny_study.name)
+    location = ["--name", tiny_study.name, "--storage", str(storage)]
+    assert tune.cli.main(["export", *location, "--force", "--gensim"]) == 0
+    out = capsys.readouterr().out
+    spec = Study(str(storage), tiny_study.name).load_spec()
+    expected = gensim_baseline(driver.load_corpus(spec), seed=spec.seed)
+    assert f"Word2vec by gensim (skip-gram, its defaults): validation NDCG@10 {expected.validation.ndcg:.4f}" in out
+    # its test interval
+    assert f"- word2vec by gensim (skip-gram, its defaults): NDCG@10 {expected.test.ndcg:.4f} [" in out
+    info = json.loads((storage / tiny_study.name / "export" / "model.json").read_text())
+    assert info["metrics"]["gensim_val_ndcg_at_10"] == pytest.approx(expected.validation.ndcg)
+    assert info["metrics"]["gensim_test_ndcg_at_10"] == pytest.approx(expected.test.ndcg)
+    assert info["baselines"]["gensim"] == expected.settings
+    assert tune.cli.main(["status", *location, "--json"]) == 0
+    assert "gensim" in json.loads(capsys.readouterr().out)["exported_scores"]
+    assert tune.cli.main(["report", *location]) == 0
+    assert "word2vec by gensim (skip-gram, its defaults)" in (storage / tiny_study.name / "report.html").read_text()

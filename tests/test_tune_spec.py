@@ -44,7 +44,7 @@ def test_study_json_round_trip_keeps_every_field(tmp_path):
     # settings added since version 1 at their defaults, which keep the old behaviour
     added = {"repeats": 0, "repeat_top": 3, "log_to": [], "sample": 1.0, "warm_start_from": None,
              "warm_start_top": 3, "warm_start_points": [], "max_epoch_seconds": None, "max_trial_memory": None,
-             "validation_sample": 0}
+             "validation_sample": 0, "gensim": False}
     assert json.loads((tmp_path / "demo" / "study.json").read_text()) == {
         **VERSION_1, **added, "format_version": FORMAT_VERSION, "optuna_backend": "sqlite"}
     assert spec.optuna_backend == "sqlite"  # a version 1 study's Optuna file is optuna.db
@@ -78,6 +78,7 @@ def test_a_newer_format_version_is_refused_in_one_line(tmp_path, capsys):
     ({"max_epoch_seconds": 0}, "--max-epoch-seconds must be > 0, got 0"),
     ({"max_trial_memory": -5}, "--max-trial-memory must be > 0, got -5"),
     ({"warm_start_top": 0}, "--warm-start-top must be >= 1, got 0"),
+    ({"gensim": "yes"}, "gensim: expected true or false, got 'yes'"),
     ({"warm_start_points": "dim=8"}, "warm_start_points: expected a list of configurations"),
     ({"validation_sample": -1, "format_version": 3}, "--validation-sample must be >= 0, got -1"),
     ({"validation_sample": "all", "format_version": 4}, "--validation-sample: expected a whole number, got 'all'"),

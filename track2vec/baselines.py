@@ -163,12 +163,12 @@ class Baseline:
         if "steps" in self.settings:
             return f"{LABELS[self.name]} ({self.settings['steps']} steps, {self.settings['weighting']})"
         if "scoring" in self.settings:
-            return f"{LABELS[self.name]} ({self.settings['scoring']})"
+            return f"{LABELS[self.name]}, ranked by {self.settings['scoring']}"
         return LABELS[self.name]
 
 
 LABELS = {"popularity": "popularity", "sr": "SR (sequential rules)", "ar": "AR (co-occurrence)",
-          "gensim": "gensim skip-gram, its defaults"}  # the last: track2vec.gensim_baseline
+          "gensim": "word2vec by gensim (skip-gram, its defaults)"}  # the last: track2vec.gensim_baseline
 
 
 def fit_count_baselines(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: int, validation_pairs: np.ndarray,

@@ -43,12 +43,19 @@ def gensim_baseline(corpus, seed: int = 0, k: int = 10, **settings) -> Baseline:
                     test, test_ranks)
 
 
-def train_gensim(corpus, seed: int = 0, workers: int = 1, **settings):
-    """A trained ``gensim.models.Word2Vec`` skip-gram (gensim's defaults but for ``settings``)."""
+def require_gensim() -> None:
+    """Raise ConfigError, in one line, unless gensim can be imported (checked before a study, not after it)."""
     try:
-        from gensim.models import Word2Vec
+        import gensim.models  # noqa: F401
     except ImportError:
         raise ConfigError("the gensim baseline needs gensim: pip install gensim") from None
+
+
+def train_gensim(corpus, seed: int = 0, workers: int = 1, **settings):
+    """A trained ``gensim.models.Word2Vec`` skip-gram (gensim's defaults but for ``settings``)."""
+    require_gensim()
+    from gensim.models import Word2Vec
+
     sentences = training_sentences(corpus)
     model = Word2Vec(sg=1, hs=0, min_count=1, seed=seed, workers=workers, hashfxn=_stable_hash, **settings)
     model.build_vocab(sentences)

@@ -29,6 +29,9 @@ commands: run a new study, resume an interrupted one, repeat the top configurati
 study with new seeds, export the winner and the evaluation table, status of a study (works while it
 runs), report (an HTML page of an exported study). `track2vec-tune COMMAND --help` lists each one's options."""
 
+GENSIM_HELP = ("also score gensim's skip-gram with its default settings beside the counted baselines: trained on the "
+               "same playlists, scored on the same pairs (needs gensim: pip install gensim)")
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -152,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="budget: a trial whose training seconds per epoch exceed this is stopped and cannot win")
     run_parser.add_argument("--max-trial-memory", type=_number, default=None, metavar="MIB",
                      help="budget: a trial whose peak resident memory (MiB) exceeds this is stopped and cannot win")
+    run_parser.add_argument("--gensim", action="store_true", help=GENSIM_HELP)
     run_parser.add_argument("--resume", action="store_true", help="if the study exists, resume it instead of refusing")
     location(run_parser, name_required=False)
     cluster(run_parser)
@@ -171,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser = commands.add_parser("export", help="export the winner and the evaluation table", formatter_class=defaults)
     location(export_parser, name_required=True)
     export_parser.add_argument("--force", action="store_true", help="replace an existing export")
+    export_parser.add_argument("--gensim", action="store_true", help=GENSIM_HELP)
 
     report_parser = commands.add_parser("report", help="write <study>/report.html (figures and the table) of an exported study",
                                  formatter_class=defaults)
@@ -206,7 +211,7 @@ def _spec(args: argparse.Namespace, study: Study) -> StudySpec:
         validation_sample=args.validation_sample, test_pairs=args.test_pairs,
         optuna_storage=args.optuna_storage, repeats=args.repeats, repeat_top=args.repeat_top, log_to=args.log_to,
         sample=args.sample, warm_start_from=args.warm_start_from, warm_start_top=args.warm_start_top,
-        max_epoch_seconds=args.max_epoch_seconds, max_trial_memory=args.max_trial_memory,
+        max_epoch_seconds=args.max_epoch_seconds, max_trial_memory=args.max_trial_memory, gensim=args.gensim,
     )
 
 
@@ -224,7 +229,7 @@ def command_repeat(args: argparse.Namespace) -> int:
 
 
 def command_export(args: argparse.Namespace) -> int:
-    return run.export(_study(args), force=args.force)
+    return run.export(_study(args), force=args.force, gensim=args.gensim)
 
 
 def command_status(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ ONE_NUMBER = "all"  # the split of a series with one number for every split
 SPLIT_LABELS = {VALIDATION: "validation", TEST: "test"}
 
 WINNER, BLEND, POPULARITY, SR, AR, ORACLE = "winner", "blend", "popularity", "sr", "ar", "oracle"
+GENSIM = "gensim"  # gensim's skip-gram with its defaults (track2vec.gensim_baseline; run or export --gensim)
 COUNTS = "counts"  # the blend's count term alone: SR + a weight x AR (track2vec.blend)
 BEST_TRIAL = "best_trial"  # the best trial alone, where the winner is an ensemble of trials (tune/evaluation.py)
 # Not a comparison series: the second configuration by validation, ranked on test only for the
@@ -36,6 +37,7 @@ SERIES_LABELS = {
     POPULARITY: "popularity baseline",
     SR: "SR baseline (sequential rules)",
     AR: "AR baseline (co-occurrence)",
+    GENSIM: "word2vec by gensim (skip-gram, its defaults)",
     ORACLE: "generator oracle (best possible)",
 }
 

@@ -46,7 +46,8 @@ from track2vec.evaluation import metrics_from_ranks, rank_targets
 from track2vec.ensemble import Selection, best_popularity_weight, select_ensemble
 from track2vec.scoring import AUTO, Scoring, ScoreTable, Vectors
 
-from tune.comparison import BEST_TRIAL, BLEND, COUNTS, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION, WINNER, Comparison, Score
+from tune.comparison import (BEST_TRIAL, BLEND, COUNTS, GENSIM, K, ONE_NUMBER, ORACLE, RUNNER_UP, TEST, VALIDATION,
+                             WINNER, Comparison, Score)
 from tune.intervals import StudyIntervals, study_intervals
 from tune.large_corpus import is_large
 from tune.reader import ERRORED, TrialRow, read_rows, status_counts
@@ -135,6 +136,10 @@ def evaluate_study(study: Study, spec: StudySpec, corpus: Corpus | None) -> Eval
         evaluation.test_ranks[RUNNER_UP] = rank_targets(vectors.score_table(scoring.method, corpus.counts),
                                                         corpus.test_pairs, (scoring.popularity_weight,))[:, 0]
     evaluation.baselines = corpus_baselines(corpus, K)
+    if spec.gensim:
+        from track2vec.gensim_baseline import gensim_baseline
+
+        evaluation.baselines[GENSIM] = gensim_baseline(corpus, seed=spec.seed, k=K)
     if table is not None and "sr" in evaluation.baselines:
         _add_blend(evaluation, table, corpus)
     for name, baseline in evaluation.baselines.items():

@@ -67,6 +67,10 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
         study.create()  # raises the "already exists" error
     study.check_creatable()
     check_trackers(spec.log_to)
+    if spec.gensim:
+        from track2vec.gensim_baseline import require_gensim
+
+        require_gensim()
     if config:
         overrides, config_text = load_overrides(config)
         spec = replace(spec, config_file=str(config.absolute()), config_text=config_text, overrides=overrides)
@@ -232,14 +236,20 @@ def _run_repeats(study: Study, spec: StudySpec, corpus, plan, force: bool):
     return driver.fit_repeats(tuner, study, len(plan.points()))
 
 
-def export(study: Study, force: bool) -> int:
-    """``export``: the winner and the evaluation table of a finished, interrupted or running study."""
+def export(study: Study, force: bool, gensim: bool = False) -> int:
+    """``export``: the winner and the evaluation table of a finished, interrupted or running study
+    (with ``gensim``, gensim's skip-gram scored beside the counts even where the study's run did not ask)."""
     from tune import driver
     from tune.evaluation import evaluate_study
     from tune.export import export_study
     from tune.table import summary_lines
 
     spec = study.load_spec()
+    if gensim:
+        from track2vec.gensim_baseline import require_gensim
+
+        require_gensim()
+        spec = replace(spec, gensim=True)
     if study.has_file(f"{EXPORT_DIR}/{INFO_FILE}") and not force:
         raise ExportExistsError(f"{study.export_path} already exists; pass --force to replace it")
     corpus = driver.load_corpus(spec)

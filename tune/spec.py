@@ -9,7 +9,9 @@ sample, the warm start and the cost budgets (``sample``, ``warm_start_*``, ``max
 ``max_trial_memory``): an older track2vec-tune must refuse such a study rather than drop its budget,
 which changes the winner. It also added ``validation_sample``; an older file's trials scored every
 validation pair, so it reads as 0. Version 4 lets ``validation_sample`` be null: the sample sized by the
-vocabulary (``trial_validation_sample``), which an older track2vec-tune cannot read.
+vocabulary (``trial_validation_sample``), which an older track2vec-tune cannot read. ``gensim``
+(``--gensim``) came later without a new version: a track2vec-tune that does not know it reads the
+study all the same and only leaves gensim's row out.
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ class StudySpec:
     warm_start_points: tuple[Mapping[str, Any], ...] = ()
     max_epoch_seconds: float | None = None  # budget: training seconds per epoch (tune/cost.py)
     max_trial_memory: float | None = None  # budget: a trial's peak resident memory, MiB
+    gensim: bool = False  # also score gensim's skip-gram with its defaults beside the counts (--gensim)
     metric: str = METRIC_DESCRIPTION
     command: tuple[str, ...] = ()  # the command line that started the study
 
@@ -141,6 +144,8 @@ class StudySpec:
         for name in _BUDGETS:
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"{option(name)} must be > 0, got {getattr(self, name)}")
+        if not isinstance(self.gensim, bool):
+            raise ConfigError(f"gensim: expected true or false, got {self.gensim!r}")
         if not 0 < self.sample <= 1:
             raise ConfigError(f"--sample must be in (0, 1] (a fraction of the training playlists), got {self.sample}")
         if self.warm_start_from is not None and (not isinstance(self.warm_start_from, str) or not self.warm_start_from):
