@@ -179,6 +179,13 @@ def test_csv_log_with_quotes_iso_times_and_artists(tmp_path):
     assert playlists.artists == {"Song, Part 2": "Band A", "Intro": "Band A", "Outro": "Band B"}
 
 
+def test_a_listening_log_names_its_tracks_and_artists_by_uri_and_name(tmp_path):
+    playlists = load_log(tmp_path, "plays.csv", "pid,pos,track_uri,artist_name",
+                         "7,0,spotify:track:a,Band A", "7,1,spotify:track:b,Band B")
+    assert playlists.items == [["spotify:track:a", "spotify:track:b"]]
+    assert playlists.artists == {"spotify:track:a": "Band A", "spotify:track:b": "Band B"}
+
+
 def test_log_without_a_time_column_keeps_file_order_and_space_separated_headers_count(tmp_path):
     playlists = load_log(tmp_path, "log.txt", "", "playlist   item", "p1 b", "p2 z", "p1 a", "p2 y")
     assert playlists.items == [["b", "a"], ["z", "y"]]

@@ -9,9 +9,9 @@ Names are matched with case, ``_``, ``-``, ``.`` and spaces ignored; where sever
 role, the name earlier in its list below wins (Diginetica's ``sessionId`` before its ``userId``):
 
 * session: ``SessionId``, ``session``, ``PlaylistId``, ``playlist``, ``pid``, ``VisitorId``, ``UserId``, ``user``
-* item: ``ItemId``, ``item``, ``TrackId``, ``track``, ``ProductId``, ``product``
+* item: ``ItemId``, ``item``, ``TrackId``, ``track``, ``track_uri``, ``SongId``, ``song``, ``ProductId``, ``product``
 * time (optional): ``Time``, ``timestamp``, ``ts``, ``datetime``, ``timeframe``, ``date``
-* artist (optional): ``ArtistId``, ``artist``
+* artist (optional): ``ArtistId``, ``artist``, ``artist_uri``, ``artist_name``
 
 The rows of a session need not be adjacent. Sessions keep the order of their first row. Within a
 session, items are ordered by time (numbers, or ISO 8601 dates and times; rows with equal times
@@ -36,9 +36,9 @@ from track2vec.errors import DataError
 DELIMITERS = ("\t", ";", ",", " ")
 COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "session": ("sessionid", "session", "playlistid", "playlist", "pid", "visitorid", "userid", "user"),
-    "item": ("itemid", "item", "trackid", "track", "productid", "product"),
+    "item": ("itemid", "item", "trackid", "track", "trackuri", "songid", "song", "productid", "product"),
     "time": ("time", "timestamp", "ts", "datetime", "timeframe", "date"),
-    "artist": ("artistid", "artist"),
+    "artist": ("artistid", "artist", "artisturi", "artistname"),
 }
 EXPECTED = "a header row naming a session and an item column, e.g. SessionId,ItemId,Time"
 
