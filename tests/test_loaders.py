@@ -179,10 +179,10 @@ def test_csv_log_with_quotes_iso_times_and_artists(tmp_path):
     assert playlists.artists == {"Song, Part 2": "Band A", "Intro": "Band A", "Outro": "Band B"}
 
 
-def test_a_listening_log_names_its_tracks_and_artists_by_uri_and_name(tmp_path):
+def test_a_playlist_log_names_its_tracks_and_artists_by_uri_and_name_and_orders_them_by_position(tmp_path):
     playlists = load_log(tmp_path, "plays.csv", "pid,pos,track_uri,artist_name",
-                         "7,0,spotify:track:a,Band A", "7,1,spotify:track:b,Band B")
-    assert playlists.items == [["spotify:track:a", "spotify:track:b"]]
+                         "7,1,spotify:track:b,Band B", "7,0,spotify:track:a,Band A")
+    assert playlists.items == [["spotify:track:a", "spotify:track:b"]]  # in the order of pos
     assert playlists.artists == {"spotify:track:a": "Band A", "spotify:track:b": "Band B"}
 
 

@@ -10,7 +10,8 @@ role, the name earlier in its list below wins (Diginetica's ``sessionId`` before
 
 * session: ``SessionId``, ``session``, ``PlaylistId``, ``playlist``, ``pid``, ``VisitorId``, ``UserId``, ``user``
 * item: ``ItemId``, ``item``, ``TrackId``, ``track``, ``track_uri``, ``SongId``, ``song``, ``ProductId``, ``product``
-* time (optional): ``Time``, ``timestamp``, ``ts``, ``datetime``, ``timeframe``, ``date``
+* time (optional): ``Time``, ``timestamp``, ``ts``, ``datetime``, ``timeframe``, ``date``, or a position
+  in the session, ``pos`` or ``position`` (what orders the session's items)
 * artist (optional): ``ArtistId``, ``artist``, ``artist_uri``, ``artist_name``
 
 The rows of a session need not be adjacent. Sessions keep the order of their first row. Within a
@@ -37,7 +38,7 @@ DELIMITERS = ("\t", ";", ",", " ")
 COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "session": ("sessionid", "session", "playlistid", "playlist", "pid", "visitorid", "userid", "user"),
     "item": ("itemid", "item", "trackid", "track", "trackuri", "songid", "song", "productid", "product"),
-    "time": ("time", "timestamp", "ts", "datetime", "timeframe", "date"),
+    "time": ("time", "timestamp", "ts", "datetime", "timeframe", "date", "pos", "position"),
     "artist": ("artistid", "artist", "artisturi", "artistname"),
 }
 EXPECTED = "a header row naming a session and an item column, e.g. SessionId,ItemId,Time"
