@@ -31,14 +31,15 @@ def started(monkeypatch) -> list[tuple]:
 
 def test_run_builds_the_settings_the_command_line_builds(started, tmp_path):
     Study.run(data="builtin:tiny", trials=3, storage=tmp_path, name="s", max_epochs=4, seed=7, repeats=2, top=1,
-              log_to="mlflow", config=tmp_path / "space.toml", dashboard=False, dashboard_port=9999)
+              log_to="mlflow", config=tmp_path / "space.toml", dashboard=False, dashboard_port=9999, gensim=True)
     assert main(["run", "--data", "builtin:tiny", "--trials", "3", "--storage", str(tmp_path), "--name", "s",
                  "--max-epochs", "4", "--seed", "7", "--repeats", "2", "--top", "1", "--log-to", "mlflow",
-                 "--config", str(tmp_path / "space.toml"), "--no-dashboard", "--dashboard-port", "9999"]) == 0
+                 "--config", str(tmp_path / "space.toml"), "--no-dashboard", "--dashboard-port", "9999",
+                 "--gensim"]) == 0
     (api_study, api_spec, *api_rest), (cli_study, cli_spec, *cli_rest) = started
     assert api_study == cli_study and api_rest == cli_rest
     assert replace(api_spec, created="", command=()) == replace(cli_spec, created="", command=())
-    assert api_spec.repeat_top == 1 and api_spec.log_to == ("mlflow",) and api_spec.trials == 3
+    assert api_spec.repeat_top == 1 and api_spec.log_to == ("mlflow",) and api_spec.trials == 3 and api_spec.gensim
 
 
 def test_a_path_is_made_absolute_and_the_defaults_are_the_specs(started, tmp_path, monkeypatch):

@@ -99,7 +99,7 @@ class Study:
         """``track2vec-tune run``: a new study (with ``resume``, continue the one of that name); returns it
         finished and exported. ``options`` are the run's other settings by ``StudySpec`` field name
         (``max_epochs``, ``seed``, ``cpus_per_trial``, ``repeats``, ``top``, ``log_to``, ``sample``,
-        ``warm_start_from``, ``warm_start_top``, ``max_epoch_seconds``, ``max_trial_memory``, ...)."""
+        ``warm_start_from``, ``warm_start_top``, ``max_epoch_seconds``, ``max_trial_memory``, ``gensim``, ...)."""
         study = cls(name or default_name(), storage)
         settings = _settings(options)
         if trials is not None:
@@ -135,9 +135,10 @@ class Study:
         self._check(commands.repeat(self._location, repeats, top, cluster, force=force))
         return self
 
-    def export(self, force: bool = False) -> str:
-        """``track2vec-tune export``: write the winner and the tables into ``<study>/export``; returns its path."""
-        commands.export(self._location, force=force)
+    def export(self, force: bool = False, gensim: bool = False) -> str:
+        """``track2vec-tune export``: write the winner and the tables into ``<study>/export``; returns its path.
+        ``gensim``: score gensim's skip-gram beside the counts (``export --gensim``)."""
+        commands.export(self._location, force=force, gensim=gensim)
         return self._location.export_path
 
     def status(self) -> dict[str, Any]:
