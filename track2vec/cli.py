@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     baselines = commands.add_parser(
         "baselines", help="score the counted baselines (popularity, SR, AR) on the validation and test pairs",
         description="Popularity, SR (sequential rules) and AR (co-occurrence) next-item baselines, their "
-                    "parameters chosen on the validation pairs, scored on the validation and test pairs.",
+                    "parameters chosen on the validation pairs, scored on the validation and test pairs; "
+                    "with --gensim also gensim's skip-gram with its defaults, its scoring chosen alike.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _corpus_arguments(baselines)
     baselines.add_argument("--gensim", action="store_true",
