@@ -106,6 +106,8 @@ DATA = {
                                         "needs a header row naming a session and an item column"),
     "truncated gzip file": (_file("cut.txt.gz", gzip.compress(bytes(range(256)) * 40)[:200]),
                             "truncated or corrupt gzip file"),
+    "comma-separated playlists in a .txt file": (_file("playlists.txt", b"a,b,c\nd,e\n" * 20),
+                                                 "its lines are single tokens holding ','"),
     "event log with a short row": (_file("clicks.tsv", b"SessionId\tItemId\tTime\n1\ta\t1\n1\tb\n"),
                                    "line 3 has 2 fields"),
     "unknown built-in size": (lambda tmp: "builtin:huge", "unknown built-in size"),

@@ -153,7 +153,13 @@ def _arrays_from_text(text: str, suffix: str, spec: str):
         table = _table_from_rows(text, first_line, suffix, spec)
     else:
         table = _table_from_text(_lines(text), spec)
-    return _split_items_and_metadata(*table.arrays())
+    arrays = table.arrays()
+    separator = next((candidate for candidate in (",", ";") if candidate in first_line), None)
+    if separator and not (np.diff(arrays[1]) >= 2).any():
+        raise DataError(f"{spec}: no playlist has 2 or more items: a text file's items are separated by white "
+                        f"space, and its lines are single tokens holding {separator!r} (name it .csv to split them "
+                        f"there)")
+    return _split_items_and_metadata(*arrays)
 
 
 def _lines(text: str, chunk: int = 1 << 20):
