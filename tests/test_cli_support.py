@@ -21,6 +21,21 @@ def test_version_comes_from_the_package_metadata(main, program, capsys):
     assert capsys.readouterr().out.strip() == f"{program} {metadata.version('track2vec-tune')}"
 
 
+COMMANDS = [(track2vec.cli.main, "track2vec", command) for command in ("train", "baselines", "recommend")] + [
+    (tune.cli.main, "track2vec-tune", command) for command in ("run", "resume", "repeat", "export", "report", "status")]
+
+
+@pytest.mark.parametrize("main, program, command", COMMANDS)
+def test_help_shows_a_default_only_where_it_says_something(main, program, command, capsys):
+    assert main([command, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for meaningless in ("(default: None)", "(default: True)", "(default: False)", "(default: ())"):
+        assert meaningless not in text, f"{program} {command} --help prints {meaningless}"
+    if command == "run":  # a value's default is still shown, once
+        assert "number of trials (default: 12)" in text
+        assert "started) (default:" not in text and "starts) (default:" not in text
+
+
 def parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="tool")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from track2vec.cli_support import OneLineParser, add_version, run_main
+from track2vec.cli_support import DefaultsHelpFormatter, OneLineParser, add_version, run_main
 from track2vec.config import ARCHITECTURE_CHOICES, DIRECTIONS, LR_SCHEDULE_CHOICES, OPTIMIZER_CHOICES, SPARSE_FROM_ITEMS, TrainConfig
 from track2vec.corpus import DATA_HELP, DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 from track2vec.scoring import AUTO, SCORINGS
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train one configuration and export its embeddings",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsHelpFormatter)
     _corpus_arguments(train)
     train.add_argument("--architecture", choices=ARCHITECTURE_CHOICES, default=DEFAULTS.architecture,
                        help="sgns: separate target/context vectors (word2vec's negative sampling); tied-cosine: the notebook's "
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Popularity, SR (sequential rules) and AR (co-occurrence) next-item baselines, their "
                     "parameters chosen on the validation pairs, scored on the validation and test pairs; "
                     "with --gensim also gensim's skip-gram with its defaults, its scoring chosen alike.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsHelpFormatter)
     _corpus_arguments(baselines)
     baselines.add_argument("--gensim", action="store_true",
                            help="add gensim's skip-gram with its default settings, trained on the same playlists "
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recommend_arguments(commands.add_parser(
         "recommend", help="suggest the next tracks of a playlist with an export",
         description="Suggest the next tracks of playlists with an exported model (NumPy only).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     ))
     return parser
 

@@ -35,6 +35,23 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's ``(default: X)`` after an option's help, only where it tells the reader something.
+
+    Left out where the help already says its default, where there is none (``None``, an empty list),
+    and for on/off flags, whose default is that the flag is not given: argparse would print
+    ``(default: True)`` after ``--no-dashboard``, which reads as the opposite of what it does.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if "default" in help_text or action.default in (None, (), [], argparse.SUPPRESS):
+            return help_text
+        if action.nargs == 0 and isinstance(action.default, bool):  # a flag: it takes no value
+            return help_text
+        return super()._get_help_string(action)
+
+
 def version() -> str:
     """The installed package's version, from its metadata."""
     try:

@@ -380,12 +380,12 @@ def run_recommend(args: argparse.Namespace, stdout=None, stderr=None, stdin=None
 
 
 def main(argv: list[str] | None = None) -> int:
-    from track2vec.cli_support import OneLineParser, run_main
+    from track2vec.cli_support import DefaultsHelpFormatter, OneLineParser, run_main
 
     parser = add_recommend_arguments(OneLineParser(
         prog="python -m track2vec.recommend",
         description="Suggest the next tracks of playlists with an exported model (NumPy only).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     ))
     parser.program = "track2vec"
     return run_main("track2vec", parser, argv, run_recommend)

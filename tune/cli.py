@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from track2vec.cli_support import OneLineParser, add_version, run_main
+from track2vec.cli_support import DefaultsHelpFormatter, OneLineParser, add_version, run_main
 from track2vec.corpus import DATA_HELP, DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
 
 from tune import PROG, run
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_version(parser)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    defaults = argparse.ArgumentDefaultsHelpFormatter
+    defaults = DefaultsHelpFormatter
 
     def location(sub: argparse.ArgumentParser, name_required: bool) -> None:
         sub.add_argument("--storage", default=None,
