@@ -281,7 +281,8 @@ def _export_index(export, path: Path) -> ann.AnnIndex | None:
 
 
 def add_recommend_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--model", type=Path, required=True, help="export directory written by train --out")
+    parser.add_argument("--model", type=Path, required=True,
+                        help="an export directory: a study's <storage>/<name>/export, or what track2vec train --out wrote")
     parser.add_argument("--playlist", required=True,
                         help="the playlist's items separated by spaces (an item with spaces in its name "
                              "percent-encoded, as the export's embeddings.w2v.txt writes it: Song%%20B), "
