@@ -20,12 +20,12 @@ def flatten(playlists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sampler_for(playlists, counts=None, window=2, negatives=3, alpha=0.75, subsample=0.0, seed=0, chunk=4096,
-                slice_ids=2**22, forward=False, shrink_windows=False):
+                slice_ids=2**22, forward=False, shrink_windows=False, recency_scale=0.0):
     tokens, offsets = flatten(playlists)
     if counts is None:
         counts = np.bincount(tokens, minlength=tokens.max() + 1).clip(1)
     return SkipGramSampler(tokens, offsets, np.asarray(counts), window, negatives, alpha, subsample, seed, chunk,
-                           slice_ids, forward=forward, shrink_windows=shrink_windows)
+                           slice_ids, forward=forward, shrink_windows=shrink_windows, recency_scale=recency_scale)
 
 
 def one_epoch(sampler: SkipGramSampler, epoch: int = 0) -> SkipGramBatch:
@@ -261,6 +261,25 @@ def test_windows_are_formed_after_subsampling():
     assert pairs[(0, 2)] > 190 and pairs[(2, 0)] > 190
 
 
+def test_recency_scale_keeps_a_target_d_before_the_end_with_probability_exp_minus_d_over_scale():
+    # The anchor 9 ends every playlist (d = 0: always kept) and the window spans the playlist, so the pair
+    # (k, anchor) is drawn exactly when item k, 5 - k positions before the end, was kept.
+    per_item, scale = 4000, 2.0
+    playlists = [[0, 1, 2, 3, 4, 9]] * per_item
+    batch = one_epoch(sampler_for(playlists, window=10, negatives=1, recency_scale=scale, seed=5))
+    kept = np.bincount(batch.targets[batch.contexts[:, 0] == 9], minlength=5)[:5]
+    expected = np.exp(-(5 - np.arange(5)) / scale)
+    sigma = np.sqrt(per_item * expected * (1 - expected))
+    assert (np.abs(kept - per_item * expected) < 5 * sigma + 1).all(), (kept / per_item, expected)
+    # The anchor is every kept item's context and never dropped: as a target it pairs with each of them.
+    assert (batch.targets == 9).sum() == kept.sum()
+
+
+def test_recency_scale_zero_keeps_every_position():
+    playlists = [[0, 1, 2, 3, 4, 9]] * 50
+    assert pair_counter(one_epoch(sampler_for(playlists, recency_scale=0.0))) == reference_pairs(playlists, 2)
+
+
 def test_subsample_zero_keeps_everything():
     counts = np.array([10**6, 1, 1])
     sampler = sampler_for([[0, 1, 2, 0]], counts=counts, subsample=0.0)
@@ -271,3 +290,9 @@ def test_subsample_zero_keeps_everything():
 def test_invalid_window_or_negatives(window, negatives):
     with pytest.raises(ConfigError):
         sampler_for(TINY, window=window, negatives=negatives)
+
+
+@pytest.mark.parametrize("scale", [-1.0, float("nan")])
+def test_invalid_recency_scale(scale):
+    with pytest.raises(ConfigError, match="recency_scale must be >= 0"):
+        sampler_for(TINY, recency_scale=scale)

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="negative-sampling exponent: negatives drawn from counts**alpha (0 = uniform)")
     train.add_argument("--subsample", type=float, default=DEFAULTS.subsample,
                        help="subsampling threshold t for frequent items (0 disables)")
+    train.add_argument("--recency-scale", type=float, default=DEFAULTS.recency_scale,
+                       help="keep a target d positions before its playlist's end with probability "
+                            "exp(-d / recency-scale), so the ends of playlists weigh more (0: every position alike)")
     train.add_argument("--batch-size", type=_auto_or(int), default=AUTO,
                        help=f"positive pairs per training step; {BY_SIZE}")
     train.add_argument("--lr", type=_auto_or(float), default=AUTO, help=f"learning rate; {BY_SIZE}")
@@ -120,7 +123,8 @@ def run_train(args: argparse.Namespace) -> dict:
 
     config = TrainConfig(
         architecture=args.architecture, dim=args.dim, window=args.window, negatives=args.negatives,
-        alpha=args.alpha, subsample=args.subsample, batch_size=args.batch_size, learning_rate=args.lr,
+        alpha=args.alpha, subsample=args.subsample, recency_scale=args.recency_scale,
+        batch_size=args.batch_size, learning_rate=args.lr,
         optimizer=args.optimizer, lr_schedule=args.lr_schedule, epochs=args.epochs, seed=args.seed, direction=args.direction,
         shrink_windows=args.shrink_windows, artist_vectors=args.artist_vectors, scoring=args.scoring,
         popularity_weight=args.popularity_weight, shared_rows=args.shared_rows,

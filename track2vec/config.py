@@ -77,6 +77,9 @@ class TrainConfig:
     artist_vectors: bool = False
     alpha: float = 0.75  # exponent of the negative-sampling distribution counts**alpha
     subsample: float = 1e-3  # frequent-item subsampling threshold t (0 disables)
+    # Keep a target d positions before its playlist's end with probability exp(-d / recency_scale), on top of
+    # subsampling: the ends of playlists, where completion asks for the next item, weigh more. 0 disables.
+    recency_scale: float = 0.0
     batch_size: int | None = None  # positive pairs per step (each with its negatives)
     learning_rate: float | None = None
     optimizer: str = AUTO
@@ -108,6 +111,7 @@ class TrainConfig:
             (self.negatives >= 1, "negatives must be >= 1"),
             (self.shared_rows is None or self.shared_rows >= 1, "shared_rows must be >= 1"),
             (self.subsample >= 0, "subsample must be >= 0"),
+            (self.recency_scale >= 0, "recency_scale must be >= 0"),
             (self.batch_size is None or self.batch_size >= 1, "batch_size must be >= 1"),
             (self.learning_rate is None or self.learning_rate > 0, "learning_rate must be > 0"),
             (self.epochs >= 1, "epochs must be >= 1"),

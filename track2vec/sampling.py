@@ -1,7 +1,7 @@
 """Skip-gram pairs with negative sampling, vectorised and streamed in bounded chunks.
 
 Semantics follow the notebook (Keras ``skipgrams`` with a fixed window, negatives
-drawn from counts**alpha), with three deliberate differences, and two options:
+drawn from counts**alpha), with three deliberate differences, and three options:
 
 * frequent items are subsampled per token *before* windows are formed, as in
   word2vec and gensim (keep probability ``sqrt(t/f) + t/f``); the notebook applied
@@ -12,7 +12,10 @@ drawn from counts**alpha), with three deliberate differences, and two options:
   ``contexts[i] = [positive, negative_1, ..., negative_k]`` instead of k extra rows;
 * ``forward``: only the contexts after a target (what comes next), not those before it;
 * ``shrink_windows``: each target draws its reach uniformly in 1..window (word2vec's
-  reduced window), from its playlist's stream.
+  reduced window), from its playlist's stream;
+* ``recency_scale``: a token ``d`` positions before its playlist's end is kept with probability
+  ``exp(-d / recency_scale)`` on top of subsampling, so the ends of playlists, where the next item
+  is asked for, weigh more (0: every position alike).
 
 The loops are compiled (``track2vec.sampling_kernels``); this module holds the tables
 and the order of the work: playlists in a seeded random order, in chunks; each chunk
@@ -104,9 +107,12 @@ class SkipGramSampler:
         *,
         forward: bool = False,
         shrink_windows: bool = False,
+        recency_scale: float = 0.0,
     ) -> None:
         if window < 1:
             raise ConfigError(f"window must be >= 1, got {window}")
+        if not recency_scale >= 0:
+            raise ConfigError(f"recency_scale must be >= 0, got {recency_scale}")
         if negatives < 0:
             raise ConfigError(f"negatives must be >= 0, got {negatives}")
         self.tokens = tokens
@@ -114,6 +120,7 @@ class SkipGramSampler:
         self.window = window
         self.forward = forward
         self.shrink_windows = shrink_windows
+        self.recency_scale = float(recency_scale)
         self.negatives = negatives
         self.seed = seed
         self.chunk_playlists = chunk_playlists
@@ -157,7 +164,7 @@ class SkipGramSampler:
         kept_tokens = np.empty(int(lengths.sum()), dtype=np.int32)
         kept = np.empty(len(playlists), dtype=np.int64)
         with kernels.parallel_lock:
-            kernels.subsample(self.tokens, self.offsets, playlists, self.keep_thresholds,
+            kernels.subsample(self.tokens, self.offsets, playlists, self.keep_thresholds, self.recency_scale,
                               kernels.stream_key(self.seed, epoch, _SUBSAMPLE), starts, kept_tokens, kept)
         return playlists, kept_tokens, starts, kept
 

@@ -12,6 +12,7 @@ depend on the number of threads or on how the work is split between them.
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -68,8 +69,10 @@ def _below(x, n):
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def subsample(tokens, offsets, playlists, keep, key, out_starts, out_tokens, kept):
-    """Keep each token of each playlist with probability ``keep[token] / 2**24`` (see ``thresholds``).
+def subsample(tokens, offsets, playlists, keep, recency_scale, key, out_starts, out_tokens, kept):
+    """Keep each token of each playlist with probability ``keep[token] / 2**24`` (see ``thresholds``),
+    times ``exp(-d / recency_scale)`` for a token ``d`` positions before its playlist's end when
+    ``recency_scale`` > 0.
 
     Playlist ``i`` of ``playlists`` writes its kept tokens, in order, from ``out_starts[i]``
     of ``out_tokens`` and their number to ``kept[i]``. Its stream is keyed by its id, so a
@@ -78,12 +81,16 @@ def subsample(tokens, offsets, playlists, keep, key, out_starts, out_tokens, kep
     for i in prange(len(playlists)):
         playlist = playlists[i]
         start = offsets[playlist]
+        length = offsets[playlist + 1] - start
         stream = _mix(key + np.uint64(playlist) * GOLDEN)
         n = 0
         out = out_starts[i]
-        for j in range(offsets[playlist + 1] - start):
+        for j in range(length):
             token = tokens[start + j]
-            if _draw24(_mix(stream + np.uint64(j) * GOLDEN)) < keep[token]:
+            threshold = keep[token]
+            if recency_scale > 0.0:
+                threshold = np.uint64(threshold * math.exp(-(length - 1 - j) / recency_scale))
+            if _draw24(_mix(stream + np.uint64(j) * GOLDEN)) < threshold:
                 out_tokens[out + n] = token
                 n += 1
         kept[i] = n

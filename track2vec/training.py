@@ -44,6 +44,7 @@ class Trainer:
             corpus.tokens, corpus.offsets, corpus.counts, config.window, config.negatives,
             config.alpha, config.subsample, config.seed,
             forward=config.direction == "forward", shrink_windows=config.shrink_windows,
+            recency_scale=config.recency_scale,
         )
         keras.utils.set_random_seed(config.seed)
         # What config.optimizer names, "auto" resolved for this vocabulary (LazyAdam is TensorFlow's only).
