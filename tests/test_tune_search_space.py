@@ -32,7 +32,7 @@ def test_default_space_follows_the_paper_and_covers_every_parameter():
     # Scoring does not change training: chosen on validation in every trial, not searched.
     assert set(space.distributions["lr_schedule"].choices) == {"constant", "linear"}
     assert space.fixed == {"architecture": "softmax", "optimizer": "auto", "scoring": "auto", "popularity_weight": None,
-                           "shared_rows": SHARED_NEGATIVE_ROWS, "learning_rate": None}
+                           "shared_rows": SHARED_NEGATIVE_ROWS, "learning_rate": None, "recency_scale": 0.0}
     assert ("learning_rate: auto (lr_at_batch_1024 x sqrt(batch_size / 1024), Adam's square-root rule)"
             in space.describe())
     assert "optimizer: auto (adam, or lazy-adam (sparse updates) on large vocabularies)" in space.describe()
@@ -70,6 +70,17 @@ def test_naming_both_learning_rates_is_refused_with_one_line(tmp_path):
         load_overrides(write(tmp_path, "learning_rate = 0.05\nlr_at_batch_1024 = { min = 1e-3, max = 1e-2 }\n"))
     assert "give learning_rate or lr_at_batch_1024, not both" in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_recency_scale_is_off_unless_a_config_fixes_or_searches_it(tmp_path):
+    assert build_space().fixed["recency_scale"] == 0.0 and "recency_scale" not in build_space().distributions
+    overrides, _ = load_overrides(write(tmp_path, "recency_scale = { choices = [0, 3, 10] }\n"))
+    space = build_space(overrides)
+    assert space.distributions["recency_scale"].choices == (0, 3, 10)
+    assert TrainConfig.from_dict({**space.fixed, "recency_scale": 3}).recency_scale == 3
+    overrides, _ = load_overrides(write(tmp_path, "recency_scale = { min = 2, max = 50 }\n"))
+    searched = build_space(overrides).distributions["recency_scale"]
+    assert (searched.low, searched.high, searched.log) == (2.0, 50.0, True)
 
 
 def test_the_softmaxs_shared_rows_can_be_fixed_or_searched(tmp_path):

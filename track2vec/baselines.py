@@ -45,6 +45,11 @@ MAX_STEPS = 10
 _SCALE = float(math.lcm(*range(1, MAX_STEPS + 1)) ** 2)
 
 
+def distance_weight(weighting: str, distance: int) -> int:
+    """The weight of a co-occurrence at ``distance`` under ``weighting``, in the whole-number units of the scores."""
+    return round(_SCALE * WEIGHTINGS[weighting](distance))
+
+
 def transition_counts(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: int, max_distance: int) -> list[sp.csr_matrix]:
     """``[M_1, ..., M_max]``: ``M_d[a, b]`` counts ``b`` at ``d`` positions after ``a`` in one playlist."""
     playlist_of = _playlist_of(offsets)
@@ -77,11 +82,11 @@ def weighted_rule_counts(tokens: np.ndarray, offsets: np.ndarray, vocabulary_siz
                          settings: RuleSettings) -> sp.csr_matrix:
     """``rules(transition_counts(...), settings)`` summed one distance at a time: no per-distance matrix is
     kept, so a large corpus needs about twice the final matrix rather than all of its distances at once."""
-    playlist_of, weight = _playlist_of(offsets), WEIGHTINGS[settings.weighting]
+    playlist_of = _playlist_of(offsets)
     total = sp.csr_matrix((vocabulary_size, vocabulary_size), dtype=np.float64)
     for distance in range(1, settings.steps + 1):
         a, b = _pairs_at(tokens, playlist_of, distance)
-        total = total + _count_matrix(a, b, vocabulary_size, round(_SCALE * weight(distance)))
+        total = total + _count_matrix(a, b, vocabulary_size, distance_weight(settings.weighting, distance))
     return _rule_scores(total, settings.kind)
 
 
@@ -109,8 +114,8 @@ def rules(counts_by_distance: list[sp.csr_matrix], settings: RuleSettings) -> sp
     """The rule scores of ``settings``: row ``a`` scores every candidate for query ``a``."""
     if settings.steps > len(counts_by_distance):
         raise ConfigError(f"steps {settings.steps} exceeds the {len(counts_by_distance)} distances counted")
-    weight = WEIGHTINGS[settings.weighting]
-    total = sum(round(_SCALE * weight(d)) * counts_by_distance[d - 1] for d in range(1, settings.steps + 1))
+    total = sum(distance_weight(settings.weighting, distance) * counts_by_distance[distance - 1]
+                for distance in range(1, settings.steps + 1))
     return _rule_scores(total, settings.kind)
 
 
@@ -206,11 +211,11 @@ def _searched_rules(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: in
     playlist_of = _playlist_of(offsets)
     wanted = np.zeros(vocabulary_size, dtype=bool)
     wanted[queries] = True
-    for weighting, weight in WEIGHTINGS.items():
+    for weighting in WEIGHTINGS:
         after = before = sp.csr_matrix((vocabulary_size, vocabulary_size), dtype=np.float64)
         for distance in range(1, max(steps) + 1):
             a, b = _pairs_at(tokens, playlist_of, distance)
-            scale = round(_SCALE * weight(distance))
+            scale = distance_weight(weighting, distance)
             from_query, to_query = wanted[a], wanted[b]
             after = after + _count_matrix(a[from_query], b[from_query], vocabulary_size, scale)
             before = before + _count_matrix(b[to_query], a[to_query], vocabulary_size, scale)

@@ -58,6 +58,7 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
     """``run``: a new study (or, with ``resume_existing``, continue the one of that name)."""
     from tune import driver
     from tune.large_corpus import large_corpus_recipe
+    from tune.playlist_ends import playlist_ends_rule
     from tune.search_space import load_overrides
     from tune.trackers import check_trackers
 
@@ -78,6 +79,9 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
     recipe = large_corpus_recipe(spec.overrides, len(corpus.tokens))
     if recipe:
         spec = replace(spec, overrides={**spec.overrides, **recipe.fixed})
+    ends = None if recipe else playlist_ends_rule(spec.overrides, corpus)
+    if ends:
+        spec = replace(spec, overrides={**spec.overrides, **ends.overrides})
     if spec.warm_start_from is not None:
         from tune.warm_start import warm_start_points
 
@@ -101,6 +105,8 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
         _print_header(study, spec, corpus, dashboard_url)
         if recipe:
             say(recipe.describe())
+        if ends:
+            say(ends.describe())
         if memory_cap:
             say(memory_cap.describe())
         outcome = driver.fit(driver.build_tuner(study, spec, corpus), study, spec)

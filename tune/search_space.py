@@ -88,6 +88,9 @@ PARAMS: dict[str, Param] = {
     "batch_size": Param(int, (256, 16384), log=True, lowest=1),
     "alpha": Param(float, (-1.0, 1.4)),
     "subsample": Param(float, (3e-5, 1e-1), log=True, lowest=0.0),
+    # Off, unless a study's counts say the ends of its playlists pay (tune/playlist_ends.py): it helped the
+    # click-stream corpus and cost the others measured (BENCHMARKS.md, "Weighting the ends of playlists").
+    "recency_scale": Param(float, 0.0, log=True, lowest=0.0, search_range=(1.0, 1000.0)),
     # Derived by default (SearchSpace.trial_config); a --config that names it searches or fixes it instead.
     "learning_rate": Param(float, None, log=True, strictly_positive=True, search_range=(1e-3, 1e-1),
                            auto=f"lr_at_batch_1024 x sqrt(batch_size / {REFERENCE_BATCH}), Adam's square-root rule"),
