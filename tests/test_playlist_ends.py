@@ -74,6 +74,20 @@ def test_a_study_searches_recency_scale_only_where_the_ends_pay():
     assert playlist_ends_rule({}, corpus_of(walks(False))) is None
 
 
+@pytest.mark.parametrize("ends_differ", [True, False])
+def test_the_baselines_command_says_whether_the_ends_pay(ends_differ, tmp_path, capsys):
+    from track2vec.cli import main
+
+    data = tmp_path / "sessions.txt"
+    data.write_text("\n".join(" ".join(map(str, playlist)) for playlist in walks(ends_differ)) + "\n")
+    assert main(["baselines", "--data", str(data)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    if ends_differ:
+        assert last.startswith("playlist ends weigh more") and last.endswith("a study searches recency_scale")
+    else:
+        assert last.startswith("playlist ends do not weigh more")
+
+
 def test_a_config_that_names_recency_scale_keeps_its_choice():
     assert playlist_ends_rule({"recency_scale": 0.0}, corpus_of(walks(True))) is None
 

@@ -201,8 +201,8 @@ def _load_corpus(args: argparse.Namespace):
 
 
 def run_baselines(args: argparse.Namespace) -> dict:
-    """Print popularity, SR and AR (and gensim's skip-gram with ``--gensim``) on the validation and test pairs;
-    returns them as a dict."""
+    """Print popularity, SR and AR (and gensim's skip-gram with ``--gensim``) on the validation and test pairs,
+    then whether the corpus's playlist ends pay (``track2vec.playlist_ends``); returns the baselines as a dict."""
     from track2vec.baselines import corpus_baselines
 
     corpus = _load_corpus(args)
@@ -223,6 +223,11 @@ def run_baselines(args: argparse.Namespace) -> dict:
     for baseline in baselines.values():
         test = (f"{baseline.test.ndcg:>12.4f} {baseline.test.hit_rate:>10.4f}" if baseline.test else f"{'-':>12} {'-':>10}")
         print(f"{baseline.label:<{width}} {baseline.validation.ndcg:>11.4f} {baseline.validation.hit_rate:>9.4f} {test}")
+    from track2vec.playlist_ends import check_playlist_ends
+
+    ends = check_playlist_ends(corpus.tokens, corpus.offsets, len(corpus.vocabulary), corpus.validation_pairs,
+                               seed=args.seed)
+    print(ends.describe() + (": a study searches recency_scale" if ends.pays else ""))
     return report
 
 
