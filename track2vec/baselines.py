@@ -52,21 +52,27 @@ def distance_weight(weighting: str, distance: int) -> int:
 
 def transition_counts(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: int, max_distance: int) -> list[sp.csr_matrix]:
     """``[M_1, ..., M_max]``: ``M_d[a, b]`` counts ``b`` at ``d`` positions after ``a`` in one playlist."""
-    playlist_of = _playlist_of(offsets)
+    playlist_of = token_playlists(offsets)
     return [_count_matrix(*_pairs_at(tokens, playlist_of, distance), vocabulary_size)
             for distance in range(1, max_distance + 1)]
 
 
-def _playlist_of(offsets: np.ndarray) -> np.ndarray:
+def token_playlists(offsets: np.ndarray) -> np.ndarray:
+    """The playlist of each token."""
     lengths = np.diff(offsets)
     return np.repeat(np.arange(len(lengths)), lengths)
 
 
+def positions_at(playlist_of: np.ndarray, distance: int) -> np.ndarray:
+    """Every token position with a token ``distance`` positions after it in the same playlist."""
+    if distance >= len(playlist_of):
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(playlist_of[distance:] == playlist_of[:-distance])
+
+
 def _pairs_at(tokens: np.ndarray, playlist_of: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray]:
     """``(a, b)``: every item ``a`` and the item ``b`` ``distance`` positions after it in the same playlist."""
-    if distance >= len(tokens):
-        return tokens[:0], tokens[:0]
-    inside = np.flatnonzero(playlist_of[distance:] == playlist_of[:-distance])
+    inside = positions_at(playlist_of, distance)
     return tokens[inside], tokens[inside + distance]
 
 
@@ -82,7 +88,7 @@ def weighted_rule_counts(tokens: np.ndarray, offsets: np.ndarray, vocabulary_siz
                          settings: RuleSettings) -> sp.csr_matrix:
     """``rules(transition_counts(...), settings)`` summed one distance at a time: no per-distance matrix is
     kept, so a large corpus needs about twice the final matrix rather than all of its distances at once."""
-    playlist_of = _playlist_of(offsets)
+    playlist_of = token_playlists(offsets)
     total = sp.csr_matrix((vocabulary_size, vocabulary_size), dtype=np.float64)
     for distance in range(1, settings.steps + 1):
         a, b = _pairs_at(tokens, playlist_of, distance)
@@ -208,7 +214,7 @@ def _searched_rules(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: in
     again for each setting: the same whole-number scores. AR's row ``q`` is SR's plus the counts of the
     items *before* ``q`` (SR's transpose), so both sums are kept for the queries' rows only.
     """
-    playlist_of = _playlist_of(offsets)
+    playlist_of = token_playlists(offsets)
     wanted = np.zeros(vocabulary_size, dtype=bool)
     wanted[queries] = True
     for weighting in WEIGHTINGS:

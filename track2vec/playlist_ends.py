@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from track2vec.baselines import RuleSettings, distance_weight, fit_count_baselines, ranks_by_rules
+from track2vec.baselines import (RuleSettings, distance_weight, fit_count_baselines, positions_at, ranks_by_rules,
+                                 token_playlists)
 from track2vec.evaluation import metrics_from_ranks
 from track2vec.intervals import paired_bootstrap
 
@@ -31,25 +32,24 @@ def end_weighted_rule_scores(tokens: np.ndarray, offsets: np.ndarray, vocabulary
                              scale: float | None, queries: np.ndarray) -> sp.csr_matrix:
     """The rule scores of ``settings`` in the rows of ``queries`` (the others empty), each co-occurrence
     also weighted ``exp(-d / scale)`` (``scale`` None: not; then the scores equal ``baselines.rules``')."""
-    lengths = np.diff(offsets)
-    playlist_of = np.repeat(np.arange(len(lengths)), lengths)
+    playlist_of = token_playlists(offsets)
     from_end = offsets[1:][playlist_of] - 1 - np.arange(len(tokens))
     wanted = np.zeros(vocabulary_size, dtype=bool)
     wanted[queries] = True
-    rows, columns, weights = [], [], []
+    unit = {distance: float(distance_weight(settings.weighting, distance)) for distance in range(1, settings.steps + 1)}
+    # Summed one distance and direction at a time, each in the queries' rows only: memory stays near the result's.
+    scores = sp.csr_matrix((vocabulary_size, vocabulary_size), dtype=np.float64)
     for distance in range(1, settings.steps + 1):
-        inside = np.flatnonzero(playlist_of[distance:] == playlist_of[:-distance])
-        first, later = tokens[inside], tokens[inside + distance]
-        weight = np.full(len(inside), float(distance_weight(settings.weighting, distance)))
-        if scale is not None:
-            weight *= np.exp(-from_end[inside + distance] / scale)
-        directions = [(first, later)] + ([(later, first)] if settings.kind == "ar" else [])
-        for query, candidate in directions:
-            keep = wanted[query]
-            rows.append(query[keep]), columns.append(candidate[keep]), weights.append(weight[keep])
-    scores = sp.csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(columns))),
-                           shape=(vocabulary_size, vocabulary_size))
-    scores.sum_duplicates()
+        inside = positions_at(playlist_of, distance)
+        for query_at, candidate_at in [(inside, inside + distance)] + (
+                [(inside + distance, inside)] if settings.kind == "ar" else []):
+            kept_at = wanted[tokens[query_at]]
+            query_at, candidate_at = query_at[kept_at], candidate_at[kept_at]
+            weight = np.full(len(query_at), unit[distance])
+            if scale is not None:
+                weight *= np.exp(-from_end[np.maximum(query_at, candidate_at)] / scale)  # the later item's
+            scores = scores + sp.csr_matrix((weight, (tokens[query_at], tokens[candidate_at])),
+                                            shape=(vocabulary_size, vocabulary_size))
     scores.eliminate_zeros()
     return scores
 
