@@ -57,8 +57,6 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
           resume_existing: bool = False) -> int:
     """``run``: a new study (or, with ``resume_existing``, continue the one of that name)."""
     from tune import driver
-    from tune.large_corpus import large_corpus_recipe
-    from tune.playlist_ends import playlist_ends_rule
     from tune.search_space import load_overrides
     from tune.trackers import check_trackers
 
@@ -76,44 +74,56 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
         overrides, config_text = load_overrides(config)
         spec = replace(spec, config_file=str(config.absolute()), config_text=config_text, overrides=overrides)
     corpus = driver.load_corpus(spec)
-    recipe = large_corpus_recipe(spec.overrides, len(corpus.tokens))
-    if recipe:
-        spec = replace(spec, overrides={**spec.overrides, **recipe.fixed})
-    ends = None if recipe else playlist_ends_rule(spec.overrides, corpus)
-    if ends:
-        spec = replace(spec, overrides={**spec.overrides, **ends.overrides})
-    if spec.warm_start_from is not None:
-        from tune.warm_start import warm_start_points
-
-        space = spec.space(driver.has_artists(corpus))
-        source, points = warm_start_points(spec.warm_start_from, spec.warm_start_top, space)
-        spec = replace(spec, warm_start_from=source, warm_start_points=tuple(points))
+    spec, notes = _fit_space_to_corpus(spec, corpus)
+    spec = _with_warm_start_points(spec, corpus)
     spec = replace(spec, data_fingerprint=corpus.fingerprint, corpus_stats=corpus.stats)
     driver.check_memory_budget(spec, corpus)
     dashboard_url = driver.connect(cluster.address, cluster.dashboard_host, cluster.dashboard_port, cluster.dashboard)
     try:
         driver.check_resources(spec)
         spec, memory_cap = driver.fit_space_to_memory(spec, corpus)
-        if memory_cap and spec.warm_start_from is not None:  # keep only the values the capped space holds
-            from tune.warm_start import warm_start_points
-
-            _, points = warm_start_points(spec.warm_start_from, spec.warm_start_top,
-                                          spec.space(driver.has_artists(corpus)))
-            spec = replace(spec, warm_start_points=tuple(points))
+        if memory_cap:
+            spec = _with_warm_start_points(spec, corpus)  # keep only the values the capped space holds
+            notes.append(memory_cap.describe())
         study.create()
         study.save_spec(spec)
         _print_header(study, spec, corpus, dashboard_url)
-        if recipe:
-            say(recipe.describe())
-        if ends:
-            say(ends.describe())
-        if memory_cap:
-            say(memory_cap.describe())
+        for note in notes:
+            say(note)
         outcome = driver.fit(driver.build_tuner(study, spec, corpus), study, spec)
         outcome = _repeats_after_search(study, spec, corpus, outcome)
         return _finish(study, spec, corpus, outcome, force_export=False)
     finally:
         driver.shutdown()
+
+
+def _fit_space_to_corpus(spec: StudySpec, corpus) -> tuple[StudySpec, list[str]]:
+    """``(spec, notes)``: the spec with the overrides of the rules that adapt the default space to a corpus
+    (``tune/large_corpus.py``; where its recipe does not apply, ``tune/playlist_ends.py``), and the line
+    each rule that fired says as the study starts."""
+    from tune.large_corpus import large_corpus_recipe
+    from tune.playlist_ends import playlist_ends_rule
+
+    recipe = large_corpus_recipe(spec.overrides, len(corpus.tokens))
+    if recipe:
+        return replace(spec, overrides={**spec.overrides, **recipe.fixed}), [recipe.describe()]
+    ends = playlist_ends_rule(spec.overrides, corpus)
+    if ends:
+        return replace(spec, overrides={**spec.overrides, **ends.overrides}), [ends.describe()]
+    return spec, []
+
+
+def _with_warm_start_points(spec: StudySpec, corpus) -> StudySpec:
+    """The spec with the configurations ``--warm-start-from`` carries over, restricted to the values its
+    space holds (unchanged without ``--warm-start-from``)."""
+    if spec.warm_start_from is None:
+        return spec
+    from tune import driver
+    from tune.warm_start import warm_start_points
+
+    source, points = warm_start_points(spec.warm_start_from, spec.warm_start_top,
+                                       spec.space(driver.has_artists(corpus)))
+    return replace(spec, warm_start_from=source, warm_start_points=tuple(points))
 
 
 def resume(study: Study, cluster: ClusterOptions, given: StudySpec | None = None) -> int:
