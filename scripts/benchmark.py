@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "root, BENCHMARKS-quick.md with --quick; '-' writes none)")
     parser.add_argument("--quality-corpora", metavar="NAMES",
                         help="row 8 on these corpora only, comma-separated (e-commerce, kosarak, builtin-small, "
-                             "nowplaying; a full row 8 runs a default 24-trial study on every one of them)")
+                             "nowplaying; a full row 8 runs a default 24-trial study on every one of them; "
+                             "kosarak-shuffled and nowplaying-10k, derived from the shared files, run only when named)")
     parser.add_argument("--quality-seeds", type=parse_seeds, metavar="SEEDS",
                         help="row 8 once per seed, comma-separated (default 0, the issue's): the seed also draws "
                              "which held-out pairs are validation and which test; several add each target's mean")
@@ -142,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench.row_quality import pick
 
         try:
-            settings = dataclasses.replace(settings, quality_corpora=pick(settings.quality_corpora, args.quality_corpora))
+            offered = common.full_settings().quality_corpora + common.derived_quality_corpora()
+            settings = dataclasses.replace(settings, quality_corpora=pick(offered, args.quality_corpora))
         except ValueError as error:
             print(f"benchmark.py: error: {error}", file=sys.stderr)
             return 2

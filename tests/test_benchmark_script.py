@@ -137,6 +137,32 @@ def test_row_8_runs_on_the_corpora_named(benchmark_module, capsys):
     assert len(error) == 1 and "movielens" in error[0]
 
 
+def test_row_8_derives_its_extra_corpora_from_the_shared_sessions(tmp_path):
+    from bench.row_quality import QualityCorpus, judge, pick, read_outcome
+
+    derived = common.derived_quality_corpora()
+    assert [corpus.key for corpus in derived] == ["kosarak-shuffled", "nowplaying-10k"] and derived[1].music
+    assert pick(common.full_settings().quality_corpora + derived, "kosarak-shuffled") == derived[:1]
+    sessions = tmp_path / "sessions.txt"
+    lines = [" ".join(str(item) for item in range(start, start + 12)) for start in range(30)]
+    sessions.write_text("\n".join(lines[:10]) + "\n   \n" + "\n".join(lines[10:]) + "\n")  # a blank line skipped
+    out = tmp_path / "out"
+    out.mkdir()
+    shuffled = QualityCorpus("shuffled", str(sessions), derive=derived[0].derive)
+    written = Path(shuffled.data(out)).read_text().splitlines()
+    assert [sorted(line.split()) for line in written] == [sorted(line.split()) for line in lines]  # the same items
+    assert written != lines and written == Path(shuffled.data(tmp_path)).read_text().splitlines()  # seeded
+    first = QualityCorpus("first", str(sessions), derive=common.derived_quality_corpora()[1].derive)
+    assert Path(first.data(out)).read_text().splitlines() == lines  # 30 sessions: fewer than 10,000, all kept
+    assert QualityCorpus("as is", str(sessions)).data(out) == str(sessions)
+
+    # a derived corpus' winner must beat popularity too, where it is the best baseline
+    metrics = {"winner_test_ndcg_at_10": 0.31, "sr_test_ndcg_at_10": 0.29, "ar_test_ndcg_at_10": 0.30,
+               "popularity_test_ndcg_at_10": 0.32}
+    (tmp_path / "model.json").write_text(json.dumps({"hyperparameters": {}, "metrics": metrics}))
+    assert judge(read_outcome(shuffled, tmp_path, 1.0)) == [("winner / max(SR, AR, popularity)", 0.31, 0.32, False)]
+
+
 def test_machine_and_versions_name_what_the_report_needs():
     assert {"CPU", "cores", "RAM"} <= set(common.machine_info())
     assert {"python", "numpy", "tensorflow", "keras", "ray", "optuna", "gensim"} <= set(common.versions())

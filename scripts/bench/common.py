@@ -178,6 +178,14 @@ def _quality_corpora(quick: bool) -> tuple:
             QualityCorpus("#nowplaying", NOWPLAYING, music=True))
 
 
+def derived_quality_corpora() -> tuple:
+    """Row 8's corpora derived from the shared files, run only when ``--quality-corpora`` names them."""
+    from bench.row_quality import QualityCorpus, first_sessions, shuffled_sessions
+
+    return (QualityCorpus("Kosarak shuffled", KOSARAK, derive=shuffled_sessions),
+            QualityCorpus("#nowplaying 10k", NOWPLAYING, music=True, derive=first_sessions(10_000)))
+
+
 # ---------------------------------------------------------------------------------------
 # Side-by-side timing
 
