@@ -152,7 +152,7 @@ def test_row_8_derives_its_extra_corpora_from_the_shared_sessions(tmp_path):
     written = Path(shuffled.data(out)).read_text().splitlines()
     assert [sorted(line.split()) for line in written] == [sorted(line.split()) for line in lines]  # the same items
     assert written != lines and written == Path(shuffled.data(tmp_path)).read_text().splitlines()  # seeded
-    first = QualityCorpus("first", str(sessions), derive=common.derived_quality_corpora()[1].derive)
+    first = QualityCorpus("first", str(sessions), derive=derived[1].derive)
     assert Path(first.data(out)).read_text().splitlines() == lines  # 30 sessions: fewer than 10,000, all kept
     assert QualityCorpus("as is", str(sessions)).data(out) == str(sessions)
 
