@@ -110,8 +110,9 @@ def test_settings_are_chosen_on_validation_ties_included_and_test_is_scored_with
         assert chosen.validation.ndcg == first_best[0]
         test_ranks = ranks_by_rules(rules(counts, first_best[1]), test)
         assert chosen.test.ndcg == pytest.approx(metrics_from_ranks(test_ranks).ndcg)
-        # the per-pair ranks behind the test score are kept (for paired bootstrap intervals)
+        # the per-pair ranks behind both scores are kept (for paired bootstrap intervals)
         np.testing.assert_array_equal(chosen.test_ranks, test_ranks)
+        np.testing.assert_array_equal(chosen.validation_ranks, ranks_by_rules(rules(counts, first_best[1]), validation))
 
 
 def test_corpus_baselines_name_popularity_sr_and_ar():

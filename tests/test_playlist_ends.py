@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from track2vec.baselines import RuleSettings, distance_weight, rules, transition_counts
+from track2vec.baselines import RuleSettings, corpus_baselines, distance_weight, rules, transition_counts
 from track2vec.corpus import build_corpus
 from track2vec.data.playlists import Playlists
 from track2vec.playlist_ends import SCALES, check_playlist_ends, end_weighted_rule_scores
@@ -64,6 +64,16 @@ def test_the_ends_pay_where_the_last_steps_differ_and_not_where_every_step_is_al
     assert "weigh more" in paying.describe() and "do not" not in paying.describe()
     flat = check_playlist_ends(alike.tokens, alike.offsets, len(alike.vocabulary), alike.validation_pairs)
     assert not flat.pays and flat.gain_low <= 0.0
+
+
+def test_the_check_reuses_the_baselines_a_caller_fitted_on_the_same_pairs():
+    # `track2vec baselines` passes its fitted SR and AR on; the verdict is the one the check reaches alone.
+    corpus = build_corpus(Playlists.from_lists([[str(item) for item in playlist] for playlist in walks(True)]),
+                          n_validation=400, n_test=300, seed=0)
+    alone = check_playlist_ends(corpus.tokens, corpus.offsets, len(corpus.vocabulary), corpus.validation_pairs)
+    reused = check_playlist_ends(corpus.tokens, corpus.offsets, len(corpus.vocabulary), corpus.validation_pairs,
+                                 fitted=corpus_baselines(corpus))
+    assert reused == alone and alone.pays
 
 
 def test_a_study_searches_recency_scale_only_where_the_ends_pay():

@@ -168,6 +168,8 @@ class Baseline:
     test: Metrics | None
     # 0-based rank of each test pair's answer (what ``test`` is the mean of): for paired bootstrap intervals
     test_ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # the same of each validation pair (what ``validation`` is the mean of), where the fit kept them
+    validation_ranks: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -188,20 +190,21 @@ def fit_count_baselines(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size
     """SR and AR, each with the (steps, weighting) that maximise validation NDCG@k; test scored once."""
     queries = validation_pairs[:, 0] if test_pairs is None else np.concatenate([validation_pairs[:, 0], test_pairs[:, 0]])
     # The best of each kind on validation; a tie goes to the setting first in (steps, weighting) order.
-    best: dict[str, tuple[tuple[float, int], Metrics, RuleSettings, sp.csr_matrix]] = {}
+    best: dict[str, tuple[tuple[float, int], np.ndarray, Metrics, RuleSettings, sp.csr_matrix]] = {}
     for settings, scores in _searched_rules(tokens, offsets, vocabulary_size, steps, queries):
-        metrics = metrics_from_ranks(ranks_by_rules(scores, validation_pairs), k)
+        ranks = ranks_by_rules(scores, validation_pairs)
+        metrics = metrics_from_ranks(ranks, k)
         order = steps.index(settings.steps) * len(WEIGHTINGS) + list(WEIGHTINGS).index(settings.weighting)
         key = (metrics.ndcg, -order)
         if settings.kind not in best or key > best[settings.kind][0]:
-            best[settings.kind] = (key, metrics, settings, scores)
+            best[settings.kind] = (key, ranks, metrics, settings, scores)
     fitted = {}
     for kind in KINDS:
-        _, metrics, settings, scores = best[kind]
+        _, validation_ranks, metrics, settings, scores = best[kind]
         test_ranks = ranks_by_rules(scores, test_pairs) if test_pairs is not None and len(test_pairs) else None
         test = metrics_from_ranks(test_ranks, k) if test_ranks is not None else None
         fitted[kind] = Baseline(kind, {"steps": settings.steps, "weighting": settings.weighting}, metrics, test,
-                                test_ranks)
+                                test_ranks, validation_ranks)
     return fitted
 
 

@@ -226,7 +226,7 @@ def run_baselines(args: argparse.Namespace) -> dict:
     from track2vec.playlist_ends import check_playlist_ends
 
     ends = check_playlist_ends(corpus.tokens, corpus.offsets, len(corpus.vocabulary), corpus.validation_pairs,
-                               seed=args.seed)
+                               seed=args.seed, fitted=baselines)
     print(ends.describe() + (": a study searches recency_scale" if ends.pays else ""))
     return report
 

@@ -16,12 +16,13 @@ count on the validation pairs with a paired bootstrap interval above 0. Validati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import scipy.sparse as sp
 
-from track2vec.baselines import (RuleSettings, distance_weight, fit_count_baselines, positions_at, ranks_by_rules,
-                                 token_playlists)
+from track2vec.baselines import (Baseline, RuleSettings, distance_weight, fit_count_baselines, positions_at,
+                                 ranks_by_rules, token_playlists)
 from track2vec.evaluation import metrics_from_ranks
 from track2vec.intervals import paired_bootstrap
 
@@ -79,12 +80,18 @@ class EndsCheck:
 
 
 def check_playlist_ends(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size: int, validation_pairs: np.ndarray,
-                        scales: tuple[float, ...] = SCALES, seed: int = 0, k: int = 10) -> EndsCheck:
-    """Whether counts weighted toward playlist ends beat the plain counts on ``validation_pairs``."""
-    fitted = fit_count_baselines(tokens, offsets, vocabulary_size, validation_pairs, k=k)
+                        scales: tuple[float, ...] = SCALES, seed: int = 0, k: int = 10,
+                        fitted: Mapping[str, Baseline] | None = None) -> EndsCheck:
+    """Whether counts weighted toward playlist ends beat the plain counts on ``validation_pairs``.
+
+    ``fitted``: SR and AR as ``fit_count_baselines`` fitted them on these pairs, where the caller has them
+    (otherwise they are fitted here).
+    """
+    if fitted is None:
+        fitted = fit_count_baselines(tokens, offsets, vocabulary_size, validation_pairs, k=k)
     queries = validation_pairs[:, 0]
 
-    def ranks(kind: str, scale: float | None) -> np.ndarray:
+    def ranks(kind: str, scale: float) -> np.ndarray:
         settings = RuleSettings(kind, fitted[kind].settings["steps"], fitted[kind].settings["weighting"])
         return ranks_by_rules(end_weighted_rule_scores(tokens, offsets, vocabulary_size, settings, scale, queries),
                               validation_pairs)
@@ -92,7 +99,8 @@ def check_playlist_ends(tokens: np.ndarray, offsets: np.ndarray, vocabulary_size
     def best(candidates):
         return max(candidates, key=lambda candidate: metrics_from_ranks(candidate[-1], k).ndcg)
 
-    plain, _, plain_ranks = best([(kind, None, ranks(kind, None)) for kind in ("sr", "ar")])
+    # The plain counts' ranks are the fit's own: the fit ranked every setting on these pairs already.
+    plain, _, plain_ranks = best([(kind, None, fitted[kind].validation_ranks) for kind in ("sr", "ar")])
     weighted, scale, weighted_ranks = best([(kind, scale, ranks(kind, scale)) for kind in ("sr", "ar")
                                             for scale in scales])
     gain = paired_bootstrap({"weighted": weighted_ranks, "plain": plain_ranks}, k,
