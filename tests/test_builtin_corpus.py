@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -244,7 +245,10 @@ def test_a_damaged_cache_file_is_made_again(cache_dir, damage):
             arrays = {key: stored[key] for key in stored.files}
         arrays["tracks"] = arrays["tracks"][:-3] + 10**9
         np.savez(path, **arrays)
-    again = generate("mpd:1000", seed=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = generate("mpd:1000", seed=1)
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]  # the damaged file was closed
     np.testing.assert_array_equal(again.tracks, made.tracks)
     assert again.oracle_ndcg_at_10 == made.oracle_ndcg_at_10
     with np.load(path, allow_pickle=False) as stored:  # rewritten

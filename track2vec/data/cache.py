@@ -29,7 +29,8 @@ def load_arrays(name: str, expected: tuple[str, ...]) -> dict[str, np.ndarray] |
     """The arrays cached under ``name``, or None when there is no readable file with all of ``expected``."""
     path = cache_dir() / name
     try:
-        with np.load(path, allow_pickle=False) as stored:
+        # Opened here, not by np.load: np.load leaves its own handle open when the zip in it is damaged.
+        with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as stored:
             if not set(expected) <= set(stored.files):
                 return None
             return {key: stored[key] for key in expected}
