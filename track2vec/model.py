@@ -325,4 +325,4 @@ def context_embeddings(model: keras.Model):
 def context_bias(model: keras.Model):
     """The learnt bias [V] of each item as a context (``softmax``); None for the other architectures."""
     layer = _layer(model, LOGITS_LAYER)
-    return None if layer is None else np.asarray(ops.convert_to_numpy(layer.bias))
+    return None if layer is None else np.asarray(layer.bias.numpy())
