@@ -494,6 +494,30 @@ def test_where_counts_win_splits_pairs_by_what_their_own_playlist_already_holds(
     assert not parts["answer elsewhere"].any()
 
 
+def test_count_signals_rebuild_the_fitted_ar_and_count_whole_playlists():
+    """The script's co-occurrence at AR's own steps and weighting is the library's AR in the queries' rows (what
+    its 'ar (as fitted)' line checks on a corpus), and its cosine is that of the playlists holding each item."""
+    from track2vec.baselines import RuleSettings, rules, transition_counts, weighted_counts
+
+    measure = load_script("measure_count_signals")
+    tokens = np.array([0, 1, 2, 3, 1, 0, 4, 2, 4, 4, 1])
+    offsets = np.array([0, 4, 8, 11])
+    size, queries = 5, np.array([0, 1, 4])
+    library = weighted_counts(rules(transition_counts(tokens, offsets, size, 3), RuleSettings("ar", 3, "div")))
+    script = measure.cooccurrence(tokens, offsets, size, queries, 3, "div")
+    assert np.allclose(script.toarray()[queries], library.toarray()[queries])
+    assert not script.toarray()[[2, 3]].any()  # only the queries' rows are counted
+    # the whole playlist: the longest reach (3) and beyond it give the same counts
+    assert np.allclose(measure.cooccurrence(tokens, offsets, size, queries, None, "same").toarray(),
+                       measure.cooccurrence(tokens, offsets, size, queries, 50, "same").toarray())
+    holds = np.zeros((3, size))
+    for playlist in range(3):
+        holds[playlist, tokens[offsets[playlist]:offsets[playlist + 1]]] = 1
+    norms = np.sqrt(holds.sum(axis=0))
+    expected = (holds.T @ holds) / np.outer(norms, norms)
+    assert np.allclose(measure.playlist_cosine(tokens, offsets, size, queries).toarray()[queries], expected[queries])
+
+
 def test_ensemble_holdout_chooses_on_half_a_and_scores_the_same_choice_on_half_b():
     """Two models that each know every other pair: the ensemble chosen on half A knows all of half B, the best
     model alone half of it; a model without context vectors is scored by cosine, the one scoring it allows."""
