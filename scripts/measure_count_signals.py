@@ -22,7 +22,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -30,10 +29,10 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from track2vec.baselines import WEIGHTINGS, fit_count_baselines, positions_at, ranks_by_rules, token_playlists  # noqa: E402
-from track2vec.corpus import build_corpus  # noqa: E402
-from track2vec.data.loaders import load_playlists  # noqa: E402
+from bench.common import corpora_with_counts, count_probe_arguments  # noqa: E402
+from track2vec.baselines import WEIGHTINGS, positions_at, ranks_by_rules, token_playlists  # noqa: E402
 from track2vec.evaluation import metrics_from_ranks  # noqa: E402
 
 DISTANCES = (20, 50, None)  # None: the whole playlist
@@ -86,17 +85,11 @@ def ndcg(scores: sp.spmatrix, pairs: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--seeds", default="0", help="comma-separated split seeds")
-    args = parser.parse_args()
-    playlists = load_playlists(args.data)
+    args = count_probe_arguments(__doc__.split("\n\n")[0])
     print(f"{args.data}: validation NDCG@10 alone, and added to the fitted AR at its best weight")
-    for seed in (int(text) for text in args.seeds.split(",")):
-        corpus = build_corpus(playlists, seed=seed)
+    for seed, corpus, fitted in corpora_with_counts(args.data, args.seeds):
         size, pairs = len(corpus.vocabulary), corpus.validation_pairs
         queries = np.unique(pairs[:, 0])
-        fitted = fit_count_baselines(corpus.tokens, corpus.offsets, size, pairs)
         ar_steps = fitted["ar"].settings["steps"]
         print(f"seed {seed}: SR {fitted['sr'].validation.ndcg:.4f}, AR {fitted['ar'].validation.ndcg:.4f} "
               f"({ar_steps} steps, {fitted['ar'].settings['weighting']})", flush=True)

@@ -16,15 +16,14 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from track2vec.baselines import RuleSettings, fit_count_baselines, ranks_by_rules  # noqa: E402
-from track2vec.corpus import build_corpus  # noqa: E402
-from track2vec.data.loaders import load_playlists  # noqa: E402
+from bench.common import corpora_with_counts, count_probe_arguments  # noqa: E402
+from track2vec.baselines import RuleSettings, ranks_by_rules  # noqa: E402
 from track2vec.evaluation import metrics_from_ranks  # noqa: E402
 from track2vec.playlist_ends import check_playlist_ends, end_weighted_rule_scores  # noqa: E402
 
@@ -32,17 +31,11 @@ SCALES = (3, 10, 30, 100, 300, 1000)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--seeds", default="0", help="comma-separated split seeds")
-    args = parser.parse_args()
-    playlists = load_playlists(args.data)
+    args = count_probe_arguments(__doc__.split("\n\n")[0])
     print(f"{args.data}: validation NDCG@10; 'off' is the count model as studies fit it")
     print(f"{'seed':>4} {'kind':>4} {'off':>8} " + " ".join(f"{scale:>8}" for scale in SCALES))
-    for seed in (int(text) for text in args.seeds.split(",")):
-        corpus = build_corpus(playlists, seed=seed)
+    for seed, corpus, fitted in corpora_with_counts(args.data, args.seeds):
         size, pairs = len(corpus.vocabulary), corpus.validation_pairs
-        fitted = fit_count_baselines(corpus.tokens, corpus.offsets, size, pairs)
         for kind in ("sr", "ar"):
             settings = RuleSettings(kind, fitted[kind].settings["steps"], fitted[kind].settings["weighting"])
             scores = [metrics_from_ranks(ranks_by_rules(end_weighted_rule_scores(

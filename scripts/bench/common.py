@@ -499,3 +499,28 @@ def run_child(name: str, arguments: dict, timeout: float, env: dict[str, str | N
             return json.loads(line[len(CHILD_MARK):])
     tail = (completed.stderr or completed.stdout).strip().splitlines()[-5:]
     raise RuntimeError(f"child {name!r} exited with {completed.returncode}: " + " | ".join(tail))
+
+
+def count_probe_arguments(description: str):
+    """``--data`` and ``--seeds`` (comma-separated split seeds) of the scripts that ask the counts on validation
+    (``measure_recency_counts.py``, ``measure_count_signals.py``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--seeds", default="0", help="comma-separated split seeds")
+    return parser.parse_args()
+
+
+def corpora_with_counts(data: str, seeds: str):
+    """``(seed, corpus, fitted)`` for each of ``seeds``: the corpus split with that seed and its SR and AR
+    fitted as every study fits them (steps and weighting chosen on its validation pairs)."""
+    from track2vec.baselines import fit_count_baselines
+    from track2vec.corpus import build_corpus
+    from track2vec.data.loaders import load_playlists
+
+    playlists = load_playlists(data)
+    for seed in (int(text) for text in seeds.split(",")):
+        corpus = build_corpus(playlists, seed=seed)
+        yield seed, corpus, fit_count_baselines(corpus.tokens, corpus.offsets, len(corpus.vocabulary),
+                                                corpus.validation_pairs)
