@@ -15,8 +15,8 @@ count on the validation pairs with a paired bootstrap interval above 0. Validati
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import scipy.sparse as sp
