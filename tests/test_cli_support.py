@@ -11,6 +11,7 @@ import pytest
 
 import track2vec.cli
 import tune.cli
+import tune.spec
 from track2vec.cli_support import INTERRUPTED, OneLineParser, run_main, stop_on_sigterm
 from track2vec.errors import DataError, StorageError
 
@@ -32,7 +33,7 @@ def test_help_shows_a_default_only_where_it_says_something(main, program, comman
     for meaningless in ("(default: None)", "(default: True)", "(default: False)", "(default: ())"):
         assert meaningless not in text, f"{program} {command} --help prints {meaningless}"
     if command == "run":  # a value's default is still shown, once
-        assert "number of trials (default: 12)" in text
+        assert f"number of trials (default: {tune.spec.DEFAULT_TRIALS})" in text
         assert "started) (default:" not in text and "starts) (default:" not in text
 
 
