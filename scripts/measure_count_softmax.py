@@ -24,7 +24,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench.common import corpora_with_counts  # noqa: E402
+from bench.common import corpora_with_counts, count_probe_parser  # noqa: E402
 from track2vec.baselines import RuleSettings, weighted_counts, weighted_rule_counts  # noqa: E402
 from track2vec.evaluation import metrics_from_ranks, rank_targets  # noqa: E402
 from track2vec.scoring import ScoreTable  # noqa: E402
@@ -123,9 +122,7 @@ def train(rows: sp.csr_matrix, log_counts: np.ndarray, pairs: np.ndarray, dim: i
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--seeds", default="0", help="comma-separated split seeds")
+    parser = count_probe_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--dims", default="64,128,256", help="comma-separated dimensions")
     parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--every", type=int, default=10, help="score validation every this many epochs")

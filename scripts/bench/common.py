@@ -501,15 +501,21 @@ def run_child(name: str, arguments: dict, timeout: float, env: dict[str, str | N
     raise RuntimeError(f"child {name!r} exited with {completed.returncode}: " + " | ".join(tail))
 
 
-def count_probe_arguments(description: str):
-    """``--data`` and ``--seeds`` (comma-separated split seeds) of the scripts that ask the counts on validation
-    (``measure_recency_counts.py``, ``measure_count_signals.py``)."""
+def count_probe_parser(description: str):
+    """The parser of ``--data`` and ``--seeds`` (comma-separated split seeds) of the scripts that ask the counts on
+    validation (``measure_recency_counts.py``, ``measure_count_signals.py``, ``measure_count_softmax.py``), for a
+    script to add its own options to."""
     import argparse
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", required=True)
     parser.add_argument("--seeds", default="0", help="comma-separated split seeds")
-    return parser.parse_args()
+    return parser
+
+
+def count_probe_arguments(description: str):
+    """The parsed ``--data`` and ``--seeds`` of :func:`count_probe_parser`."""
+    return count_probe_parser(description).parse_args()
 
 
 def corpora_with_counts(data: str, seeds: str):
