@@ -37,10 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench.common import corpora_with_counts, count_probe_parser  # noqa: E402
 from track2vec.baselines import RuleSettings, weighted_counts, weighted_rule_counts  # noqa: E402
-from track2vec.evaluation import metrics_from_ranks, rank_targets  # noqa: E402
-from track2vec.scoring import ScoreTable  # noqa: E402
+from track2vec.evaluation import best_scoring, evaluate_scorings  # noqa: E402
 
-POPULARITY_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+POPULARITY_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)  # six of a study's (track2vec.scoring)
 BATCH_ROWS = 512
 
 
@@ -64,18 +63,16 @@ def count_rows(corpus, fitted) -> tuple[str, sp.csr_matrix]:
     return f"{kind.upper()} ({settings.steps} steps, {settings.weighting})", sp.csr_matrix(rows, dtype=np.float32)
 
 
-def validation_ndcg(vectors: tuple[np.ndarray, np.ndarray, np.ndarray], log_counts: np.ndarray,
+def validation_ndcg(vectors: tuple[np.ndarray, np.ndarray, np.ndarray], counts: np.ndarray,
                     pairs: np.ndarray) -> tuple[float, float]:
-    """The best validation NDCG@10 of target-context scoring over the popularity weights, and that weight."""
+    """The best validation NDCG@10 of target-context scoring over ``POPULARITY_WEIGHTS``, and that weight."""
     targets, contexts, bias = vectors
-    table = ScoreTable(targets, contexts, log_counts, normalize_queries=False, item_bias=bias)
-    ranks = rank_targets(table, pairs, POPULARITY_WEIGHTS)
-    scores = [metrics_from_ranks(ranks[:, i]).ndcg for i in range(len(POPULARITY_WEIGHTS))]
-    best = int(np.argmax(scores))
-    return scores[best], POPULARITY_WEIGHTS[best]
+    best = best_scoring(evaluate_scorings(targets, counts, pairs, contexts, methods=("target-context",),
+                                          popularity_weights=POPULARITY_WEIGHTS, context_bias=bias))
+    return best.metrics.ndcg, best.scoring.popularity_weight
 
 
-def train(rows: sp.csr_matrix, log_counts: np.ndarray, pairs: np.ndarray, dim: int, epochs: int, every: int,
+def train(rows: sp.csr_matrix, counts: np.ndarray, pairs: np.ndarray, dim: int, epochs: int, every: int,
           row_power: float, learning_rate: float, seed: int) -> Result:
     """Fit T, C and b to ``rows`` (Adam, ``BATCH_ROWS`` query rows a step) and score validation every ``every``
     epochs."""
@@ -114,7 +111,7 @@ def train(rows: sp.csr_matrix, log_counts: np.ndarray, pairs: np.ndarray, dim: i
                  tf.constant(weights[batch]))
         seconds += time.perf_counter() - started
         if epoch % every == 0 or epoch == epochs:
-            ndcg, weight = validation_ndcg(tuple(v.numpy() for v in variables), log_counts, pairs)
+            ndcg, weight = validation_ndcg(tuple(v.numpy() for v in variables), counts, pairs)
             if ndcg > best.ndcg:
                 best = Result(ndcg, epoch, weight, seconds, seconds)
     best.seconds = seconds
@@ -133,11 +130,10 @@ def main() -> None:
           f"Adam lr {args.lr}, {BATCH_ROWS} query rows a step, row weight total ** {args.row_power}")
     for seed, corpus, fitted in corpora_with_counts(args.data, args.seeds):
         name, rows = count_rows(corpus, fitted)
-        log_counts = np.log(corpus.counts.astype(np.float64)).astype(np.float32)
         print(f"seed {seed}: {len(corpus.vocabulary):,} items; SR {fitted['sr'].validation.ndcg:.4f}, "
               f"AR {fitted['ar'].validation.ndcg:.4f}; rows: {name}", flush=True)
         for dim in (int(text) for text in args.dims.split(",")):
-            result = train(rows, log_counts, corpus.validation_pairs, dim, args.epochs, args.every, args.row_power,
+            result = train(rows, corpus.counts, corpus.validation_pairs, dim, args.epochs, args.every, args.row_power,
                            args.lr, seed)
             print(f"  dim {dim:>4}: {result.ndcg:.4f} at epoch {result.epoch} (+{result.popularity_weight:g} "
                   f"log(count)), {result.seconds_to_best:.0f} s of training to it, {result.seconds:.0f} s for "
