@@ -266,7 +266,7 @@ def test_python_m_entry_point_runs_without_keras(export_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("architecture", ["sgns", "tied-cosine"])
+@pytest.mark.parametrize("architecture", ["sgns", "tied-cosine", "count-softmax"])
 def test_train_then_recommend_on_the_builtin_corpus(tmp_path, capsys, architecture):
     out = tmp_path / "export"
     # Training in this process (TensorFlow is loaded once for the session); recommend as its own process,

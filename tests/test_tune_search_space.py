@@ -211,6 +211,18 @@ def test_artist_vectors_are_searched_only_where_they_can_act(tmp_path):
     with pytest.raises(ConfigError, match="artist_vectors: architecture tied-cosine"):
         build_space({"artist_vectors": {"choices": [False, True]}, "architecture": {"choices": ["sgns", "tied-cosine"]}})
     assert build_space({"artist_vectors": False}, artists=False).fixed["artist_vectors"] is False
+    rows = build_space({"architecture": {"choices": ["softmax", "count-softmax"]}})  # counted rows: no artists
+    assert rows.fixed["artist_vectors"] is False and "artist_vectors" not in rows.distributions
+
+
+def test_count_softmax_is_searched_only_within_the_window_its_rows_can_count():
+    assert "window" in build_space({"architecture": "count-softmax"}).distributions  # the default 1..10
+    with pytest.raises(ConfigError, match="window: architecture count-softmax counts its rows up to a window of 10, "
+                                          "and the window reaches 12"):
+        build_space({"architecture": {"choices": ["softmax", "count-softmax"]}, "window": {"min": 2, "max": 12}})
+    with pytest.raises(ConfigError, match="reaches 11"):
+        build_space({"architecture": "count-softmax", "window": 11})
+    assert build_space({"window": {"min": 2, "max": 12}}).distributions["window"].high == 12  # softmax has no bound
 
 
 def test_a_space_with_nothing_left_to_search_is_refused_in_one_line():

@@ -11,6 +11,7 @@ from pathlib import Path
 from track2vec.cli_support import DefaultsHelpFormatter, OneLineParser, add_version, run_main
 from track2vec.config import ARCHITECTURE_CHOICES, DIRECTIONS, LR_SCHEDULE_CHOICES, OPTIMIZER_CHOICES, SPARSE_FROM_ITEMS, TrainConfig
 from track2vec.corpus import DATA_HELP, DEFAULT_DATA, DEFAULT_MIN_COUNT, DEFAULT_TEST_PAIRS, DEFAULT_VALIDATION_PAIRS
+from track2vec.count_rows import PASSES_PER_EPOCH
 from track2vec.scoring import AUTO, SCORINGS
 
 PROG = "track2vec"
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--architecture", choices=ARCHITECTURE_CHOICES, default=DEFAULTS.architecture,
                        help="sgns: separate target/context vectors (word2vec's negative sampling); tied-cosine: the notebook's "
                             "model; softmax: sgns' vectors plus a bias per item, trained with a sampled softmax; "
+                            "count-softmax: softmax's vectors trained on each item's counted neighbours within the "
+                            f"window (SR's rows forward, AR's both ways), {PASSES_PER_EPOCH} passes over them an epoch; "
                             f"auto: tied-cosine below {SPARSE_FROM_ITEMS:,} items, softmax from there")
     train.add_argument("--dim", type=int, default=DEFAULTS.dim, help="embedding dimension")
     train.add_argument("--window", type=int, default=DEFAULTS.window, help="context window on each side")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from track2vec.baselines import MAX_STEPS
 from track2vec.errors import ConfigError
 from track2vec.scoring import AUTO, CONTEXT_SCORINGS, POPULARITY_WEIGHTS, SCORINGS
 
-ARCHITECTURES = ("sgns", "tied-cosine", "softmax")
+ARCHITECTURES = ("sgns", "tied-cosine", "softmax", "count-softmax")
 ARCHITECTURE_CHOICES = (AUTO, *ARCHITECTURES)  # auto: by vocabulary size (default_recipe)
 DIRECTIONS = ("both", "forward")  # contexts on both sides of a target, or only after it
 SCORING_CHOICES = (AUTO, *SCORINGS)
@@ -24,6 +25,8 @@ LR_SCHEDULE_CHOICES = (AUTO, *LR_SCHEDULES)
 # Rows of a batch whose negatives every row of the ``softmax`` architecture shares (track2vec.model):
 # the default ``shared_rows`` below SPARSE_FROM_ITEMS items.
 SHARED_NEGATIVE_ROWS = 128
+# Its step settings: query rows per step and Adam's rate (scripts/measure_count_softmax.py measured them).
+COUNT_ROWS_RECIPE = {"batch_size": 512, "learning_rate": 0.003}
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ def default_recipe(vocabulary_size: int, architecture: str = AUTO) -> Recipe:
     large = vocabulary_size >= SPARSE_FROM_ITEMS
     if architecture == AUTO:
         architecture = "softmax" if large else "tied-cosine"
+    if architecture == "count-softmax":
+        return Recipe(architecture, shared_rows=SHARED_NEGATIVE_ROWS, **COUNT_ROWS_RECIPE)
     if large and architecture == "softmax":
         return Recipe(architecture, batch_size=1536, learning_rate=0.005, shared_rows=64)
     return Recipe(architecture, batch_size=4096, learning_rate=0.02, shared_rows=SHARED_NEGATIVE_ROWS)
@@ -104,8 +109,11 @@ class TrainConfig:
             (not (self.scoring in CONTEXT_SCORINGS and self.architecture == "tied-cosine"),
              f"scoring {self.scoring} needs separate context vectors (architecture sgns or softmax), "
              "which tied-cosine does not have"),
-            (not (self.artist_vectors and self.architecture == "tied-cosine"),
-             "artist_vectors needs separate target and context vectors (architecture sgns or softmax)"),
+            (not (self.artist_vectors and self.architecture in ("tied-cosine", "count-softmax")),
+             "artist_vectors needs separate target and context vectors trained on pairs (architecture sgns or softmax)"),
+            # Its rows are the counted baselines' (track2vec.count_rows), which reach MAX_STEPS positions at most.
+            (not (self.architecture == "count-softmax" and self.window > MAX_STEPS),
+             f"architecture count-softmax counts its rows up to a window of {MAX_STEPS}"),
             (self.dim >= 1, "dim must be >= 1"),
             (self.window >= 1, "window must be >= 1"),
             (self.negatives >= 1, "negatives must be >= 1"),

@@ -7,7 +7,8 @@ A trial's peak resident memory is, to a good approximation, four parts:
 * the embedding tables, each held ``TABLE_COPIES[optimizer]`` times: the weights, their gradient
   (dense under XLA), the optimizer's slots and the update's temporaries;
 * the largest tensors of one step, held ``STEP_COPIES[architecture]`` times (forward, softmax,
-  gradient): the ``softmax`` architecture's logits [batch, 1 + shared_rows x negatives], or the gathered
+  gradient): the ``softmax`` architecture's logits [batch, 1 + shared_rows x negatives], ``count-softmax``'s
+  soft labels and logits [batch, items], or the gathered
   context vectors [batch, 1 + negatives, dim] of ``sgns`` and ``tied-cosine``, whose forward and
   backward buffers of several sizes TensorFlow's pooling allocator keeps side by side.
 
@@ -34,7 +35,8 @@ TABLE_COPIES = {"adam": 6, "lazy-adam": 5, "adagrad": 5, "sgd": 4}
 # What TensorFlow's pooling allocator (track2vec.runtime.pools_host_memory) keeps on top of lazy-adam's
 # copies: part of a copy, fitted to peaks measured with and without it (BENCHMARKS.md, "Memory per trial").
 POOLED_EXTRA_TABLE_COPIES = {"lazy-adam": 0.5}
-STEP_COPIES = {"softmax": 4, "sgns": 6, "tied-cosine": 6}
+# count-softmax: its soft labels, logits, softmax and their gradient, and the next batch's labels, prefetched.
+STEP_COPIES = {"softmax": 4, "sgns": 6, "tied-cosine": 6, "count-softmax": 5}
 
 
 def estimate_peak_mib(config: TrainConfig, vocabulary_size: int, corpus_bytes: int = 0, n_groups: int = 0) -> float:
@@ -51,7 +53,7 @@ def table_bytes(config: TrainConfig, vocabulary_size: int, n_groups: int = 0) ->
     config = config.resolved(vocabulary_size)
     rows = vocabulary_size + (n_groups + 1 if config.artist_vectors else 0)
     tables = 1 if config.architecture == "tied-cosine" else 2
-    values = rows * config.dim * tables + (vocabulary_size if config.architecture == "softmax" else 0)
+    values = rows * config.dim * tables + (vocabulary_size if config.architecture in ("softmax", "count-softmax") else 0)
     on_tensorflow = sparse_updates_available()
     optimizer = config.optimizer_for(vocabulary_size, on_tensorflow)
     copies = TABLE_COPIES[optimizer]
@@ -63,7 +65,9 @@ def table_bytes(config: TrainConfig, vocabulary_size: int, n_groups: int = 0) ->
 def step_bytes(config: TrainConfig, vocabulary_size: int) -> int:
     """The largest tensors of one training step, times the copies a step keeps of them."""
     config = config.resolved(vocabulary_size)
-    if config.architecture == "softmax":
+    if config.architecture == "count-softmax":
+        per_row = vocabulary_size  # every item is a candidate of every row
+    elif config.architecture == "softmax":
         sampled = min(config.batch_size, config.shared_rows) * config.negatives
         per_row = 1 + min(sampled, vocabulary_size)
     else:

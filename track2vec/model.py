@@ -1,6 +1,6 @@
 """The Keras skip-gram models: Keras' own layers, one cosine-similarity layer and one sampled-softmax layer.
 
-All take ``target`` ids [batch, 1] and ``contexts`` ids [batch, 1 + k] (the true
+The pair models take ``target`` ids [batch, 1] and ``contexts`` ids [batch, 1 + k] (the true
 context then k negatives), with labels ``[1, 0, ..., 0]``.
 
 * ``sgns``: separate target and context embeddings and a plain dot product, trained with
@@ -13,6 +13,9 @@ context then k negatives), with labels ``[1, 0, ..., 0]``.
   softmax, corrected for how often each item is drawn): the objective of word2vec's
   full softmax, which the negative-sampling models only approximate. The bias learns
   each item's popularity as a context.
+* ``count-softmax``: the softmax's tables and bias trained on counted rows instead of pairs
+  (``track2vec.count_rows``): it takes ``target`` ids [batch, 1] only, and its labels are each
+  query's normalised co-occurrence row over every item, a full softmax's soft labels.
 
 With ``groups`` (each item's artist, where the corpus has one), an item's target and
 context vectors are its own plus its artist's (as in Meta-Prod2Vec, Vasile et al. 2016): the
@@ -156,6 +159,30 @@ class SharedSoftmaxLogits(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="track2vec")
+class RowLogits(keras.layers.Layer):
+    """The ``count-softmax`` architecture's logits of every item for each query: [B, 1, d], [1, V, d] -> [B, V].
+
+    Candidate ``j`` scores ``u . c_j + b_j`` for the query's target vector ``u``, with a learnt bias per item:
+    the ``softmax`` architecture's score, over every item rather than sampled negatives.
+    """
+
+    def __init__(self, vocabulary_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = int(vocabulary_size)
+        self.bias = self.add_weight(shape=(self.vocabulary_size,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        target_vectors, every_context = inputs
+        return ops.matmul(target_vectors[:, 0, :], ops.transpose(every_context[0])) + self.bias[None, :]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.vocabulary_size)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size}
+
+
+@keras.saving.register_keras_serializable(package="track2vec")
 class EveryItem(keras.layers.Layer):
     """The ids of every item, [1, V], whatever its input: the full softmax's negatives."""
 
@@ -225,7 +252,7 @@ def build_model(
     accuracy = keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
     if groups is not None and architecture == "tied-cosine":
         raise ConfigError("artist vectors need separate target and context vectors (architecture sgns or softmax)")
-    if architecture in ("sgns", "softmax"):
+    if architecture in ("sgns", "softmax", "count-softmax"):
         init = keras.initializers.RandomUniform(-0.5 / dim, 0.5 / dim, seed=seed)
         if groups is None:
             target_table = keras.layers.Embedding(vocabulary_size, dim, embeddings_initializer=init, name=EMBEDDING_LAYER)
@@ -238,6 +265,12 @@ def build_model(
     if architecture == "sgns":
         scores = keras.layers.Dot(axes=2, name="dot")([context_table(contexts), target_vectors])
         logits = keras.layers.Reshape((width,), name="logits")(scores)
+    elif architecture == "count-softmax":
+        # Every item is a candidate of every row: all the context vectors, one matrix product.
+        every_context = context_table(EveryItem(vocabulary_size, name="every_item")(target))
+        logits = RowLogits(vocabulary_size, name=LOGITS_LAYER)([target_vectors, every_context])
+        loss_function = keras.losses.CategoricalCrossentropy(from_logits=True)
+        accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
     elif architecture == "softmax":
         shared_rows = max(1, min(batch_size, shared_rows))
         # Never sample more negatives than there are items: then every item is a negative.
@@ -256,7 +289,8 @@ def build_model(
         cosine = Cosine(name="cosine")([shared(contexts), shared(target)])
         scores = keras.layers.Dense(1, name="scale", kernel_initializer=keras.initializers.Constant(1.0))(cosine)
         logits = keras.layers.Reshape((width,), name="logits")(scores)
-    model = keras.Model([target, contexts], logits, name=f"track2vec_{architecture.replace('-', '_')}")
+    inputs = target if architecture == "count-softmax" else [target, contexts]
+    model = keras.Model(inputs, logits, name=f"track2vec_{architecture.replace('-', '_')}")
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate, pairs_per_step, decay_steps),
         loss=loss_function,

@@ -23,6 +23,7 @@ import numpy as np
 
 from track2vec.config import TrainConfig
 from track2vec.corpus import Corpus
+from track2vec.count_rows import CountRows
 from track2vec.errors import ConfigError
 from track2vec.evaluation import Metrics, ScoredMetrics, best_scoring, evaluate_scorings, evaluate_with
 from track2vec.model import build_model, context_bias, context_embeddings, item_embeddings
@@ -40,7 +41,9 @@ class Trainer:
         self.config = config = config.resolved(len(corpus.vocabulary))  # "auto" settings for this vocabulary
         # What each epoch is scored on: all validation pairs, or a sample of them (tuning's cheaper estimate).
         self.validation_pairs = corpus.validation_pairs if validation_pairs is None else validation_pairs
-        self.sampler = SkipGramSampler(
+        # What an epoch trains on: the counted rows (count-softmax), or sampled pairs (the others).
+        self.count_rows = CountRows(corpus, config) if config.architecture == "count-softmax" else None
+        self.sampler = None if self.count_rows else SkipGramSampler(
             corpus.tokens, corpus.offsets, corpus.counts, config.window, config.negatives,
             config.alpha, config.subsample, config.seed,
             forward=config.direction == "forward", shrink_windows=config.shrink_windows,
@@ -63,6 +66,8 @@ class Trainer:
         """The run's length in steps, where the rate decays over it: the first epoch's, times the epochs."""
         if not self.config.decays():
             return None
+        if self.count_rows:
+            return self.config.epochs * self.count_rows.steps_per_epoch()
         return self.config.epochs * max(1, math.ceil(self.sampler.pair_count(0) / self.config.batch_size))
 
     def _artist_groups(self) -> np.ndarray | None:
@@ -103,10 +108,22 @@ class Trainer:
             fill = np.resize(np.arange(len(targets)), size)
             yield targets[fill].reshape(1, size, 1), contexts[fill].reshape(1, size, width)
 
+    def _row_batches(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """count-softmax's batches of one epoch: ``(queries, soft labels, row weights)``."""
+        epoch, self.next_epoch = self.next_epoch, self.next_epoch + 1
+        self.pairs_in_epoch = self.count_rows.pair_count()
+        yield from self.count_rows.batches(epoch)
+
     def dataset(self):
-        """The epoch's batches as a ``tf.data.Dataset`` of ``((targets, contexts), labels)``, prefetched."""
+        """The epoch's batches as a ``tf.data.Dataset`` of ``((targets, contexts), labels)`` (count-softmax:
+        ``(queries, soft labels, row weights)``), prefetched."""
         import tensorflow as tf
 
+        if self.count_rows:
+            size, items = self.config.batch_size, len(self.corpus.vocabulary)
+            signature = (tf.TensorSpec((size, 1), tf.int32), tf.TensorSpec((size, items), tf.float32),
+                         tf.TensorSpec((size,), tf.float32))
+            return tf.data.Dataset.from_generator(self._row_batches, output_signature=signature).prefetch(2)
         width, size = 1 + self.config.negatives, self.config.batch_size
         signature = (tf.TensorSpec((None, size, 1), tf.int32), tf.TensorSpec((None, size, width), tf.int32))
         labels = tf.constant(batch_labels(size, width))
@@ -142,7 +159,11 @@ class Trainer:
         return history
 
     def _generator(self) -> Iterator:
-        """One epoch's batches as ``((targets, contexts), labels)``, sampled one slice ahead in a thread."""
+        """One epoch's batches as ``((targets, contexts), labels)`` (count-softmax: ``(queries, soft labels, row
+        weights)``), made one slice ahead in a thread."""
+        if self.count_rows:
+            yield from prefetched(self._row_batches())
+            return
         labels = batch_labels(self.config.batch_size, 1 + self.config.negatives)
         for targets, contexts in prefetched(self._batches()):
             for target, context in zip(targets, contexts):

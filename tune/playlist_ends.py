@@ -40,7 +40,7 @@ class PlaylistEndsRule:
 
 def playlist_ends_rule(overrides: Mapping[str, Any], corpus: Corpus) -> PlaylistEndsRule | None:
     """The rule for ``corpus`` (None: ``recency_scale`` stays as the space has it)."""
-    if PARAMETER in overrides:
+    if PARAMETER in overrides or overrides.get("architecture") == "count-softmax":  # no sampled positions to weigh
         return None
     check = check_playlist_ends(corpus.tokens, corpus.offsets, len(corpus.vocabulary), corpus.validation_pairs,
                                 seed=corpus.seed)

@@ -213,6 +213,8 @@ def build_space(overrides: dict[str, Any] | None = None, source: str = "config",
         else:
             fixed[name] = value
     _artist_vectors_where_they_act(overrides, distributions, fixed, source, artists)
+    _count_rows_within_reach(distributions, fixed, source)
+    _pair_sampling_where_it_acts(overrides, distributions, fixed, source)
     _one_learning_rate(overrides, distributions, fixed, source)
     if not distributions:  # Ray's OptunaSearch cannot sample from an empty space
         raise ConfigError(f"{source}: every hyperparameter is fixed, so there is nothing to search: give one a "
@@ -237,10 +239,14 @@ def _one_learning_rate(overrides, distributions, fixed, source: str) -> None:
     fixed.pop(LR_AT_REFERENCE, None)
 
 
+def _architectures(distributions, fixed) -> tuple[str, ...]:
+    """The architectures a trial of this space may train."""
+    return (fixed["architecture"],) if "architecture" in fixed else tuple(distributions["architecture"].choices)
+
+
 def _artist_vectors_where_they_act(overrides, distributions, fixed, source: str, artists: bool) -> None:
     """Turn ``artist_vectors`` off where it cannot act, or refuse an explicit request for it there."""
-    architectures = ((fixed["architecture"],) if "architecture" in fixed
-                     else tuple(distributions["architecture"].choices))
+    architectures = _architectures(distributions, fixed)
     possible = fixed.get("artist_vectors", True) is not False
     if "artist_vectors" in distributions:
         possible = True
@@ -249,12 +255,48 @@ def _artist_vectors_where_they_act(overrides, distributions, fixed, source: str,
         reason = "the corpus names no artists"
     elif "tied-cosine" in architectures:
         reason = "architecture tied-cosine has one shared table, no separate context vectors"
+    elif "count-softmax" in architectures:
+        reason = "architecture count-softmax trains on counted rows of items, without their artists"
     if reason is None or not possible:
         return
     if "artist_vectors" in overrides:
         raise ConfigError(f"{source}: artist_vectors: {reason}; remove it or set it to false")
     distributions.pop("artist_vectors", None)
     fixed["artist_vectors"] = False
+
+
+def _count_rows_within_reach(distributions, fixed, source: str) -> None:
+    """Refuse windows that count-softmax's rows cannot count (``track2vec.config.TrainConfig`` says why)."""
+    from track2vec.baselines import MAX_STEPS
+
+    architectures = _architectures(distributions, fixed)
+    widest = fixed["window"] if "window" in fixed else distributions["window"].high
+    if "count-softmax" in architectures and widest > MAX_STEPS:
+        raise ConfigError(f"{source}: window: architecture count-softmax counts its rows up to a window of "
+                          f"{MAX_STEPS}, and the window reaches {widest}")
+
+
+# What only the pair models read (track2vec.sampling), and the rows per step count-softmax takes in their place.
+PAIR_SAMPLING = ("negatives", "alpha", "subsample", "shared_rows", "recency_scale", "batch_size")
+
+
+def _pair_sampling_where_it_acts(overrides, distributions, fixed, source: str) -> None:
+    """A space of count-softmax alone searches nothing the counted rows ignore: the pair sampling settings
+    are fixed at their defaults (a config that searches one is refused), and a step takes count-softmax's
+    own number of rows unless the config fixes ``batch_size``."""
+    from track2vec.config import COUNT_ROWS_RECIPE, TrainConfig
+
+    if _architectures(distributions, fixed) != ("count-softmax",):
+        return
+    for name in PAIR_SAMPLING:
+        if name in distributions and name in overrides:
+            raise ConfigError(f"{source}: {name}: architecture count-softmax trains on counted rows, not sampled "
+                              f"pairs, so {name} is not searched; remove it")
+        distributions.pop(name, None)
+        if name not in fixed:
+            fixed[name] = getattr(TrainConfig, name)
+    if fixed["batch_size"] is None:
+        fixed["batch_size"] = COUNT_ROWS_RECIPE["batch_size"]
 
 
 def _parse_table(name: str, param: Param, table: dict, where: str, distributions: dict, fixed: dict) -> None:
