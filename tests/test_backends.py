@@ -28,10 +28,11 @@ def run_without_tensorflow(module: str, args: list[str], timeout: float = 300) -
 
 
 @pytest.mark.slow
-def test_train_on_jax_backend_without_tensorflow(tmp_path):
+@pytest.mark.parametrize("architecture", ["auto", "count-softmax"])
+def test_train_on_jax_backend_without_tensorflow(tmp_path, architecture):
     out = tmp_path / "export"
     completed = run_without_tensorflow("track2vec.cli", ["train", "--data", "builtin", "--epochs", "2",
-                                                         "--out", str(out), "--json"])
+                                                         "--architecture", architecture, "--out", str(out), "--json"])
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.count("epoch ") == 2  # one fit call per epoch, every epoch reported
     result = json.loads(completed.stdout.strip().splitlines()[-1])
