@@ -587,31 +587,3 @@ def test_event_log_load_measurement_loads_the_same_playlists_on_every_side(capsy
     out = capsys.readouterr().out
     assert "every side loaded the same playlists" in out
     assert all(side in out for side in measure.SIDES)
-
-
-def test_count_softmax_trains_on_the_fitted_counts_rows_and_ranks_as_the_baselines_do(monkeypatch):
-    """The rows the script trains on are those of the count model that validation prefers, as the library fits
-    it; and a model that holds those rows exactly (full rank, log of each count, a bias that orders equal counts
-    by popularity as the baselines do) scores, by the script's ranking, the count model's own validation NDCG@10."""
-    from track2vec.baselines import RuleSettings, weighted_counts, weighted_rule_counts
-
-    measure = load_script("measure_count_softmax")
-    ((seed, corpus, fitted),) = list(common.corpora_with_counts("builtin:tiny", "0"))
-    name, rows = measure.count_rows(corpus, fitted)
-    kind = "sr" if fitted["sr"].validation.ndcg > fitted["ar"].validation.ndcg else "ar"
-    settings = RuleSettings(kind, fitted[kind].settings["steps"], fitted[kind].settings["weighting"])
-    assert name.startswith(kind.upper())
-    library = weighted_counts(weighted_rule_counts(corpus.tokens, corpus.offsets, len(corpus.vocabulary), settings))
-    assert np.allclose(rows.toarray(), library.toarray())
-
-    size, dense = len(corpus.vocabulary), rows.toarray()
-    targets = np.eye(size, dtype=np.float32)
-    contexts = np.log(dense.T + 1e-6).astype(np.float32)  # T_q . C_j = log(count(q, j))
-    # Item ids are ordered by popularity: a bias falling with the id, smaller than the gap between any two
-    # counts' logs, orders equal counts (zeros included) by popularity and no others.
-    tie_break = 1e-5
-    assert size * tie_break < np.diff(np.unique(np.log(dense[dense > 0]))).min()
-    bias = (-tie_break * np.arange(size)).astype(np.float32)
-    monkeypatch.setattr(measure, "POPULARITY_WEIGHTS", (0.0,))
-    ndcg, weight = measure.validation_ndcg((targets, contexts, bias), corpus.counts, corpus.validation_pairs)
-    assert weight == 0.0 and ndcg == pytest.approx(fitted[kind].validation.ndcg, abs=1e-12)

@@ -43,6 +43,32 @@ def test_the_rows_are_the_counted_baselines_rows_that_the_window_describes(tiny,
     assert rows.pair_count() == PASSES_PER_EPOCH * counts.nnz
 
 
+def test_a_full_rank_model_that_holds_its_rows_ranks_as_the_counted_baseline_does(tiny):
+    """What count-softmax fits is the counts' ranking: target vectors one-hot, context vectors the log of each
+    row's labels and a bias that orders equal labels by popularity (as the baselines order equal counts) score,
+    under the evaluation's target-context ranking, the counted baseline's own validation NDCG@10."""
+    from track2vec.baselines import ranks_by_rules
+    from track2vec.evaluation import evaluate_scorings, metrics_from_ranks
+
+    config = TrainConfig(architecture="count-softmax", direction="forward", window=3, shrink_windows=True)
+    counts = weighted_counts(weighted_rule_counts(tiny.tokens, tiny.offsets, len(tiny.vocabulary),
+                                                  rule_settings(config)))
+    baseline = metrics_from_ranks(ranks_by_rules(counts, tiny.validation_pairs)).ndcg
+    rows = _rows(tiny, direction="forward", window=3, shrink_windows=True)
+    size = len(tiny.vocabulary)
+    labels = np.zeros((size, size))
+    labels[rows.queries] = rows.labels.toarray()
+    # Item ids are ordered by popularity: a bias falling with the id, smaller than the gap between any two
+    # labels' logs in a row, orders equal labels (zeros included) by popularity and no others.
+    tie_break = 1e-6
+    gaps = [np.diff(np.unique(np.log(row[row > 0]))) for row in labels]
+    assert size * tie_break < min(gap.min() for gap in gaps if len(gap))
+    (scored,) = evaluate_scorings(np.eye(size, dtype=np.float32), tiny.counts, tiny.validation_pairs,
+                                  np.log(labels.T + 1e-9).astype(np.float32), methods=("target-context",),
+                                  popularity_weights=(0.0,), context_bias=-tie_break * np.arange(size, dtype=np.float32))
+    assert scored.metrics.ndcg == pytest.approx(baseline, abs=1e-12)
+
+
 def test_an_epoch_passes_over_every_row_in_an_order_its_seed_and_number_fix(tiny):
     rows = _rows(tiny, batch_size=64, seed=3)
     batches = list(rows.batches(epoch=2))

@@ -503,8 +503,8 @@ def run_child(name: str, arguments: dict, timeout: float, env: dict[str, str | N
 
 def count_probe_parser(description: str):
     """The parser of ``--data`` and ``--seeds`` (comma-separated split seeds) of the scripts that ask the counts on
-    validation (``measure_recency_counts.py``, ``measure_count_signals.py``, ``measure_count_softmax.py``), for a
-    script to add its own options to."""
+    validation (``measure_recency_counts.py``, ``measure_count_signals.py``), for a script to add its own options
+    to."""
     import argparse
 
     parser = argparse.ArgumentParser(description=description)
