@@ -225,6 +225,19 @@ def test_count_softmax_is_searched_only_within_the_window_its_rows_can_count():
     assert build_space({"window": {"min": 2, "max": 12}}).distributions["window"].high == 12  # softmax has no bound
 
 
+def test_a_count_softmax_space_fixes_the_pair_sampling_and_searches_its_rows_per_step_only_when_asked():
+    rows = build_space({"architecture": "count-softmax"})
+    assert not {"negatives", "alpha", "subsample", "batch_size"} & set(rows.distributions)
+    assert rows.fixed["batch_size"] == 512 and rows.fixed["negatives"] == 5
+    with pytest.raises(ConfigError, match="negatives: architecture count-softmax trains on counted rows"):
+        build_space({"architecture": "count-softmax", "negatives": {"min": 1, "max": 5}})
+    searched = build_space({"architecture": "count-softmax", "batch_size": {"min": 128, "max": 1024}})
+    assert (searched.distributions["batch_size"].low, searched.distributions["batch_size"].high) == (128, 1024)
+    assert build_space({"architecture": "count-softmax", "batch_size": 256}).fixed["batch_size"] == 256
+    # beside a pair model, every setting is searched as before
+    assert "negatives" in build_space({"architecture": {"choices": ["softmax", "count-softmax"]}}).distributions
+
+
 def test_a_space_with_nothing_left_to_search_is_refused_in_one_line():
     # every searched parameter of the default space fixed at one of its values
     everything_fixed = {name: (dist.choices[0] if hasattr(dist, "choices") else dist.low)

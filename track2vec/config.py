@@ -25,7 +25,8 @@ LR_SCHEDULE_CHOICES = (AUTO, *LR_SCHEDULES)
 # Rows of a batch whose negatives every row of the ``softmax`` architecture shares (track2vec.model):
 # the default ``shared_rows`` below SPARSE_FROM_ITEMS items.
 SHARED_NEGATIVE_ROWS = 128
-# Its step settings: query rows per step and Adam's rate (scripts/measure_count_softmax.py measured them).
+# count-softmax's step settings (track2vec.count_rows): query rows per step and Adam's rate (BENCHMARKS.md, "A softmax
+# trained on the counts' own rows").
 COUNT_ROWS_RECIPE = {"batch_size": 512, "learning_rate": 0.003}
 
 

@@ -62,7 +62,6 @@ class CountRows:
         self.labels = sp.csr_matrix(sp.diags(1.0 / totals[self.queries]) @ counts[self.queries], dtype=np.float32)
         weights = totals[self.queries] ** ROW_WEIGHT_POWER
         self.weights = (weights / weights.mean()).astype(np.float32)
-        self.vocabulary_size = size
 
     def steps_per_epoch(self) -> int:
         return PASSES_PER_EPOCH * -(-len(self.queries) // self.batch_size)

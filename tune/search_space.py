@@ -276,14 +276,14 @@ def _count_rows_within_reach(distributions, fixed, source: str) -> None:
                           f"{MAX_STEPS}, and the window reaches {widest}")
 
 
-# What only the pair models read (track2vec.sampling), and the rows per step count-softmax takes in their place.
-PAIR_SAMPLING = ("negatives", "alpha", "subsample", "shared_rows", "recency_scale", "batch_size")
+# What only the pair models read (track2vec.sampling).
+PAIR_SAMPLING = ("negatives", "alpha", "subsample", "shared_rows", "recency_scale")
 
 
 def _pair_sampling_where_it_acts(overrides, distributions, fixed, source: str) -> None:
     """A space of count-softmax alone searches nothing the counted rows ignore: the pair sampling settings
     are fixed at their defaults (a config that searches one is refused), and a step takes count-softmax's
-    own number of rows unless the config fixes ``batch_size``."""
+    own number of rows unless the config names ``batch_size`` (its rows per step, fixed or searched)."""
     from track2vec.config import COUNT_ROWS_RECIPE, TrainConfig
 
     if _architectures(distributions, fixed) != ("count-softmax",):
@@ -295,7 +295,8 @@ def _pair_sampling_where_it_acts(overrides, distributions, fixed, source: str) -
         distributions.pop(name, None)
         if name not in fixed:
             fixed[name] = getattr(TrainConfig, name)
-    if fixed["batch_size"] is None:
+    if "batch_size" not in overrides:
+        distributions.pop("batch_size", None)
         fixed["batch_size"] = COUNT_ROWS_RECIPE["batch_size"]
 
 
