@@ -234,6 +234,12 @@ def test_a_count_softmax_space_fixes_the_pair_sampling_and_searches_its_rows_per
     searched = build_space({"architecture": "count-softmax", "batch_size": {"min": 128, "max": 1024}})
     assert (searched.distributions["batch_size"].low, searched.distributions["batch_size"].high) == (128, 1024)
     assert build_space({"architecture": "count-softmax", "batch_size": 256}).fixed["batch_size"] == 256
+    # the study's header names the settings it does not read once, rather than as fixed values
+    described = rows.describe()
+    assert described[-1] == ("negatives, alpha, subsample, shared_rows, recency_scale: not read by count-softmax "
+                              "(counted rows, not sampled pairs)")
+    assert not any(line.startswith(("negatives =", "alpha =", "subsample =")) for line in described)
+    assert "negatives in [1, 20]" in build_space({}).describe()
     # beside a pair model, every setting is searched as before
     assert "negatives" in build_space({"architecture": {"choices": ["softmax", "count-softmax"]}}).distributions
 

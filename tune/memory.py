@@ -146,7 +146,11 @@ def _corner_configs(space: SearchSpace, sizes: dict[str, int]):
         elif isinstance(space.distributions.get(name), od.CategoricalDistribution):
             options.append([(name, choice) for choice in space.distributions[name].choices])
     for combination in itertools.product(*options):
-        yield TrainConfig(**dict(combination), **sizes)
+        choices = dict(combination)
+        if choices.get("architecture") == "count-softmax" and space.count_rows_batch is not None:
+            yield TrainConfig(**choices, **{**sizes, "batch_size": space.count_rows_batch})
+        else:
+            yield TrainConfig(**choices, **sizes)
 
 
 def _corner_mib(space: SearchSpace, sizes: dict[str, int], corpus_sizes: tuple[int, int, int]) -> float:

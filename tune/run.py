@@ -99,8 +99,10 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
 
 def _fit_space_to_corpus(spec: StudySpec, corpus) -> tuple[StudySpec, list[str]]:
     """``(spec, notes)``: the spec with the overrides of the rules that adapt the default space to a corpus
-    (``tune/large_corpus.py``; where its recipe does not apply, ``tune/playlist_ends.py``), and the line
-    each rule that fired says as the study starts."""
+    (``tune/large_corpus.py``; where its recipe does not apply, ``tune/playlist_ends.py``; where that does not
+    fire, ``tune/dense_counts.py``), and the line each rule that fired says as the study starts."""
+    from tune import driver
+    from tune.dense_counts import dense_counts_rule
     from tune.large_corpus import large_corpus_recipe
     from tune.playlist_ends import playlist_ends_rule
 
@@ -110,6 +112,9 @@ def _fit_space_to_corpus(spec: StudySpec, corpus) -> tuple[StudySpec, list[str]]
     ends = playlist_ends_rule(spec.overrides, corpus)
     if ends:
         return replace(spec, overrides={**spec.overrides, **ends.overrides}), [ends.describe()]
+    dense = dense_counts_rule(spec.overrides, len(corpus.vocabulary), len(corpus.tokens), driver.has_artists(corpus))
+    if dense:
+        return replace(spec, overrides={**spec.overrides, **dense.overrides}), [dense.describe()]
     return spec, []
 
 

@@ -124,26 +124,37 @@ class SearchSpace:
 
     distributions: dict[str, od.BaseDistribution]
     fixed: dict[str, Any]
+    # Rows per step of a count-softmax trial in a space whose batch_size is a pair model's (None: batch_size is
+    # every trial's step).
+    count_rows_batch: int | None = None
 
     def derives_learning_rate(self) -> bool:
         """Whether a trial's learning rate follows from ``lr_at_batch_1024`` and its batch size."""
         return _rate_is_derived(self.fixed)
 
     def trial_config(self, sampled: dict[str, Any]) -> dict[str, Any]:
-        """A trial's hyperparameters from Optuna's sample: with the learning rate the sample implies."""
+        """A trial's hyperparameters from Optuna's sample: with the learning rate the sample implies, and a
+        count-softmax trial's own step where the space's ``batch_size`` is a pair model's."""
         config = dict(sampled)
+
+        def value(name):
+            return config[name] if name in config else self.fixed[name]
+
+        if self.count_rows_batch is not None and value("architecture") == "count-softmax":
+            config["batch_size"] = self.count_rows_batch
         if self.derives_learning_rate():
-            def value(name):
-                return config[name] if name in config else self.fixed[name]
             config["learning_rate"] = learning_rate_at(value(LR_AT_REFERENCE), value("batch_size"))
         return config
 
     def describe(self) -> list[str]:
         """One human-readable line per parameter."""
         lines = []
+        unread = PAIR_SAMPLING if _architectures(self.distributions, self.fixed) == ("count-softmax",) else ()
         for name in PARAMS:
             if name not in self.fixed and name not in self.distributions:
                 continue  # lr_at_batch_1024 where the config names learning_rate itself
+            if name in unread:
+                continue
             if name in self.fixed:
                 value = self.fixed[name]
                 if value is None or value == AUTO:
@@ -156,6 +167,8 @@ class SearchSpace:
                 lines.append(f"{name} in {list(dist.choices)}")
             else:
                 lines.append(f"{name} in [{dist.low:g}, {dist.high:g}]{' (log)' if dist.log else ''}")
+        if unread:
+            lines.append(f"{', '.join(unread)}: not read by count-softmax (counted rows, not sampled pairs)")
         return lines
 
 
@@ -216,11 +229,12 @@ def build_space(overrides: dict[str, Any] | None = None, source: str = "config",
     _count_rows_within_reach(distributions, fixed, source)
     _pair_sampling_where_it_acts(overrides, distributions, fixed, source)
     _one_learning_rate(overrides, distributions, fixed, source)
+    count_rows_batch = _count_rows_step_beside_pairs(overrides, distributions, fixed)
     if not distributions:  # Ray's OptunaSearch cannot sample from an empty space
         raise ConfigError(f"{source}: every hyperparameter is fixed, so there is nothing to search: give one a "
                           "range or choices (e.g. dim = { min = 16, max = 128 }), or train the one "
                           "configuration with `track2vec train`")
-    return SearchSpace(distributions, fixed)
+    return SearchSpace(distributions, fixed, count_rows_batch)
 
 
 def _rate_is_derived(fixed: dict[str, Any]) -> bool:
@@ -298,6 +312,17 @@ def _pair_sampling_where_it_acts(overrides, distributions, fixed, source: str) -
     if "batch_size" not in overrides:
         distributions.pop("batch_size", None)
         fixed["batch_size"] = COUNT_ROWS_RECIPE["batch_size"]
+
+
+def _count_rows_step_beside_pairs(overrides, distributions, fixed) -> int | None:
+    """In a space searching count-softmax beside a pair model, a count-softmax trial's rows per step: its
+    recipe's, unless the config names ``batch_size`` (then every trial's step, pairs or rows)."""
+    from track2vec.config import COUNT_ROWS_RECIPE
+
+    architectures = _architectures(distributions, fixed)
+    if "count-softmax" not in architectures or len(architectures) == 1 or "batch_size" in overrides:
+        return None
+    return COUNT_ROWS_RECIPE["batch_size"]
 
 
 def _parse_table(name: str, param: Param, table: dict, where: str, distributions: dict, fixed: dict) -> None:

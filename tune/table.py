@@ -20,7 +20,7 @@ from tune.evaluation import Evaluation
 from tune.intervals import StudyIntervals, verdict
 from tune.reader import COMPLETED, ERRORED, RUNNING, STOPPED, TrialRow
 from tune.repeats import MEAN_BY, RepeatedConfiguration, Repeats, SeedInterval
-from tune.search_space import PARAMS
+from tune.search_space import PAIR_SAMPLING, PARAMS
 
 TRIALS_CSV, TRIALS_MD = "trials.csv", "trials.md"
 
@@ -88,7 +88,7 @@ def row_values(row: TrialRow, winner_id: str | None, comparison: Comparison,
     over_seeds = repeated.interval if repeated is not None else None
     return {
         "trial_id": row.trial_id, "optuna_trial": row.optuna_number, "status": row.status, "epochs": row.epochs,
-        **row.params,
+        **_acting(row.params),
         "best_val_ndcg_at_10": row.best_val_ndcg, "best_epoch": row.best_epoch, "best_scoring": row.best_scoring,
         "best_val_hr_at_10": row.best_val_hr,
         "last_val_ndcg_at_10": row.last_val_ndcg, "last_val_hr_at_10": row.last_val_hr,
@@ -104,6 +104,14 @@ def row_values(row: TrialRow, winner_id: str | None, comparison: Comparison,
         "repeats_val_ndcg_high": over_seeds.high if over_seeds else None,
         "repeats_seeds": over_seeds.seeds if over_seeds else None,
     }
+
+
+def _acting(params: dict[str, Any]) -> dict[str, Any]:
+    """A trial's hyperparameters, the pair sampling settings left blank for a count-softmax trial: it does not
+    read them, whether its space fixed them or Optuna drew them (a space searching it beside a pair model)."""
+    if params.get("architecture") != "count-softmax":
+        return params
+    return {name: None if name in PAIR_SAMPLING else value for name, value in params.items()}
 
 
 def format_cell(name: str, value: Any) -> str:
