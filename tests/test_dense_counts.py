@@ -124,3 +124,19 @@ def test_the_table_leaves_blank_the_pair_sampling_settings_a_count_softmax_trial
     assert cells("count-softmax") == {"dim": "16", "batch_size": "512", "negatives": "–", "alpha": "–", "subsample": "–"}
     assert cells("softmax") == {"dim": "16", "batch_size": "512", "negatives": "7", "alpha": "0.50",
                                 "subsample": "1.00e-03"}
+
+
+@pytest.mark.parametrize("ends_differ", [True, False])
+def test_the_playlist_ends_rule_comes_first_and_the_dense_counts_rule_where_it_does_not_fire(ends_differ):
+    """On the same dense corpus: where the last steps differ, the study searches their weighting with the pair
+    models (count-softmax would not read it); where they do not, it trains count-softmax."""
+    from tests.test_playlist_ends import corpus_of, walks
+    from tune.run import _fit_space_to_corpus
+    from tune.spec import StudySpec
+
+    spec, notes = _fit_space_to_corpus(StudySpec(name="dense"), corpus_of(walks(ends_differ)))
+    if ends_differ:
+        assert "architecture" not in spec.overrides and "recency_scale" in spec.overrides
+        assert notes[0].startswith("playlist ends weigh more")
+    else:
+        assert spec.overrides == {"architecture": "count-softmax"} and notes[0].startswith("dense counts:")
