@@ -142,7 +142,8 @@ def test_a_study_of_count_softmax_searches_what_its_rows_read_and_exports_its_wi
                  "--storage", str(storage), "--name", name, "--dashboard-port", str(free_port())])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "negatives = 5 (fixed)" in out and "batch_size = 512 (fixed)" in out and "negatives in" not in out
+    assert "batch_size = 512 (fixed)" in out and "negatives in" not in out and "negatives = " not in out
+    assert "negatives, alpha, subsample, shared_rows, recency_scale: not read by count-softmax" in out
     trials = trial_dirs(storage / name)
     assert len(trials) == 2
     for path in trials.values():
