@@ -89,21 +89,14 @@ def test_the_memory_cap_counts_count_softmax_trials_at_their_own_rows_per_step()
 def test_a_study_on_a_dense_corpus_trains_count_softmax_and_says_why(tmp_path, capsys, no_ray_left):
     """A real study with the default architecture: the header says why count-softmax is trained, study.json
     keeps the choice (so resume searches the same space), and its trials train count-softmax's rows."""
-    from tune.cli import main
-    from tune.testing import free_port, results, trial_dirs
+    from tune.testing import results, study_of_sessions, trial_dirs
 
-    data, config = tmp_path / "sessions.txt", tmp_path / "space.toml"
-    data.write_text("\n".join(" ".join(playlist) for playlist in cycles()) + "\n")
-    config.write_text("dim = { min = 8, max = 16 }\nwindow = { min = 1, max = 2 }\n")
-    storage, name = tmp_path / "studies", "dense"
-    code = main(["run", "--data", str(data), "--config", str(config), "--trials", "2", "--max-epochs", "1",
-                 "--storage", str(storage), "--name", name, "--dashboard-port", str(free_port())])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    space = "dim = { min = 8, max = 16 }\nwindow = { min = 1, max = 2 }\n"
+    out, study = study_of_sessions(tmp_path, cycles(), space, "dense", capsys)
     assert "dense counts:" in out and "the study trains count-softmax" in out
-    overrides = json.loads((storage / name / "study.json").read_text())["overrides"]
+    overrides = json.loads((study / "study.json").read_text())["overrides"]
     assert overrides["architecture"] == "count-softmax"
-    for path in trial_dirs(storage / name).values():
+    for path in trial_dirs(study).values():
         config = results(path)[-1]["config"]
         assert config["architecture"] == "count-softmax" and config["batch_size"] == COUNT_ROWS_RECIPE["batch_size"]
 

@@ -106,19 +106,11 @@ def test_a_config_that_names_recency_scale_keeps_its_choice():
 def test_a_study_on_a_corpus_whose_ends_pay_says_so_records_it_and_trains_it(tmp_path, capsys, no_ray_left):
     """A real study: the header says why recency_scale is searched, study.json keeps the choice (so resume
     searches the same space), and every trial trained with one of its values."""
-    from tune.cli import main
-    from tune.testing import FAST_SPACE_TOML, free_port, results, trial_dirs
+    from tune.testing import FAST_SPACE_TOML, results, study_of_sessions, trial_dirs
 
-    data, config = tmp_path / "sessions.txt", tmp_path / "space.toml"
-    data.write_text("\n".join(" ".join(str(item) for item in playlist) for playlist in walks(True)) + "\n")
-    config.write_text(FAST_SPACE_TOML)
-    storage, name = tmp_path / "studies", "ends"
-    code = main(["run", "--data", str(data), "--config", str(config), "--trials", "2", "--max-epochs", "1",
-                 "--storage", str(storage), "--name", name, "--dashboard-port", str(free_port())])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    out, study = study_of_sessions(tmp_path, walks(True), FAST_SPACE_TOML, "ends", capsys)
     assert "playlist ends weigh more in this corpus's counts" in out and "searches recency_scale among 0, 10, 30" in out
-    overrides = json.loads((storage / name / "study.json").read_text())["overrides"]
+    overrides = json.loads((study / "study.json").read_text())["overrides"]
     assert overrides["recency_scale"] == {"choices": [0.0, *SCALES]}
-    for path in trial_dirs(storage / name).values():
+    for path in trial_dirs(study).values():
         assert results(path)[-1]["config"]["recency_scale"] in (0.0, *SCALES)

@@ -78,6 +78,22 @@ def trial_dirs(study_dir: Path) -> dict[str, Path]:
     return {path.name.removeprefix("trial_"): path for path in Path(study_dir).glob("trial_*") if path.is_dir()}
 
 
+def study_of_sessions(directory: Path, playlists, config_text: str, name: str, capsys) -> tuple[str, Path]:
+    """A real 2-trial, 1-epoch study (``track2vec-tune run``) of ``playlists`` written one a line, under
+    ``config_text``: (what it printed, its directory). Fails the test unless it exits 0."""
+    from tune.cli import main
+
+    data, config = directory / f"{name}.txt", directory / f"{name}.toml"
+    data.write_text("\n".join(" ".join(str(item) for item in playlist) for playlist in playlists) + "\n")
+    config.write_text(config_text)
+    storage = directory / "studies"
+    code = main(["run", "--data", str(data), "--config", str(config), "--trials", "2", "--max-epochs", "1",
+                 "--storage", str(storage), "--name", name, "--dashboard-port", str(free_port())])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return out, storage / name
+
+
 def optuna_trials(study_dir: Path, name: str):
     """The Optuna study's trials, from the study's Optuna file (as its study.json names it)."""
     from tune import optuna_store
