@@ -8,7 +8,7 @@ the corpus (measured against the softmax's, about ``ROW_OVERHEAD`` times that), 
 scores each pair against its batch's shared negatives and grows with the corpus. Where the rows cost
 no more than the pairs at the default configuration (many playlists over few items: dense counts),
 a study trains count-softmax: on the purchases corpus its studies scored above the softmax's on
-validation and test on every seed, in a fraction of the time (BENCHMARKS.md, "Dense counts").
+validation and on test on most seeds, in a fraction of the time (BENCHMARKS.md, "Dense counts").
 Elsewhere its epochs would cost more, and a ``--config`` still names it.
 
 The rule leaves the space to the pair models where the corpus or the config holds what the counted
