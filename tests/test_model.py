@@ -199,6 +199,9 @@ def test_sgd_rate_decays_linearly_over_the_run_as_word2vecs_does():
     assert start * FINAL_RATE * 0.999 <= rates[3] <= 0.02 * start
     assert rates_per_epoch(architecture="sgns", optimizer="sgd", learning_rate=0.025,
                            lr_schedule="constant") == pytest.approx([start] * 4)
+    # count-softmax's loss is the mean over a step's rows, so sgd's per-row rate is scaled by the rows alone
+    assert rates_per_epoch(architecture="count-softmax", optimizer="sgd", learning_rate=0.025, lr_schedule="constant",
+                           epochs=1) == pytest.approx([0.025 * 512])
     assert rates_per_epoch(learning_rate=0.02, epochs=1) == pytest.approx([0.02])  # Adam's stays put by default
     linear_adam = rates_per_epoch(learning_rate=0.02, lr_schedule="linear", epochs=2)
     assert linear_adam[0] == pytest.approx(0.01, rel=0.05) and linear_adam[1] <= 0.02 * 0.02

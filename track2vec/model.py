@@ -232,7 +232,7 @@ def build_model(
 ) -> keras.Model:
     """A compiled skip-gram model; its item embeddings are the layer named ``embedding``.
 
-    ``batch_size`` (positive pairs per step) scales the ``sgd`` learning rate and bounds the
+    ``batch_size`` (positive pairs per step; count-softmax's rows) scales the ``sgd`` learning rate and bounds the
     ``softmax`` architecture's ``shared_rows`` (the rows whose negatives every row shares);
     ``log_q`` (the log of the negative-sampling distribution) is that architecture's correction.
     ``groups`` (each item's artist id, -1 where unknown) adds an artist vector to the target and
@@ -245,7 +245,8 @@ def build_model(
     if learning_rate <= 0:
         raise ConfigError(f"learning rate must be > 0, got {learning_rate}")
     width = 1 + negatives
-    pairs_per_step = batch_size * width
+    # What Keras averages a step's loss over: its (target, context) pairs, or count-softmax's rows.
+    pairs_per_step = batch_size if architecture == "count-softmax" else batch_size * width
     target = keras.Input((1,), dtype="int32", name="target")
     contexts = keras.Input((width,), dtype="int32", name="contexts")
     loss_function = keras.losses.BinaryCrossentropy(from_logits=True)
