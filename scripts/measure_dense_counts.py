@@ -24,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from track2vec.config import TrainConfig  # noqa: E402
 from track2vec.corpus import build_corpus  # noqa: E402
 from track2vec.data.loaders import load_playlists  # noqa: E402
-from track2vec.vocabulary import artist_ids  # noqa: E402
-from tune.dense_counts import EpochCosts, dense_counts_rule  # noqa: E402
-from tune.playlist_ends import playlist_ends_rule  # noqa: E402
+from tune.dense_counts import EpochCosts  # noqa: E402
+from tune.driver import has_artists  # noqa: E402
+from tune.run import fit_space_to_corpus  # noqa: E402
+from tune.spec import StudySpec  # noqa: E402
 
 ARCHITECTURES = ("softmax", "count-softmax")
 
@@ -60,15 +61,14 @@ def main() -> None:
     for data in args.data:
         corpus = build_corpus(load_playlists(data, seed=args.seed), seed=args.seed)
         items, tokens = len(corpus.vocabulary), len(corpus.tokens)
-        artists = artist_ids(corpus.vocabulary) is not None
         estimate = EpochCosts(items, tokens).ratio
-        ends = playlist_ends_rule({}, corpus) is not None
-        fires = not ends and dense_counts_rule({}, items, tokens, artists) is not None
+        spec, notes = fit_space_to_corpus(StudySpec(name="measure", seed=args.seed), corpus)  # as a study would
+        fires = spec.overrides.get("architecture") == "count-softmax"
         trainers = {name: Trainer(corpus, TrainConfig(architecture=name, seed=args.seed, epochs=args.epochs))
                     for name in ARCHITECTURES}
         seconds = later_epoch_seconds(trainers, args.epochs)
-        verdict = "fires" if fires else "no: " + ("the playlist ends pay" if ends else "artists" if artists
-                                                 else "dearer")
+        other = notes[0].split(":")[0] if notes else "artists" if has_artists(corpus) else "dearer"
+        verdict = "fires" if fires else f"no: {other}"
         print(f"{Path(data).name[:42]:42s} {items:7,d} {tokens:11,d} {estimate:8.2f}x {seconds['softmax']:9.2f} "
               f"{seconds['count-softmax']:8.2f} {seconds['count-softmax'] / seconds['softmax']:8.2f}x  {verdict}",
               flush=True)

@@ -124,10 +124,10 @@ def test_the_playlist_ends_rule_comes_first_and_the_dense_counts_rule_where_it_d
     """On the same dense corpus: where the last steps differ, the study searches their weighting with the pair
     models (count-softmax would not read it); where they do not, it trains count-softmax."""
     from tests.test_playlist_ends import corpus_of, walks
-    from tune.run import _fit_space_to_corpus
+    from tune.run import fit_space_to_corpus
     from tune.spec import StudySpec
 
-    spec, notes = _fit_space_to_corpus(StudySpec(name="dense"), corpus_of(walks(ends_differ)))
+    spec, notes = fit_space_to_corpus(StudySpec(name="dense"), corpus_of(walks(ends_differ)))
     if ends_differ:
         assert "architecture" not in spec.overrides and "recency_scale" in spec.overrides
         assert notes[0].startswith("playlist ends weigh more")

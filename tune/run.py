@@ -74,7 +74,7 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
         overrides, config_text = load_overrides(config)
         spec = replace(spec, config_file=str(config.absolute()), config_text=config_text, overrides=overrides)
     corpus = driver.load_corpus(spec)
-    spec, notes = _fit_space_to_corpus(spec, corpus)
+    spec, notes = fit_space_to_corpus(spec, corpus)
     spec = _with_warm_start_points(spec, corpus)
     spec = replace(spec, data_fingerprint=corpus.fingerprint, corpus_stats=corpus.stats)
     driver.check_memory_budget(spec, corpus)
@@ -97,7 +97,7 @@ def start(study: Study, spec: StudySpec, config: Path | None, cluster: ClusterOp
         driver.shutdown()
 
 
-def _fit_space_to_corpus(spec: StudySpec, corpus) -> tuple[StudySpec, list[str]]:
+def fit_space_to_corpus(spec: StudySpec, corpus) -> tuple[StudySpec, list[str]]:
     """``(spec, notes)``: the spec with the overrides of the rules that adapt the default space to a corpus
     (``tune/large_corpus.py``; where its recipe does not apply, ``tune/playlist_ends.py``; where that does not
     fire, ``tune/dense_counts.py``), and the line each rule that fired says as the study starts."""
